@@ -1,0 +1,231 @@
+//! The admin CLI of SPEC §1. Every command prints JSON on success and exits
+//! non-zero with one clear line on stderr otherwise.
+
+use crate::config::Config;
+use crate::service::{App, CreateClient, CreateUser, StartError};
+use crate::store::{Client, User};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "usercenter",
+    version,
+    about = "Central user system and OAuth 2.0 / OpenID Connect server"
+)]
+pub struct Cli {
+    /// A TOML configuration file; the environment wins over it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the server.
+    Serve,
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage OAuth clients (apps).
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        /// Make the user an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register an app; prints its client_secret once.
+    Create(Box<ClientCreateArgs>),
+    /// Issue a new secret; the old one stops working.
+    ResetSecret { client_id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ClientCreateArgs {
+    #[arg(long)]
+    name: String,
+    /// Repeat for several.
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// Repeat for several; default authorization_code and refresh_token.
+    #[arg(long = "grant-type", value_name = "GRANT")]
+    grant_types: Vec<String>,
+    /// Repeat for several; default every built-in scope but develop and root.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    scopes: Vec<String>,
+    /// A public client (no secret; PKCE required).
+    #[arg(long)]
+    public: bool,
+    /// The e-mail of the user who owns the app.
+    #[arg(long, value_name = "EMAIL")]
+    owner: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+    #[arg(long)]
+    homepage: Option<String>,
+    #[arg(long)]
+    icon: Option<String>,
+    /// opaque (default) or jwt.
+    #[arg(long = "token-format")]
+    token_format: Option<String>,
+    /// independent (default), reuse or replace.
+    #[arg(long = "token-policy")]
+    token_policy: Option<String>,
+    /// Access token lifetime in seconds for this client.
+    #[arg(long = "access-ttl")]
+    access_ttl: Option<i64>,
+    /// Refresh token lifetime in seconds for this client.
+    #[arg(long = "refresh-ttl")]
+    refresh_ttl: Option<i64>,
+    /// Tokens this client may obtain per day.
+    #[arg(long = "daily-quota")]
+    daily_quota: Option<i64>,
+}
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("{0}")]
+    App(#[from] crate::Error),
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Runs one command that is not `serve`, returning what to print.
+pub async fn run(config: Config, command: Command) -> Result<Value, CliError> {
+    let app = App::open(config).await?;
+    let result = dispatch(&app, command).await;
+    app.db.close().await;
+    result
+}
+
+async fn dispatch(app: &App, command: Command) -> Result<Value, CliError> {
+    match command {
+        Command::Serve => Err(CliError::Usage("serve is not an admin command".into())),
+        Command::Migrate => Ok(json!({"status": "migrated"})),
+        Command::User(UserCommand::Create {
+            email,
+            password,
+            username,
+            phone,
+            admin,
+        }) => {
+            let user = app
+                .create_user(CreateUser {
+                    email,
+                    password,
+                    username,
+                    phone,
+                    is_admin: admin,
+                })
+                .await?;
+            Ok(user_json(&user))
+        }
+        Command::Client(ClientCommand::Create(a)) => {
+            let a = *a;
+            let owner_id = match &a.owner {
+                Some(email) => Some(
+                    app.db
+                        .user_by_email(email)
+                        .await?
+                        .ok_or_else(|| CliError::Usage(format!("no user with e-mail {email}")))?
+                        .id,
+                ),
+                None => None,
+            };
+            let created = app
+                .create_client(CreateClient {
+                    name: a.name,
+                    description: a.description.unwrap_or_default(),
+                    icon: a.icon.unwrap_or_default(),
+                    homepage: a.homepage.unwrap_or_default(),
+                    redirect_uris: a.redirect_uris,
+                    grant_types: a.grant_types,
+                    scopes: a.scopes,
+                    is_public: a.public,
+                    owner_id,
+                    by_admin: true,
+                    token_format: a.token_format,
+                    token_policy: a.token_policy,
+                    access_ttl: a.access_ttl,
+                    refresh_ttl: a.refresh_ttl,
+                    daily_quota: a.daily_quota,
+                })
+                .await?;
+            Ok(client_json(
+                &created.client,
+                created.client_secret.as_deref(),
+            ))
+        }
+        Command::Client(ClientCommand::ResetSecret { client_id }) => {
+            let client = app
+                .db
+                .client_by_client_id(&client_id)
+                .await?
+                .ok_or_else(|| CliError::Usage(format!("no client with client_id {client_id}")))?;
+            let secret = app.reset_client_secret(&client).await?;
+            Ok(client_json(&client, Some(&secret)))
+        }
+    }
+}
+
+/// A user as the CLI prints it.
+pub fn user_json(u: &User) -> Value {
+    json!({
+        "id": u.id,
+        "username": u.username,
+        "email": u.email,
+        "phone": u.phone,
+        "is_admin": u.is_admin,
+        "created_at": u.created_at,
+    })
+}
+
+/// A client as the CLI prints it; the secret only when just issued.
+pub fn client_json(c: &Client, secret: Option<&str>) -> Value {
+    let mut v = json!({
+        "id": c.id,
+        "client_id": c.client_id,
+        "name": c.name,
+        "public": c.is_public,
+        "redirect_uris": c.redirect_uris,
+        "grant_types": c.grant_types,
+        "scopes": c.scopes,
+        "approved_scopes": c.approved_scopes,
+        "token_format": c.token_format,
+        "token_policy": c.token_policy,
+        "access_ttl": c.access_ttl,
+        "refresh_ttl": c.refresh_ttl,
+        "daily_quota": c.daily_quota,
+        "owner_id": c.owner_id,
+        "created_at": c.created_at,
+    });
+    if let (Some(secret), Some(map)) = (secret, v.as_object_mut()) {
+        map.insert("client_secret".into(), Value::String(secret.into()));
+    }
+    v
+}

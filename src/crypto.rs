@@ -1,0 +1,240 @@
+//! Secrets at rest.
+//!
+//! - Passwords are people's secrets, low in entropy: argon2id, computed on a bounded
+//!   pool of blocking threads so that a burst of logins cannot starve the async
+//!   workers that serve tokens.
+//! - Client secrets, tokens, codes and session ids are machine-made, high in entropy:
+//!   a keyed fast hash (HMAC-SHA-256 under a key derived from the server key) is
+//!   enough, and argon2 there would cap the token endpoint at a few hundred
+//!   requests per second. Hashes are compared in constant time.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+use std::path::Path;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The server's 32-byte secret key (`USERCENTER_SECRET_KEY`).
+#[derive(Clone)]
+pub struct SecretKey {
+    hash_key: [u8; 32],
+    encryption_key: [u8; 32],
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(…)")
+    }
+}
+
+impl SecretKey {
+    /// Parses 64 hex characters.
+    pub fn from_hex(text: &str) -> Result<Self, String> {
+        let bytes = hex::decode(text.trim())
+            .map_err(|_| "must be 64 hex characters (openssl rand -hex 32)".to_string())?;
+        let raw: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| "must be 64 hex characters (32 bytes)".to_string())?;
+        Ok(Self::from_bytes(&raw))
+    }
+
+    fn from_bytes(raw: &[u8; 32]) -> Self {
+        // Separate keys per purpose, so that a hash can never be replayed as a
+        // ciphertext key or the reverse.
+        Self {
+            hash_key: derive(raw, b"usercenter/secret-hash/v1"),
+            encryption_key: derive(raw, b"usercenter/encryption/v1"),
+        }
+    }
+
+    /// A fresh random key, as hex.
+    pub fn generate_hex() -> String {
+        let mut raw = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        hex::encode(raw)
+    }
+
+    /// Reads the key file beside a SQLite database, creating it (mode 0600) the
+    /// first time.
+    pub fn load_or_create(path: &Path) -> Result<Self, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::from_hex(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let text = Self::generate_hex();
+                write_private(path, &text)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                Self::from_hex(&text)
+            }
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+
+    /// The keyed hash of a high-entropy secret, as stored in the database.
+    pub fn hash_secret(&self, secret: &str) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.hash_key).unwrap_or_else(|_| {
+            // HMAC accepts keys of any length; this branch cannot be taken.
+            HmacSha256::new(&Default::default())
+        });
+        mac.update(secret.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `secret` hashes to `stored`, in constant time.
+    pub fn verify_secret(&self, secret: &str, stored: &str) -> bool {
+        constant_time_eq(self.hash_secret(secret).as_bytes(), stored.as_bytes())
+    }
+
+    /// The key used to encrypt data at rest.
+    pub fn encryption_key(&self) -> &[u8; 32] {
+        &self.encryption_key
+    }
+}
+
+fn derive(raw: &[u8; 32], label: &[u8]) -> [u8; 32] {
+    let mut mac =
+        HmacSha256::new_from_slice(raw).unwrap_or_else(|_| HmacSha256::new(&Default::default()));
+    mac.update(label);
+    mac.finalize().into_bytes().into()
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+/// Constant-time equality of two byte strings (lengths are not secret).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// `bytes` random bytes from the OS, base64url without padding.
+pub fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// Why a password could not be hashed.
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+/// argon2id on a bounded pool of blocking threads.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    permits: Arc<Semaphore>,
+    /// A hash of a random password, verified when an account does not exist, so
+    /// that the answer takes as long as for a real account.
+    dummy_hash: Arc<str>,
+}
+
+impl PasswordHasher {
+    /// `concurrency` hashes may run at once; more wait their turn.
+    pub fn new(concurrency: usize) -> Result<Self, HashError> {
+        let dummy_hash = hash_blocking(&random_token(16))?;
+        Ok(Self {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            dummy_hash: dummy_hash.into(),
+        })
+    }
+
+    /// The PHC string of `password`.
+    pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| HashError(e.to_string()))?;
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || hash_blocking(&password))
+            .await
+            .map_err(|e| HashError(e.to_string()))?
+    }
+
+    /// Whether `password` matches `stored`; with `None`, spends the same time and
+    /// answers false.
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> bool {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return false;
+        };
+        let exists = stored.is_some();
+        let stored = stored
+            .map(str::to_owned)
+            .unwrap_or_else(|| self.dummy_hash.to_string());
+        let password = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || verify_blocking(&password, &stored))
+            .await
+            .unwrap_or(false);
+        ok && exists
+    }
+}
+
+fn hash_blocking(password: &str) -> Result<String, HashError> {
+    use argon2::password_hash::{PasswordHasher as _, SaltString};
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| HashError(e.to_string()))
+}
+
+fn verify_blocking(password: &str, stored: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(stored)
+        .map(|parsed| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_hash_is_keyed_and_verifies() {
+        let a = SecretKey::from_hex(&SecretKey::generate_hex()).unwrap();
+        let b = SecretKey::from_hex(&SecretKey::generate_hex()).unwrap();
+        let h = a.hash_secret("s3cret");
+        assert!(a.verify_secret("s3cret", &h));
+        assert!(!a.verify_secret("s3creT", &h));
+        assert_ne!(h, b.hash_secret("s3cret"), "the hash depends on the key");
+    }
+
+    #[test]
+    fn key_must_be_32_bytes_of_hex() {
+        assert!(SecretKey::from_hex("zz").is_err());
+        assert!(SecretKey::from_hex(&"ab".repeat(31)).is_err());
+        assert!(SecretKey::from_hex(&"ab".repeat(32)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn argon2id_hash_and_verify() {
+        let hasher = PasswordHasher::new(2).unwrap();
+        let h = hasher.hash("correct horse").await.unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(hasher.verify("correct horse", Some(&h)).await);
+        assert!(!hasher.verify("wrong horse", Some(&h)).await);
+        assert!(!hasher.verify("correct horse", None).await);
+    }
+}

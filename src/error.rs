@@ -1,0 +1,183 @@
+//! The one error type of the server, and the one place it becomes an HTTP answer.
+//!
+//! Every endpoint answers errors in the same shape: RFC 6749 §5.2 (`error`,
+//! `error_description`) plus `error_code`, the numeric code of seed 001's table, and
+//! `fields` for field-level validation errors.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What went wrong, in the words of RFC 6749 and the seeds.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A malformed request; the `u8` is seed 001's code (1, 7, 9, …).
+    #[error("{1}")]
+    InvalidRequest(u8, String),
+    /// Client authentication failed (code 5). RFC 6749 §5.2: 401 with
+    /// `WWW-Authenticate` when the client tried HTTP Basic.
+    #[error("{0}")]
+    InvalidClient(String),
+    /// A code, refresh token or credentials did not hold; `u8` is 3, 4, 8, 10 or 15.
+    #[error("{1}")]
+    InvalidGrant(u8, String),
+    #[error("{0}")]
+    UnauthorizedClient(String),
+    #[error("{0}")]
+    UnsupportedGrantType(String),
+    #[error("{0}")]
+    InvalidScope(String),
+    /// A bearer token that is invalid or expired (RFC 6750 §3.1).
+    #[error("{0}")]
+    InvalidToken(String),
+    #[error("{0}")]
+    InsufficientScope(String),
+    #[error("{0}")]
+    AccessDenied(String),
+    /// Field-level validation errors.
+    #[error("{message}")]
+    Validation {
+        message: String,
+        fields: BTreeMap<String, String>,
+    },
+    /// A unique value is taken (`email_taken`, `username_taken`, …).
+    #[error("{1}")]
+    Conflict(&'static str, String),
+    #[error("not found")]
+    NotFound,
+    /// 401 with an error name (`invalid_credentials`, `login_required`).
+    #[error("{1}")]
+    Unauthorized(&'static str, String),
+    /// 403 with an error name (`registration_closed`, `csrf_failed`).
+    #[error("{1}")]
+    Forbidden(&'static str, String),
+    #[error("{0}")]
+    TooManyRequests(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::InvalidRequest(1, description.into())
+    }
+
+    /// One field is wrong.
+    pub fn field(name: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::Validation {
+            message: format!("{name}: {message}"),
+            fields: BTreeMap::from([(name.to_string(), message)]),
+        }
+    }
+
+    /// HTTP status, `error` and seed 001's `error_code`.
+    pub fn parts(&self) -> (StatusCode, &'static str, u8) {
+        match self {
+            Self::InvalidRequest(code, _) => (StatusCode::BAD_REQUEST, "invalid_request", *code),
+            Self::InvalidClient(_) => (StatusCode::UNAUTHORIZED, "invalid_client", 5),
+            Self::InvalidGrant(code, _) => (StatusCode::BAD_REQUEST, "invalid_grant", *code),
+            Self::UnauthorizedClient(_) => (StatusCode::BAD_REQUEST, "unauthorized_client", 11),
+            Self::UnsupportedGrantType(_) => {
+                (StatusCode::BAD_REQUEST, "unsupported_grant_type", 11)
+            }
+            Self::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope", 14),
+            Self::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "invalid_token", 6),
+            Self::InsufficientScope(_) => (StatusCode::FORBIDDEN, "insufficient_scope", 14),
+            Self::AccessDenied(_) => (StatusCode::FORBIDDEN, "access_denied", 1),
+            Self::Validation { .. } => (StatusCode::BAD_REQUEST, "invalid_request", 1),
+            Self::Conflict(name, _) => (StatusCode::CONFLICT, name, 1),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found", 1),
+            Self::Unauthorized(name, _) => (StatusCode::UNAUTHORIZED, name, 1),
+            Self::Forbidden(name, _) => (StatusCode::FORBIDDEN, name, 1),
+            Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", 1),
+            Self::Database(_) | Self::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "server_error", 2)
+            }
+        }
+    }
+
+    /// The text shown to the caller. Server errors are not described: their detail
+    /// goes to the log only.
+    pub fn description(&self) -> String {
+        match self {
+            Self::Database(_) | Self::Internal(_) => {
+                "the server could not complete the request".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The JSON body of every error.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub error: &'static str,
+    pub error_description: String,
+    pub error_code: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, String>>,
+}
+
+impl From<&Error> for ErrorBody {
+    fn from(e: &Error) -> Self {
+        let (_, error, error_code) = e.parts();
+        Self {
+            error,
+            error_description: e.description(),
+            error_code,
+            fields: match e {
+                Error::Validation { fields, .. } => Some(fields.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, error, _) = self.parts();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let mut response = (status, axum::Json(ErrorBody::from(&self))).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let challenge = match &self {
+            Error::InvalidClient(_) => Some("Basic realm=\"usercenter\"".to_string()),
+            Error::InvalidToken(_) | Error::InsufficientScope(_) => Some(format!(
+                "Bearer realm=\"usercenter\", error=\"{error}\", error_description=\"{}\"",
+                self.description().replace(['"', '\\'], "'")
+            )),
+            _ => None,
+        };
+        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_hide_their_detail() {
+        let e = Error::Internal("disk full at /secret/path".into());
+        assert_eq!(e.parts().2, 2);
+        assert!(!e.description().contains("/secret/path"));
+    }
+
+    #[test]
+    fn validation_carries_fields() {
+        let body = ErrorBody::from(&Error::field("email", "is not an e-mail address"));
+        assert_eq!(body.error, "invalid_request");
+        assert_eq!(body.fields.unwrap()["email"], "is not an e-mail address");
+    }
+}

@@ -1,0 +1,7 @@
+//! Protocol rules, free of HTTP and storage: plain functions that take parsed input
+//! and return a decision, unit-tested beside the code.
+
+pub mod grant_type;
+pub mod redirect_uri;
+
+pub use grant_type::GrantType;

@@ -1,0 +1,109 @@
+//! Binding, serving and graceful shutdown.
+
+use crate::config::Config;
+use crate::http::{self, State};
+use crate::service::{App, StartError};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// A server that is listening.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub issuer: String,
+    pub app: App,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish, and waits for the end.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let result = self.task.await.unwrap_or(Ok(()));
+        self.app.db.close().await;
+        result
+    }
+}
+
+/// Opens the database, binds the listener and starts serving in the background.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let app = App::open(config).await?;
+    app.ensure_admin()
+        .await
+        .map_err(|e| StartError::Other(format!("cannot create the initial admin: {e}")))?;
+    let bind = app.config.bind.clone();
+    let listener = TcpListener::bind(&bind)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: bind.clone(),
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr: bind, source })?;
+    let issuer = app
+        .config
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let state = Arc::new(State {
+        app: app.clone(),
+        issuer: issuer.clone(),
+    });
+    let router = http::router(state);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    tracing::info!("listening on http://{addr}");
+    Ok(Running {
+        addr,
+        issuer,
+        app,
+        stop: Some(stop),
+        task,
+    })
+}
+
+/// Serves until SIGTERM or SIGINT, then finishes the requests in flight.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let running = start(config).await?;
+    wait_for_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    running
+        .shutdown()
+        .await
+        .map_err(|e| StartError::Other(format!("server error: {e}")))
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

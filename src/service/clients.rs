@@ -1,0 +1,174 @@
+//! Registering apps and resetting their secrets (seed 002, SPEC §1).
+
+use super::App;
+use crate::crypto::random_token;
+use crate::error::{Error, Result};
+use crate::oauth::{GrantType, redirect_uri};
+use crate::store::{Client, NewClient};
+
+/// Scopes a client gets only when an admin approves them (seed 001).
+pub const PRIVILEGED_SCOPES: [&str; 2] = ["develop", "root"];
+
+/// Input to [`App::create_client`], from the CLI, the console or the JSON API.
+#[derive(Debug, Clone, Default)]
+pub struct CreateClient {
+    pub name: String,
+    pub description: String,
+    pub icon: String,
+    pub homepage: String,
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub is_public: bool,
+    pub owner_id: Option<i64>,
+    /// An admin's request for `develop`/`root` counts as approved.
+    pub by_admin: bool,
+    pub token_format: Option<String>,
+    pub token_policy: Option<String>,
+    pub access_ttl: Option<i64>,
+    pub refresh_ttl: Option<i64>,
+    pub daily_quota: Option<i64>,
+}
+
+/// A new app and its secret, which is shown this once and stored only hashed.
+#[derive(Debug, Clone)]
+pub struct ClientCreated {
+    pub client: Client,
+    pub client_secret: Option<String>,
+}
+
+/// Splits every entry on whitespace too: seed 002 writes several URIs in one field.
+fn flatten(values: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in values.iter().flat_map(|v| v.split_whitespace()) {
+        if !out.iter().any(|o| o == v) {
+            out.push(v.to_string());
+        }
+    }
+    out
+}
+
+fn positive(name: &str, value: Option<i64>) -> Result<Option<i64>> {
+    match value {
+        Some(v) if v <= 0 => Err(Error::field(name, "must be a positive number")),
+        other => Ok(other),
+    }
+}
+
+impl App {
+    pub async fn create_client(&self, input: CreateClient) -> Result<ClientCreated> {
+        let name = input.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(Error::field("name", "must be 1–100 characters"));
+        }
+        let redirect_uris = flatten(&input.redirect_uris);
+        for uri in &redirect_uris {
+            redirect_uri::validate(uri)
+                .map_err(|why| Error::field("redirect_uris", format!("{uri}: {why}")))?;
+        }
+        let mut grants: Vec<GrantType> = flatten(&input.grant_types)
+            .iter()
+            .map(|g| g.parse::<GrantType>())
+            .collect::<Result<_, _>>()
+            .map_err(|why| Error::field("grant_types", why))?;
+        if grants.is_empty() {
+            grants = GrantType::DEFAULT.to_vec();
+        }
+        grants.sort();
+        grants.dedup();
+        if grants.iter().any(|g| g.redirects()) && redirect_uris.is_empty() {
+            return Err(Error::field(
+                "redirect_uris",
+                "at least one is required for the authorization_code and implicit grants",
+            ));
+        }
+        if input.is_public
+            && grants
+                .iter()
+                .any(|g| matches!(g, GrantType::ClientCredentials | GrantType::OfflineCert))
+        {
+            return Err(Error::field(
+                "grant_types",
+                "a public client has no secret, so it cannot use client_credentials or offline_cert",
+            ));
+        }
+        let known = self.db.scope_names().await?;
+        let mut scopes = flatten(&input.scopes);
+        if scopes.is_empty() {
+            scopes = known
+                .iter()
+                .filter(|s| {
+                    matches!(
+                        s.as_str(),
+                        "openid" | "profile" | "email" | "phone" | "user.read" | "basic"
+                    )
+                })
+                .cloned()
+                .collect();
+        }
+        if let Some(unknown) = scopes.iter().find(|s| !known.contains(s)) {
+            return Err(Error::InvalidScope(format!("unknown scope {unknown:?}")));
+        }
+        let privileged: Vec<String> = scopes
+            .iter()
+            .filter(|s| PRIVILEGED_SCOPES.contains(&s.as_str()))
+            .cloned()
+            .collect();
+        let token_format = input.token_format.unwrap_or_else(|| "opaque".into());
+        if !matches!(token_format.as_str(), "opaque" | "jwt") {
+            return Err(Error::field("token_format", "must be opaque or jwt"));
+        }
+        let token_policy = input.token_policy.unwrap_or_else(|| "independent".into());
+        if !matches!(token_policy.as_str(), "independent" | "reuse" | "replace") {
+            return Err(Error::field(
+                "token_policy",
+                "must be independent, reuse or replace",
+            ));
+        }
+        let client_secret = (!input.is_public).then(|| random_token(32));
+        let new = NewClient {
+            client_id: random_token(16),
+            secret_hash: client_secret.as_deref().map(|s| self.key.hash_secret(s)),
+            is_public: input.is_public,
+            name,
+            description: input.description.trim().to_string(),
+            icon: input.icon.trim().to_string(),
+            homepage: input.homepage.trim().to_string(),
+            redirect_uris,
+            grant_types: grants.iter().map(|g| g.as_str().to_string()).collect(),
+            scopes,
+            approved_scopes: if input.by_admin {
+                privileged
+            } else {
+                Vec::new()
+            },
+            owner_id: input.owner_id,
+            token_format,
+            token_policy,
+            access_ttl: positive("access_ttl", input.access_ttl)?,
+            refresh_ttl: positive("refresh_ttl", input.refresh_ttl)?,
+            daily_quota: positive("daily_quota", input.daily_quota)?,
+        };
+        let client = self.db.create_client(&new, crate::time::now()).await?;
+        Ok(ClientCreated {
+            client,
+            client_secret,
+        })
+    }
+
+    /// Issues a new secret; the old one stops working at once.
+    pub async fn reset_client_secret(&self, client: &Client) -> Result<String> {
+        if client.is_public {
+            return Err(Error::invalid_request("a public client has no secret"));
+        }
+        let secret = random_token(32);
+        self.db
+            .set_client_secret(
+                client.id,
+                &self.key.hash_secret(&secret),
+                crate::time::now(),
+            )
+            .await?;
+        Ok(secret)
+    }
+}

@@ -1,0 +1,185 @@
+//! Clients (the apps of seed 002).
+
+use super::{Db, split_list};
+use crate::error::Result;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClientRow {
+    id: i64,
+    client_id: String,
+    secret_hash: Option<String>,
+    is_public: i64,
+    name: String,
+    description: String,
+    icon: String,
+    homepage: String,
+    redirect_uris: String,
+    grant_types: String,
+    scopes: String,
+    requested_scopes: String,
+    approved_scopes: String,
+    owner_id: Option<i64>,
+    token_format: String,
+    token_policy: String,
+    id_token_alg: String,
+    access_ttl: Option<i64>,
+    refresh_ttl: Option<i64>,
+    daily_quota: Option<i64>,
+    disabled: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// A registered app. Lists are split; the secret exists only as its keyed hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub id: i64,
+    pub client_id: String,
+    pub secret_hash: Option<String>,
+    pub is_public: bool,
+    pub name: String,
+    pub description: String,
+    pub icon: String,
+    pub homepage: String,
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub requested_scopes: Vec<String>,
+    pub approved_scopes: Vec<String>,
+    pub owner_id: Option<i64>,
+    pub token_format: String,
+    pub token_policy: String,
+    pub id_token_alg: String,
+    pub access_ttl: Option<i64>,
+    pub refresh_ttl: Option<i64>,
+    pub daily_quota: Option<i64>,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<ClientRow> for Client {
+    fn from(r: ClientRow) -> Self {
+        Self {
+            id: r.id,
+            client_id: r.client_id,
+            secret_hash: r.secret_hash,
+            is_public: r.is_public != 0,
+            name: r.name,
+            description: r.description,
+            icon: r.icon,
+            homepage: r.homepage,
+            redirect_uris: split_list(&r.redirect_uris),
+            grant_types: split_list(&r.grant_types),
+            scopes: split_list(&r.scopes),
+            requested_scopes: split_list(&r.requested_scopes),
+            approved_scopes: split_list(&r.approved_scopes),
+            owner_id: r.owner_id,
+            token_format: r.token_format,
+            token_policy: r.token_policy,
+            id_token_alg: r.id_token_alg,
+            access_ttl: r.access_ttl,
+            refresh_ttl: r.refresh_ttl,
+            daily_quota: r.daily_quota,
+            disabled: r.disabled != 0,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, client_id, secret_hash, is_public, name, description, icon, homepage, \
+    redirect_uris, grant_types, scopes, requested_scopes, approved_scopes, owner_id, token_format, \
+    token_policy, id_token_alg, access_ttl, refresh_ttl, daily_quota, disabled, created_at, updated_at";
+
+/// A validated app, ready to store.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient {
+    pub client_id: String,
+    pub secret_hash: Option<String>,
+    pub is_public: bool,
+    pub name: String,
+    pub description: String,
+    pub icon: String,
+    pub homepage: String,
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub approved_scopes: Vec<String>,
+    pub owner_id: Option<i64>,
+    pub token_format: String,
+    pub token_policy: String,
+    pub access_ttl: Option<i64>,
+    pub refresh_ttl: Option<i64>,
+    pub daily_quota: Option<i64>,
+}
+
+impl Db {
+    pub async fn create_client(&self, c: &NewClient, now: i64) -> Result<Client> {
+        let sql = format!(
+            "INSERT INTO clients (client_id, secret_hash, is_public, name, description, icon, homepage, \
+             redirect_uris, grant_types, scopes, approved_scopes, owner_id, token_format, token_policy, \
+             access_ttl, refresh_ttl, daily_quota, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) \
+             RETURNING {COLUMNS}"
+        );
+        let row: ClientRow = sqlx::query_as(&sql)
+            .bind(&c.client_id)
+            .bind(&c.secret_hash)
+            .bind(i64::from(c.is_public))
+            .bind(&c.name)
+            .bind(&c.description)
+            .bind(&c.icon)
+            .bind(&c.homepage)
+            .bind(c.redirect_uris.join(" "))
+            .bind(c.grant_types.join(" "))
+            .bind(c.scopes.join(" "))
+            .bind(c.approved_scopes.join(" "))
+            .bind(c.owner_id)
+            .bind(&c.token_format)
+            .bind(&c.token_policy)
+            .bind(c.access_ttl)
+            .bind(c.refresh_ttl)
+            .bind(c.daily_quota)
+            .bind(now)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.into())
+    }
+
+    pub async fn client_by_client_id(&self, client_id: &str) -> Result<Option<Client>> {
+        let sql = format!("SELECT {COLUMNS} FROM clients WHERE client_id = $1");
+        let row: Option<ClientRow> = sqlx::query_as(&sql)
+            .bind(client_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(Into::into))
+    }
+
+    pub async fn client_by_id(&self, id: i64) -> Result<Option<Client>> {
+        let sql = format!("SELECT {COLUMNS} FROM clients WHERE id = $1");
+        let row: Option<ClientRow> = sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(Into::into))
+    }
+
+    /// Replaces the secret hash; the old secret stops working at once.
+    pub async fn set_client_secret(&self, id: i64, secret_hash: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE clients SET secret_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(secret_hash)
+            .bind(now)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The names of every scope defined.
+    pub async fn scope_names(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT name FROM scopes ORDER BY name")
+            .fetch_all(self.pool())
+            .await?)
+    }
+}

@@ -1,0 +1,158 @@
+//! Users: accounts with the profile fields of seed 003.
+
+use super::{Db, flag, unique_violation};
+use crate::error::{Error, Result};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// A user as stored. The password hash never leaves the store layer in a response.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub phone: Option<String>,
+    pub phone_verified: bool,
+    pub password_hash: Option<String>,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub nickname: Option<String>,
+    pub avatar: Option<String>,
+    pub gender: Option<i64>,
+    pub province: Option<String>,
+    pub city: Option<String>,
+    pub area: Option<String>,
+    pub birthdate: Option<String>,
+    pub real_name_enc: Option<String>,
+    pub id_card_enc: Option<String>,
+    pub certificate_type: Option<i64>,
+    pub verify_tag: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl<'r> sqlx::FromRow<'r, AnyRow> for User {
+    fn from_row(row: &'r AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            username: row.try_get("username")?,
+            email: row.try_get("email")?,
+            email_verified: flag(row, "email_verified")?,
+            phone: row.try_get("phone")?,
+            phone_verified: flag(row, "phone_verified")?,
+            password_hash: row.try_get("password_hash")?,
+            is_admin: flag(row, "is_admin")?,
+            disabled: flag(row, "disabled")?,
+            nickname: row.try_get("nickname")?,
+            avatar: row.try_get("avatar")?,
+            gender: row.try_get("gender")?,
+            province: row.try_get("province")?,
+            city: row.try_get("city")?,
+            area: row.try_get("area")?,
+            birthdate: row.try_get("birthdate")?,
+            real_name_enc: row.try_get("real_name_enc")?,
+            id_card_enc: row.try_get("id_card_enc")?,
+            certificate_type: row.try_get("certificate_type")?,
+            verify_tag: row.try_get("verify_tag")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, username, email, email_verified, phone, phone_verified, password_hash, \
+    is_admin, disabled, nickname, avatar, gender, province, city, area, birthdate, real_name_enc, \
+    id_card_enc, certificate_type, verify_tag, created_at, updated_at";
+
+/// What creating a user needs; the password is already hashed.
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub username: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub password_hash: Option<String>,
+    pub is_admin: bool,
+}
+
+/// Maps a unique violation to the field that is taken.
+fn taken(e: sqlx::Error) -> Error {
+    match unique_violation(&e) {
+        Some(what) if what.contains("email") => Error::Conflict(
+            "email_taken",
+            "this e-mail address is already registered".into(),
+        ),
+        Some(what) if what.contains("phone") => Error::Conflict(
+            "phone_taken",
+            "this phone number is already registered".into(),
+        ),
+        Some(what) if what.contains("username") => {
+            Error::Conflict("username_taken", "this username is already taken".into())
+        }
+        _ => Error::Database(e),
+    }
+}
+
+impl Db {
+    pub async fn create_user(&self, new: &NewUser, now: i64) -> Result<User> {
+        let sql = format!(
+            "INSERT INTO users (username, email, phone, password_hash, is_admin, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {COLUMNS}"
+        );
+        sqlx::query_as(&sql)
+            .bind(&new.username)
+            .bind(&new.email)
+            .bind(&new.phone)
+            .bind(&new.password_hash)
+            .bind(i64::from(new.is_admin))
+            .bind(now)
+            .fetch_one(self.pool())
+            .await
+            .map_err(taken)
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+        Ok(sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
+        Ok(sqlx::query_as(&sql)
+            .bind(email.to_lowercase())
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// The user whose username, e-mail or phone is `login`.
+    pub async fn user_by_login(&self, login: &str) -> Result<Option<User>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM users WHERE username = $1 OR email = $2 OR phone = $1 \
+             ORDER BY id LIMIT 1"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(login)
+            .bind(login.to_lowercase())
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn username_exists(&self, username: &str) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(found.is_some())
+    }
+
+    pub async fn admin_exists(&self) -> Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM users WHERE is_admin = 1 LIMIT 1")
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(found.is_some())
+    }
+}

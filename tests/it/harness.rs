@@ -1,0 +1,201 @@
+//! The shared test harness: a real server on a free port with a fresh database,
+//! on SQLite and (when `USERCENTER_TEST_POSTGRES_URL` is set) on PostgreSQL.
+
+use std::path::{Path, PathBuf};
+use usercenter::Config;
+use usercenter::server::Running;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server tests use, if any.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("USERCENTER_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// A fresh folder under the system temp dir, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!(
+            "usercenter-test-{}",
+            usercenter::crypto::random_token(9)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh database for one test.
+pub struct TestDb {
+    pub url: String,
+    /// Set on PostgreSQL: the database to drop at the end.
+    pg_name: Option<(String, String)>,
+    pub dir: TempDir,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        let dir = TempDir::new();
+        match backend {
+            Backend::Sqlite => Self {
+                url: format!("sqlite://{}", dir.path().join("usercenter.db").display()),
+                pg_name: None,
+                dir,
+            },
+            Backend::Postgres => {
+                let base = postgres_url().expect("USERCENTER_TEST_POSTGRES_URL");
+                let name = format!("uc_test_{}", hex_suffix());
+                let url = with_database(&base, &name);
+                // The server creates the database on start; the harness drops it.
+                Self {
+                    url,
+                    pg_name: Some((base, name)),
+                    dir,
+                }
+            }
+        }
+    }
+
+    pub fn config(&self) -> Config {
+        Config {
+            bind: "127.0.0.1:0".into(),
+            issuer: None,
+            database_url: self.url.clone(),
+            redis_url: None,
+            mail: self.dir.path().join("outbox/mail").display().to_string(),
+            sms: self.dir.path().join("outbox/sms").display().to_string(),
+            admin_email: None,
+            admin_password: None,
+            secret_key: Some("ab".repeat(32)),
+        }
+    }
+
+    /// Drops a PostgreSQL test database.
+    pub async fn drop_database(&self) {
+        if let Some((base, name)) = &self.pg_name {
+            sqlx::any::install_default_drivers();
+            if let Ok(mut conn) =
+                <sqlx::AnyConnection as sqlx::Connection>::connect(&with_database(base, "postgres"))
+                    .await
+            {
+                let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        }
+    }
+}
+
+fn hex_suffix() -> String {
+    usercenter::crypto::random_token(8)
+        .to_lowercase()
+        .replace(['-', '_'], "x")
+}
+
+/// The same server URL with another database name.
+pub fn with_database(base: &str, name: &str) -> String {
+    let mut url = url::Url::parse(base).expect("a postgres:// URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+/// A running server and an HTTP client that keeps cookies.
+pub struct TestServer {
+    pub running: Running,
+    pub db: TestDb,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Self {
+        let db = TestDb::new(backend).await;
+        let mut config = db.config();
+        adjust(&mut config);
+        let running = usercenter::server::start(config)
+            .await
+            .expect("server starts");
+        let base = format!("http://{}", running.addr);
+        Self {
+            running,
+            db,
+            base,
+            http: client(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn app(&self) -> &usercenter::service::App {
+        &self.running.app
+    }
+
+    /// Stops the server and drops its database.
+    pub async fn stop(self) {
+        let Self { running, db, .. } = self;
+        running.shutdown().await.expect("clean shutdown");
+        db.drop_database().await;
+    }
+}
+
+/// An HTTP client that keeps cookies and does not follow redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
+}
+
+/// Defines `NAME::sqlite` and `NAME::postgres` from one async body taking a
+/// [`Backend`]. The PostgreSQL variant needs `USERCENTER_TEST_POSTGRES_URL`; `.ci/run`
+/// always sets it, and without it the variant says so and passes.
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident, |$backend:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($backend: $crate::harness::Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::harness::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::harness::postgres_url().is_none() {
+                    eprintln!("USERCENTER_TEST_POSTGRES_URL is not set: not run on PostgreSQL");
+                    return;
+                }
+                run($crate::harness::Backend::Postgres).await;
+            }
+        }
+    };
+}
