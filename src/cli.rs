@@ -34,6 +34,37 @@ pub enum Command {
     /// Manage OAuth clients (apps).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage groups of users.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Read or change the admin settings.
+    #[command(subcommand)]
+    Settings(SettingsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a group.
+    Create {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Put a user in a group.
+    Add {
+        name: String,
+        /// The user's e-mail.
+        #[arg(long, value_name = "EMAIL")]
+        user: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Print every setting.
+    Get,
+    /// Change one setting.
+    Set { key: String, value: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,6 +211,79 @@ async fn dispatch(app: &App, command: Command) -> Result<Value, CliError> {
                 &created.client,
                 created.client_secret.as_deref(),
             ))
+        }
+        Command::Group(GroupCommand::Create { name, description }) => {
+            let name = name.trim().to_string();
+            if name.is_empty() || name.chars().count() > 64 {
+                return Err(CliError::Usage("a group name is 1–64 characters".into()));
+            }
+            let group = app
+                .db
+                .create_group(
+                    &name,
+                    description.as_deref().unwrap_or(""),
+                    crate::time::now(),
+                )
+                .await?;
+            app.db
+                .audit(
+                    None,
+                    "group_created",
+                    &group.name,
+                    "cli",
+                    "",
+                    crate::time::now(),
+                )
+                .await?;
+            Ok(json!(group))
+        }
+        Command::Group(GroupCommand::Add { name, user }) => {
+            let group = app
+                .db
+                .group_by_name(&name)
+                .await?
+                .ok_or_else(|| CliError::Usage(format!("no group named {name}")))?;
+            let member = app
+                .db
+                .user_by_email(&user)
+                .await?
+                .ok_or_else(|| CliError::Usage(format!("no user with e-mail {user}")))?;
+            app.db
+                .add_to_group(group.id, member.id, crate::time::now())
+                .await?;
+            app.db
+                .audit(
+                    None,
+                    "group_member_added",
+                    &group.name,
+                    "cli",
+                    &member.username,
+                    crate::time::now(),
+                )
+                .await?;
+            let members: Vec<Value> = app
+                .db
+                .group_members(group.id)
+                .await?
+                .into_iter()
+                .map(|(id, username)| json!({"id": id, "username": username}))
+                .collect();
+            Ok(json!({"id": group.id, "name": group.name, "members": members}))
+        }
+        Command::Settings(SettingsCommand::Get) => Ok(json!(app.settings().await?)),
+        Command::Settings(SettingsCommand::Set { key, value }) => {
+            let settings = app.set_setting(&key, &value).await?;
+            app.db
+                .audit(
+                    None,
+                    "setting_changed",
+                    &key,
+                    "cli",
+                    &value,
+                    crate::time::now(),
+                )
+                .await?;
+            Ok(json!(settings))
         }
         Command::Client(ClientCommand::ResetSecret { client_id }) => {
             let client = app

@@ -90,9 +90,38 @@ impl SecretKey {
         constant_time_eq(self.hash_secret(secret).as_bytes(), stored.as_bytes())
     }
 
-    /// The key used to encrypt data at rest.
-    pub fn encryption_key(&self) -> &[u8; 32] {
-        &self.encryption_key
+    /// Encrypts data at rest (signing keys, ID-card numbers) with
+    /// XChaCha20-Poly1305 under a random nonce; base64url of `nonce || ciphertext`.
+    pub fn encrypt(&self, plaintext: &[u8]) -> String {
+        use chacha20poly1305::XChaCha20Poly1305;
+        use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+        let cipher = XChaCha20Poly1305::new(&self.encryption_key.into());
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        // Encryption in memory with a valid key and nonce does not fail.
+        let sealed = cipher.encrypt(&nonce, plaintext).unwrap_or_default();
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        URL_SAFE_NO_PAD.encode(out)
+    }
+
+    /// The inverse of [`SecretKey::encrypt`]; `None` when the text was not sealed
+    /// under this key or was altered.
+    pub fn decrypt(&self, sealed: &str) -> Option<Vec<u8>> {
+        use chacha20poly1305::aead::{Aead, KeyInit};
+        use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+        let raw = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if raw.len() < 24 {
+            return None;
+        }
+        let (nonce, body) = raw.split_at(24);
+        XChaCha20Poly1305::new(&self.encryption_key.into())
+            .decrypt(XNonce::from_slice(nonce), body)
+            .ok()
+    }
+
+    /// [`SecretKey::decrypt`] for text.
+    pub fn decrypt_text(&self, sealed: &str) -> Option<String> {
+        self.decrypt(sealed).and_then(|b| String::from_utf8(b).ok())
     }
 }
 
@@ -219,6 +248,24 @@ mod tests {
         assert!(a.verify_secret("s3cret", &h));
         assert!(!a.verify_secret("s3creT", &h));
         assert_ne!(h, b.hash_secret("s3cret"), "the hash depends on the key");
+    }
+
+    #[test]
+    fn encryption_round_trips_and_detects_tampering() {
+        let a = SecretKey::from_hex(&SecretKey::generate_hex()).unwrap();
+        let b = SecretKey::from_hex(&SecretKey::generate_hex()).unwrap();
+        let sealed = a.encrypt(b"440923199001011234");
+        assert_ne!(
+            sealed,
+            a.encrypt(b"440923199001011234"),
+            "a fresh nonce each time"
+        );
+        assert_eq!(a.decrypt_text(&sealed).unwrap(), "440923199001011234");
+        assert!(b.decrypt(&sealed).is_none(), "another key cannot open it");
+        let mut altered = sealed.clone().into_bytes();
+        let last = altered.len() - 2;
+        altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+        assert!(a.decrypt(&String::from_utf8(altered).unwrap()).is_none());
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub enum Error {
     /// 403 with an error name (`registration_closed`, `csrf_failed`).
     #[error("{1}")]
     Forbidden(&'static str, String),
+    /// 400 with an error name (`invalid_token` for a spent reset link).
+    #[error("{1}")]
+    Rejected(&'static str, String),
     #[error("{0}")]
     TooManyRequests(String),
     #[error("database error: {0}")]
@@ -95,6 +98,7 @@ impl Error {
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found", 1),
             Self::Unauthorized(name, _) => (StatusCode::UNAUTHORIZED, name, 1),
             Self::Forbidden(name, _) => (StatusCode::FORBIDDEN, name, 1),
+            Self::Rejected(name, _) => (StatusCode::BAD_REQUEST, name, 1),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", 1),
             Self::Database(_) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "server_error", 2)

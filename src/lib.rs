@@ -17,6 +17,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod http;
+pub mod jose;
 pub mod oauth;
 pub mod server;
 pub mod service;

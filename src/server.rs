@@ -50,6 +50,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .issuer
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
+    app.set_bound_issuer(issuer.clone());
     let state = Arc::new(State {
         app: app.clone(),
         issuer: issuer.clone(),

@@ -1,6 +1,10 @@
 //! HTTP: the router and the thin handlers behind it.
 
+mod api;
+pub mod ctx;
 mod health;
+pub mod i18n;
+mod pages;
 
 use crate::service::App;
 use axum::Router;
@@ -21,8 +25,51 @@ pub type SharedState = Arc<State>;
 
 /// The whole HTTP surface.
 pub fn router(state: SharedState) -> Router {
+    use axum::routing::{get, post};
     Router::new()
-        .route("/healthz", axum::routing::get(health::healthz))
+        .route("/healthz", get(health::healthz))
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::to("/account") }),
+        )
+        .route(
+            "/login",
+            get(pages::auth::login_page).post(pages::auth::login_submit),
+        )
+        .route(
+            "/register",
+            get(pages::auth::register_page).post(pages::auth::register_submit),
+        )
+        .route(
+            "/logout",
+            get(pages::auth::logout_page).post(pages::auth::logout_submit),
+        )
+        .route(
+            "/password/forgot",
+            get(pages::password::forgot_page).post(pages::password::forgot_submit),
+        )
+        .route(
+            "/password/reset",
+            get(pages::password::reset_page).post(pages::password::reset_submit),
+        )
+        .route("/account", get(pages::account::account_page))
+        .route("/account/profile", post(pages::account::profile_submit))
+        .route("/account/password", post(pages::account::password_submit))
+        .route("/account/email", post(pages::account::email_submit))
+        .route(
+            "/account/sessions/end",
+            post(pages::account::end_session_submit),
+        )
+        .route("/api/auth/register", post(api::auth::register))
+        .route("/api/auth/login", post(api::auth::login))
+        .route("/api/auth/session", get(api::auth::session))
+        .route("/api/auth/logout", post(api::auth::logout))
+        .route("/api/auth/password/forgot", post(api::auth::forgot))
+        .route("/api/auth/password/reset", post(api::auth::reset))
+        .route(
+            "/api/account",
+            get(api::account::get).patch(api::account::patch),
+        )
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }

@@ -2,15 +2,23 @@
 //! [`App`] holds what every operation needs: the database, the server key and the
 //! password hasher.
 
+pub mod auth;
 mod clients;
-mod users;
+pub mod mail;
+pub mod profile;
+pub mod settings;
+pub mod throttle;
+pub mod users;
 
+pub use auth::Requester;
 pub use clients::{ClientCreated, CreateClient};
+pub use settings::Settings;
 pub use users::CreateUser;
 
 use crate::config::Config;
 use crate::crypto::{PasswordHasher, SecretKey};
 use crate::store::{DatabaseUrl, Db, StoreError};
+use std::sync::{Arc, OnceLock};
 
 /// Why the server or a command could not start.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +49,9 @@ pub struct App {
     pub db: Db,
     pub key: SecretKey,
     pub passwords: PasswordHasher,
+    pub throttle: Arc<throttle::Throttle>,
+    pub mailer: mail::Mailer,
+    issuer: Arc<OnceLock<String>>,
 }
 
 impl App {
@@ -59,12 +70,40 @@ impl App {
         let workers = std::thread::available_parallelism().map_or(2, usize::from);
         let passwords = PasswordHasher::new(workers.clamp(1, 4))
             .map_err(|e| StartError::Other(e.to_string()))?;
+        let host = config
+            .issuer
+            .as_deref()
+            .and_then(|i| url::Url::parse(i).ok())
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| "localhost".into());
+        let mailer = mail::Mailer::from_config(&config.mail, &host).map_err(StartError::Other)?;
+        let issuer = Arc::new(OnceLock::new());
+        if let Some(i) = &config.issuer {
+            let _ = issuer.set(i.clone());
+        }
         Ok(Self {
             config,
             db,
             key,
             passwords,
+            throttle: Arc::default(),
+            mailer,
+            issuer,
         })
+    }
+
+    /// The public base URL: `USERCENTER_ISSUER`, or `http://` + the bound address once
+    /// the server is listening.
+    pub fn issuer(&self) -> String {
+        self.issuer
+            .get()
+            .cloned()
+            .unwrap_or_else(|| format!("http://{}", self.config.bind))
+    }
+
+    /// Fixes the issuer from the bound address when none was configured.
+    pub fn set_bound_issuer(&self, issuer: String) {
+        let _ = self.issuer.set(issuer);
     }
 
     /// Creates the admin of `USERCENTER_ADMIN_EMAIL`/`_PASSWORD` when no admin exists.

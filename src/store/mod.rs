@@ -5,12 +5,21 @@
 //! replaces `{{id}}` with each backend's auto-increment primary key and nothing else.
 //! CI runs every storage test on both backends, so neither copy can rot.
 
+mod audit;
 mod clients;
+mod groups;
 mod migrate;
+mod password_resets;
+mod sessions;
+mod settings;
+mod signing_keys;
 mod users;
 
+pub use audit::AuditEntry;
 pub use clients::{Client, NewClient};
-pub use users::{NewUser, User};
+pub use groups::Group;
+pub use sessions::{NewSession, Session};
+pub use users::{NewUser, Profile, User};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};

@@ -75,6 +75,40 @@ pub struct NewUser {
     pub is_admin: bool,
 }
 
+/// The editable profile of seed 003, as stored.
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    pub nickname: Option<String>,
+    pub avatar: Option<String>,
+    pub gender: Option<i64>,
+    pub province: Option<String>,
+    pub city: Option<String>,
+    pub area: Option<String>,
+    pub birthdate: Option<String>,
+    pub real_name_enc: Option<String>,
+    pub id_card_enc: Option<String>,
+    pub certificate_type: Option<i64>,
+    pub phone: Option<String>,
+}
+
+impl From<&User> for Profile {
+    fn from(u: &User) -> Self {
+        Self {
+            nickname: u.nickname.clone(),
+            avatar: u.avatar.clone(),
+            gender: u.gender,
+            province: u.province.clone(),
+            city: u.city.clone(),
+            area: u.area.clone(),
+            birthdate: u.birthdate.clone(),
+            real_name_enc: u.real_name_enc.clone(),
+            id_card_enc: u.id_card_enc.clone(),
+            certificate_type: u.certificate_type,
+            phone: u.phone.clone(),
+        }
+    }
+}
+
 /// Maps a unique violation to the field that is taken.
 fn taken(e: sqlx::Error) -> Error {
     match unique_violation(&e) {
@@ -138,6 +172,53 @@ impl Db {
             .bind(login.to_lowercase())
             .fetch_optional(self.pool())
             .await?)
+    }
+
+    pub async fn set_password_hash(&self, user_id: i64, hash: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(now)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_email(&self, user_id: i64, email: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE users SET email = $1, email_verified = 0, updated_at = $2 WHERE id = $3",
+        )
+        .bind(email.to_lowercase())
+        .bind(now)
+        .bind(user_id)
+        .execute(self.pool())
+        .await
+        .map_err(taken)?;
+        Ok(())
+    }
+
+    /// Writes the profile fields of seed 003 (already validated and encrypted).
+    pub async fn update_profile(&self, user_id: i64, p: &Profile, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE users SET nickname = $1, avatar = $2, gender = $3, province = $4, city = $5, area = $6,              birthdate = $7, real_name_enc = $8, id_card_enc = $9, certificate_type = $10, phone = $11,              updated_at = $12 WHERE id = $13",
+        )
+        .bind(&p.nickname)
+        .bind(&p.avatar)
+        .bind(p.gender)
+        .bind(&p.province)
+        .bind(&p.city)
+        .bind(&p.area)
+        .bind(&p.birthdate)
+        .bind(&p.real_name_enc)
+        .bind(&p.id_card_enc)
+        .bind(p.certificate_type)
+        .bind(&p.phone)
+        .bind(now)
+        .bind(user_id)
+        .execute(self.pool())
+        .await
+        .map_err(taken)?;
+        Ok(())
     }
 
     pub async fn username_exists(&self, username: &str) -> Result<bool> {

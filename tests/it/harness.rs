@@ -199,3 +199,75 @@ macro_rules! on_both {
         }
     };
 }
+
+/// The JSON messages in an outbox folder, oldest first.
+pub fn outbox(dir: &Path) -> Vec<serde_json::Value> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect()
+}
+
+/// Waits up to 5 s for an outbox to hold `n` messages (mail is sent in the background).
+pub async fn wait_outbox(dir: &Path, n: usize) -> Vec<serde_json::Value> {
+    for _ in 0..100 {
+        let mails = outbox(dir);
+        if mails.len() >= n {
+            return mails;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    outbox(dir)
+}
+
+/// The value of a hidden form field in an HTML page.
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field {name} in the page"))
+        + marker.len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+impl TestServer {
+    pub fn mail_dir(&self) -> PathBuf {
+        self.db.dir.path().join("outbox/mail")
+    }
+
+    /// Registers through the JSON API and returns the user's id.
+    pub async fn register(&self, username: &str, email: &str, password: &str) -> i64 {
+        let res = client()
+            .post(self.url("/api/auth/register"))
+            .json(&serde_json::json!({"username": username, "email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "register {username}");
+        res.json::<serde_json::Value>().await.unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// A fresh cookie-keeping client logged in through the JSON API, with its CSRF token.
+    pub async fn login(&self, login: &str, password: &str) -> (reqwest::Client, String) {
+        let http = client();
+        let res = http
+            .post(self.url("/api/auth/login"))
+            .json(&serde_json::json!({"login": login, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "login {login}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        (http, body["csrf_token"].as_str().unwrap().to_string())
+    }
+}

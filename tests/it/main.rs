@@ -4,4 +4,6 @@
 
 mod harness;
 
+mod accounts;
 mod foundation;
+mod smtp;

@@ -1,0 +1,78 @@
+//! `GET`/`PATCH /api/account`: the signed-in person's profile (seed 003 fields).
+
+use super::JsonBody;
+use crate::error::{Error, Result};
+use crate::http::SharedState;
+use crate::http::ctx::Ctx;
+use crate::service::profile::{ProfileInput, mask_id_card, mask_name, mask_phone};
+use crate::store::User;
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+fn view(state: &SharedState, user: &User, groups: Vec<String>) -> Value {
+    let (real_name, id_card) = state.app.identity(user);
+    json!({
+        "id": user.id,
+        "username": user.username,
+        "email": user.email,
+        "email_verified": user.email_verified,
+        "phone": user.phone,
+        "phone_masked": user.phone.as_deref().map(mask_phone),
+        "phone_verified": user.phone_verified,
+        "nickname": user.nickname,
+        "avatar": user.avatar,
+        "gender": user.gender,
+        "province": user.province,
+        "city": user.city,
+        "area": user.area,
+        "birthdate": user.birthdate,
+        "real_name": real_name.as_deref().map(mask_name),
+        "id_card": id_card.as_deref().map(mask_id_card),
+        "certificate_type": user.certificate_type,
+        "verify_tag": user.verify_tag,
+        "is_admin": user.is_admin,
+        "groups": groups,
+        "created_at": user.created_at,
+    })
+}
+
+pub async fn get(State(state): State<SharedState>, ctx: Ctx) -> Result<Response> {
+    let user = ctx.require_user()?;
+    let groups = state.app.db.group_names_of(user.id).await?;
+    Ok(ctx.finish(Json(view(&state, user, groups))))
+}
+
+/// Changes only the fields present in the body; `null` clears one.
+pub async fn patch(
+    State(state): State<SharedState>,
+    ctx: Ctx,
+    headers: HeaderMap,
+    JsonBody(patch): JsonBody<serde_json::Map<String, Value>>,
+) -> Result<Response> {
+    let user = ctx.require_user()?.clone();
+    ctx.check_csrf_header(&headers)?;
+    let current = state.app.profile_input(&user);
+    let mut merged = serde_json::to_value(current).map_err(|e| Error::Internal(e.to_string()))?;
+    if let Some(obj) = merged.as_object_mut() {
+        for (key, value) in patch {
+            if !obj.contains_key(&key) {
+                return Err(Error::field(&key, "is not a profile field"));
+            }
+            obj.insert(key, value);
+        }
+    }
+    let input: ProfileInput = serde_json::from_value(merged)
+        .map_err(|e| Error::invalid_request(format!("the JSON body is not valid: {e}")))?;
+    state.app.update_profile(&user, input).await?;
+    let fresh = state
+        .app
+        .db
+        .user_by_id(user.id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let groups = state.app.db.group_names_of(user.id).await?;
+    Ok(ctx.finish(Json(view(&state, &fresh, groups))))
+}

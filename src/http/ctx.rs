@@ -1,0 +1,268 @@
+//! The request context of pages and the JSON API: who is asking (session and user),
+//! in which language, with which CSRF token, from where.
+//!
+//! CSRF: a logged-in person's forms carry the session's token; an anonymous
+//! person's forms (login, register, forgot) carry the value of the `uc_csrf` cookie
+//! (double submit). JSON calls authenticated by the session cookie send the
+//! session's token in `X-CSRF-Token`.
+
+use super::SharedState;
+use super::i18n::Lang;
+use crate::crypto::{constant_time_eq, random_token};
+use crate::error::{Error, Result};
+use crate::service::Requester;
+use crate::store::{Session, User};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::{COOKIE, SET_COOKIE, USER_AGENT};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::response::{IntoResponse, Response};
+use cookie::{Cookie, SameSite};
+use std::net::SocketAddr;
+
+pub const SESSION_COOKIE: &str = "uc_session";
+const CSRF_COOKIE: &str = "uc_csrf";
+const LANG_COOKIE: &str = "uc_lang";
+
+/// Everything a handler needs to know about the caller.
+pub struct Ctx {
+    pub lang: Lang,
+    pub session: Option<Session>,
+    pub user: Option<User>,
+    pub who: Requester,
+    pub method: Method,
+    /// The CSRF token forms on this page must carry.
+    pub csrf: String,
+    secure: bool,
+    /// Cookies to set on the response.
+    set_cookies: Vec<String>,
+    anon_csrf_cookie: Option<String>,
+}
+
+fn cookies(headers: &HeaderMap) -> impl Iterator<Item = Cookie<'static>> + '_ {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| Cookie::split_parse(v.to_string()).filter_map(|c| c.ok()))
+}
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    cookies(headers)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_string())
+}
+
+impl FromRequestParts<SharedState> for Ctx {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self> {
+        let headers = &parts.headers;
+        let secure = state.issuer.starts_with("https://");
+        let mut set_cookies = Vec::new();
+
+        let query_lang = parts.uri.query().and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "lang")
+                .and_then(|(_, v)| Lang::parse(&v))
+        });
+        let lang = match query_lang {
+            Some(l) => {
+                set_cookies.push(build_cookie(
+                    LANG_COOKIE,
+                    l.code(),
+                    secure,
+                    Some(365 * 86_400),
+                    false,
+                ));
+                l
+            }
+            None => cookie_value(headers, LANG_COOKIE)
+                .and_then(|v| Lang::parse(&v))
+                .unwrap_or_else(|| Lang::from_accept_language(headers)),
+        };
+
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_default();
+        let user_agent = headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+
+        let (session, user) = match cookie_value(headers, SESSION_COOKIE) {
+            Some(value) => match state.app.session_user(&value).await? {
+                Some((s, u)) => (Some(s), Some(u)),
+                None => (None, None),
+            },
+            None => (None, None),
+        };
+        let anon_csrf_cookie = cookie_value(headers, CSRF_COOKIE).filter(|v| v.len() >= 16);
+        let csrf = match (&session, &anon_csrf_cookie) {
+            (Some(s), _) => s.csrf_token.clone(),
+            (None, Some(v)) => v.clone(),
+            (None, None) => {
+                let fresh = random_token(24);
+                set_cookies.push(build_cookie(CSRF_COOKIE, &fresh, secure, None, true));
+                fresh
+            }
+        };
+        Ok(Self {
+            lang,
+            session,
+            user,
+            who: Requester { ip, user_agent },
+            method: parts.method.clone(),
+            csrf,
+            secure,
+            set_cookies,
+            anon_csrf_cookie,
+        })
+    }
+}
+
+fn build_cookie(
+    name: &str,
+    value: &str,
+    secure: bool,
+    max_age: Option<i64>,
+    http_only: bool,
+) -> String {
+    let mut c = Cookie::new(name.to_string(), value.to_string());
+    c.set_path("/");
+    c.set_http_only(http_only);
+    c.set_same_site(SameSite::Lax);
+    c.set_secure(secure);
+    if let Some(age) = max_age {
+        c.set_max_age(cookie::time::Duration::seconds(age));
+    }
+    c.to_string()
+}
+
+impl Ctx {
+    /// Checks a form's CSRF field.
+    pub fn check_csrf(&self, submitted: &str) -> Result<()> {
+        let expected = match (&self.session, &self.anon_csrf_cookie) {
+            (Some(s), _) => Some(s.csrf_token.as_str()),
+            (None, Some(v)) => Some(v.as_str()),
+            (None, None) => None,
+        };
+        match expected {
+            Some(e)
+                if !submitted.is_empty()
+                    && constant_time_eq(e.as_bytes(), submitted.as_bytes()) =>
+            {
+                Ok(())
+            }
+            _ => Err(Error::Forbidden(
+                "csrf_failed",
+                "the CSRF token is missing or wrong".into(),
+            )),
+        }
+    }
+
+    /// Checks `X-CSRF-Token` on unsafe JSON calls made with the session cookie.
+    pub fn check_csrf_header(&self, headers: &HeaderMap) -> Result<()> {
+        if matches!(self.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            return Ok(());
+        }
+        let submitted = headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        match &self.session {
+            Some(s)
+                if !submitted.is_empty()
+                    && constant_time_eq(s.csrf_token.as_bytes(), submitted.as_bytes()) =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(Error::Forbidden(
+                "csrf_failed",
+                "X-CSRF-Token is missing or wrong".into(),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The logged-in user, or 401.
+    pub fn require_user(&self) -> Result<&User> {
+        self.user
+            .as_ref()
+            .ok_or_else(|| Error::Unauthorized("login_required", "sign in first".into()))
+    }
+
+    pub fn t<'a>(&self, key: &'a str) -> &'a str {
+        self.lang.t(key)
+    }
+
+    /// Sets the session cookie of a new login.
+    pub fn set_session_cookie(&mut self, value: &str) {
+        let c = build_cookie(
+            SESSION_COOKIE,
+            value,
+            self.secure,
+            Some(crate::service::auth::SESSION_MAX),
+            true,
+        );
+        self.set_cookies.push(c);
+    }
+
+    pub fn clear_session_cookie(&mut self) {
+        self.set_cookies
+            .push(build_cookie(SESSION_COOKIE, "", self.secure, Some(0), true));
+    }
+
+    /// Adds the cookies this request decided on to a response.
+    pub fn finish(&self, response: impl IntoResponse) -> Response {
+        let mut response = response.into_response();
+        for c in &self.set_cookies {
+            if let Ok(v) = HeaderValue::from_str(c) {
+                response.headers_mut().append(SET_COOKIE, v);
+            }
+        }
+        response
+    }
+}
+
+/// Only this server's own paths: `/x`, never `//host`, `/\host` or a scheme.
+pub fn safe_return_to(value: Option<&str>) -> String {
+    match value {
+        Some(v)
+            if v.starts_with('/')
+                && !v.starts_with("//")
+                && !v.starts_with("/\\")
+                && !v.chars().any(|c| c.is_control() || c == '\\') =>
+        {
+            v.to_string()
+        }
+        _ => "/account".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_to_stays_on_this_server() {
+        assert_eq!(
+            safe_return_to(Some("/oauth/authorize?x=1")),
+            "/oauth/authorize?x=1"
+        );
+        for bad in [
+            "//evil.test",
+            "/\\evil.test",
+            "https://evil.test",
+            "javascript:alert(1)",
+            "/a\\b",
+            "",
+        ] {
+            assert_eq!(safe_return_to(Some(bad)), "/account", "{bad}");
+        }
+        assert_eq!(safe_return_to(None), "/account");
+    }
+}

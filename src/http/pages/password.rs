@@ -1,0 +1,138 @@
+//! `/password/forgot` and `/password/reset` (seed 000: 账号找回, by the registered e-mail).
+
+use super::{error_page, redirect, render};
+use crate::error::Error;
+use crate::http::SharedState;
+use crate::http::ctx::Ctx;
+use crate::http::i18n::Lang;
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct ForgotPage {
+    pub lang: Lang,
+    pub csrf: String,
+    pub sent: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ForgotForm {
+    csrf_token: String,
+    email: String,
+}
+
+pub async fn forgot_page(ctx: Ctx) -> Response {
+    let page = ForgotPage {
+        lang: ctx.lang,
+        csrf: ctx.csrf.clone(),
+        sent: false,
+        error: None,
+    };
+    render(&ctx, StatusCode::OK, &page)
+}
+
+pub async fn forgot_submit(
+    State(state): State<SharedState>,
+    ctx: Ctx,
+    Form(form): Form<ForgotForm>,
+) -> Response {
+    if let Err(e) = ctx.check_csrf(&form.csrf_token) {
+        let page = ForgotPage {
+            lang: ctx.lang,
+            csrf: ctx.csrf.clone(),
+            sent: false,
+            error: Some(ctx.t("csrf_failed").into()),
+        };
+        return render(&ctx, e.parts().0, &page);
+    }
+    // The same answer whether or not the address is registered.
+    if let Err(e) = state.app.forgot_password(&form.email, &ctx.who).await {
+        return error_page(&ctx, &e);
+    }
+    render(
+        &ctx,
+        StatusCode::OK,
+        &ForgotPage {
+            lang: ctx.lang,
+            csrf: ctx.csrf.clone(),
+            sent: true,
+            error: None,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+pub struct ResetPage {
+    pub lang: Lang,
+    pub csrf: String,
+    pub token: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ResetQuery {
+    token: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ResetForm {
+    csrf_token: String,
+    token: String,
+    password: String,
+}
+
+pub async fn reset_page(ctx: Ctx, Query(q): Query<ResetQuery>) -> Response {
+    let page = ResetPage {
+        lang: ctx.lang,
+        csrf: ctx.csrf.clone(),
+        token: q.token,
+        error: None,
+    };
+    render(&ctx, StatusCode::OK, &page)
+}
+
+pub async fn reset_submit(
+    State(state): State<SharedState>,
+    ctx: Ctx,
+    Form(form): Form<ResetForm>,
+) -> Response {
+    let result = match ctx.check_csrf(&form.csrf_token) {
+        Ok(()) => {
+            state
+                .app
+                .reset_password(&form.token, &form.password, &ctx.who)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => redirect(&ctx, "/login?notice=password_reset"),
+        Err(e) => {
+            let message = match &e {
+                Error::Validation { fields, .. } => {
+                    fields.values().cloned().collect::<Vec<_>>().join(" ")
+                }
+                Error::Rejected("invalid_token", _) => ctx.t("reset_invalid").to_string(),
+                Error::Forbidden("csrf_failed", _) => ctx.t("csrf_failed").to_string(),
+                other => other.description(),
+            };
+            let page = ResetPage {
+                lang: ctx.lang,
+                csrf: ctx.csrf.clone(),
+                token: form.token,
+                error: Some(message),
+            };
+            render(&ctx, e.parts().0, &page)
+        }
+    }
+}

@@ -1,0 +1,496 @@
+//! Accounts: register, log in, sessions, password reset and change (seed 000).
+
+use super::{App, CreateUser};
+use crate::crypto::random_token;
+use crate::error::{Error, Result};
+use crate::service::mail::Mail;
+use crate::store::{NewSession, Session, User};
+use crate::time::now;
+
+/// A session ends after this long without use…
+pub const SESSION_IDLE: i64 = 7 * 86_400;
+/// …and after this long whatever happens.
+pub const SESSION_MAX: i64 = 30 * 86_400;
+/// Password reset links work this long (issue 3).
+pub const RESET_TTL: i64 = 30 * 60;
+
+/// Failures before a lock: per account, and per IP (which may be a whole office).
+const ACCOUNT_LIMIT: u32 = 5;
+const IP_LIMIT: u32 = 20;
+
+/// Passwords too common to accept, whatever their length.
+const COMMON_PASSWORDS: &[&str] = &[
+    "password",
+    "password1",
+    "password12",
+    "password123",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "qwertyui",
+    "qwerty123",
+    "qwertyuiop",
+    "11111111",
+    "00000000",
+    "88888888",
+    "66666666",
+    "iloveyou",
+    "abc12345",
+    "abcd1234",
+    "a1234567",
+    "1q2w3e4r",
+    "1qaz2wsx",
+    "zaq12wsx",
+    "admin123",
+    "administrator",
+    "welcome1",
+    "letmein1",
+    "sunshine",
+    "football",
+    "baseball",
+    "princess",
+    "starwars",
+    "passw0rd",
+    "p@ssw0rd",
+    "p@ssword",
+    "woaini1314",
+    "5201314520",
+    "asdfghjk",
+    "asdf1234",
+    "zxcvbnm1",
+    "superman",
+    "trustno1",
+    "changeme",
+    "12341234",
+    "87654321",
+    "11223344",
+    "123123123",
+    "qq123456",
+    "aa123456",
+    "a12345678",
+    "123qweasd",
+];
+
+/// A new browser session: the cookie value (shown once) and its CSRF token.
+#[derive(Debug, Clone)]
+pub struct NewLogin {
+    pub cookie: String,
+    pub csrf_token: String,
+    pub user: User,
+}
+
+/// Who is asking, for throttling and the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct Requester {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// Checks a new password against the policy (issue 3): 8–256 characters, not the
+/// username or e-mail, not a well-known password.
+pub fn check_password_policy(password: &str, username: &str, email: &str) -> Result<()> {
+    let len = password.chars().count();
+    if len < 8 {
+        return Err(Error::field(
+            "password",
+            "must be at least 8 characters long",
+        ));
+    }
+    if len > 256 {
+        return Err(Error::field(
+            "password",
+            "must be at most 256 characters long",
+        ));
+    }
+    let lower = password.to_lowercase();
+    let local = email.split('@').next().unwrap_or_default().to_lowercase();
+    if lower == username.to_lowercase()
+        || lower == email.to_lowercase()
+        || (!local.is_empty() && lower == local)
+    {
+        return Err(Error::field(
+            "password",
+            "must not be your username or e-mail address",
+        ));
+    }
+    if COMMON_PASSWORDS.contains(&lower.as_str()) || lower.chars().all(|c| lower.starts_with(c)) {
+        return Err(Error::field("password", "is too common; choose another"));
+    }
+    Ok(())
+}
+
+impl App {
+    /// Registers a person (the register page and `POST /api/auth/register`).
+    pub async fn register(
+        &self,
+        username: String,
+        email: String,
+        password: String,
+        phone: Option<String>,
+        who: &Requester,
+    ) -> Result<User> {
+        if !self.settings().await?.allow_registration {
+            return Err(Error::Forbidden(
+                "registration_closed",
+                "registration is switched off".into(),
+            ));
+        }
+        check_password_policy(&password, &username, &email)?;
+        let user = self
+            .create_user(CreateUser {
+                email,
+                password,
+                username: Some(username),
+                phone,
+                is_admin: false,
+            })
+            .await?;
+        self.db
+            .audit(
+                Some(user.id),
+                "register",
+                &user.username,
+                &who.ip,
+                "",
+                now(),
+            )
+            .await?;
+        Ok(user)
+    }
+
+    /// Checks `login` (username, e-mail or phone) and password, throttled per
+    /// account and per IP, and opens a session. The answer is the same for an
+    /// unknown account and a wrong password, and takes as long.
+    pub async fn login(&self, login: &str, password: &str, who: &Requester) -> Result<NewLogin> {
+        let login = login.trim();
+        let account_key = format!("account:{}", login.to_lowercase());
+        let ip_key = format!("ip:{}", who.ip);
+        let rules = [
+            (account_key.as_str(), ACCOUNT_LIMIT),
+            (ip_key.as_str(), IP_LIMIT),
+        ];
+        if let Err(wait) = self.throttle.check(&rules, now()) {
+            return Err(Error::TooManyRequests(format!(
+                "too many failed attempts; try again in {wait} seconds"
+            )));
+        }
+        let user = if login.is_empty() {
+            None
+        } else {
+            self.db.user_by_login(login).await?
+        };
+        let ok = self
+            .passwords
+            .verify(
+                password,
+                user.as_ref().and_then(|u| u.password_hash.as_deref()),
+            )
+            .await;
+        match user {
+            Some(user) if ok && !user.disabled => {
+                self.throttle.clear(&account_key);
+                self.db
+                    .audit(Some(user.id), "login", &user.username, &who.ip, "", now())
+                    .await?;
+                self.open_session(user, who).await
+            }
+            other => {
+                self.throttle.fail(&rules, now());
+                let detail = if other.is_some() {
+                    "wrong password or disabled"
+                } else {
+                    "unknown account"
+                };
+                self.db
+                    .audit(
+                        other.map(|u| u.id),
+                        "login_failed",
+                        login,
+                        &who.ip,
+                        detail,
+                        now(),
+                    )
+                    .await?;
+                Err(Error::Unauthorized(
+                    "invalid_credentials",
+                    "wrong account or password".into(),
+                ))
+            }
+        }
+    }
+
+    /// Opens a session for a user who has proven who they are.
+    pub async fn open_session(&self, user: User, who: &Requester) -> Result<NewLogin> {
+        let cookie = random_token(32);
+        let csrf_token = random_token(24);
+        let at = now();
+        let ua: String = who.user_agent.chars().take(200).collect();
+        self.db
+            .create_session(
+                &NewSession {
+                    id_hash: &self.key.hash_secret(&cookie),
+                    user_id: user.id,
+                    csrf_token: &csrf_token,
+                    expires_at: at + SESSION_MAX,
+                    user_agent: &ua,
+                    ip: &who.ip,
+                },
+                at,
+            )
+            .await?;
+        Ok(NewLogin {
+            cookie,
+            csrf_token,
+            user,
+        })
+    }
+
+    /// The session and user behind a cookie value, if both are valid.
+    pub async fn session_user(&self, cookie: &str) -> Result<Option<(Session, User)>> {
+        let at = now();
+        let hash = self.key.hash_secret(cookie);
+        let Some(session) = self.db.session(&hash, at, SESSION_IDLE).await? else {
+            return Ok(None);
+        };
+        let Some(user) = self
+            .db
+            .user_by_id(session.user_id)
+            .await?
+            .filter(|u| !u.disabled)
+        else {
+            return Ok(None);
+        };
+        // Touch at most once a minute: the idle limit is days, not seconds.
+        if at - session.last_seen_at > 60 {
+            self.db.touch_session(&hash, at).await?;
+        }
+        Ok(Some((session, user)))
+    }
+
+    pub async fn logout(&self, session: &Session, who: &Requester) -> Result<()> {
+        self.db.delete_session(&session.id_hash).await?;
+        self.db
+            .audit(Some(session.user_id), "logout", "", &who.ip, "", now())
+            .await
+    }
+
+    /// Sends a reset link when the address belongs to an account; does nothing
+    /// visible otherwise. The mail goes out in the background so the answer takes as
+    /// long either way.
+    pub async fn forgot_password(&self, email: &str, who: &Requester) -> Result<()> {
+        let Some(user) = self
+            .db
+            .user_by_email(email.trim())
+            .await?
+            .filter(|u| !u.disabled)
+        else {
+            return Ok(());
+        };
+        let Some(address) = user.email.clone() else {
+            return Ok(());
+        };
+        let token = random_token(32);
+        let at = now();
+        self.db
+            .create_password_reset(&self.key.hash_secret(&token), user.id, at + RESET_TTL, at)
+            .await?;
+        self.db
+            .audit(
+                Some(user.id),
+                "password_reset_requested",
+                &user.username,
+                &who.ip,
+                "",
+                at,
+            )
+            .await?;
+        let link = format!("{}/password/reset?token={token}", self.issuer());
+        let mail = Mail {
+            to: address,
+            subject: "Reset your password / 重置密码".into(),
+            text: format!(
+                "Hello {name},\n\nTo choose a new password, open this link within 30 minutes:\n{link}\n\n\
+                 如需重置密码,请在 30 分钟内打开上面的链接。\n\nIf you did not ask for this, ignore this mail.\n",
+                name = user.username
+            ),
+            html: format!(
+                "<p>Hello {name},</p><p>To choose a new password, open this link within 30 minutes:</p>\
+                 <p><a href=\"{link}\">{link}</a></p><p>如需重置密码,请在 30 分钟内打开上面的链接。</p>\
+                 <p>If you did not ask for this, ignore this mail.</p>",
+                name = html_escape(&user.username)
+            ),
+        };
+        let mailer = self.mailer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = mailer.send(&mail).await {
+                tracing::error!(error = %e, "password reset mail was not sent");
+            }
+        });
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token; the token works once, and every
+    /// session of the account ends.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        password: &str,
+        who: &Requester,
+    ) -> Result<User> {
+        let invalid = || {
+            Error::Rejected(
+                "invalid_token",
+                "the reset link is invalid, used or expired".into(),
+            )
+        };
+        let at = now();
+        // Check the policy before spending the token, so a weak password can be retried.
+        let hash = self.key.hash_secret(token);
+        let user_id: Option<i64> = sqlx::query_scalar(
+            "SELECT user_id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(&hash)
+        .bind(at)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let user = match user_id {
+            Some(id) => self.db.user_by_id(id).await?.ok_or_else(invalid)?,
+            None => return Err(invalid()),
+        };
+        check_password_policy(
+            password,
+            &user.username,
+            user.email.as_deref().unwrap_or_default(),
+        )?;
+        if self.db.consume_password_reset(&hash, at).await? != Some(user.id) {
+            return Err(invalid());
+        }
+        let new_hash = self
+            .passwords
+            .hash(password)
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        self.db.set_password_hash(user.id, &new_hash, at).await?;
+        self.db.delete_other_sessions(user.id, None).await?;
+        self.db
+            .audit(
+                Some(user.id),
+                "password_reset",
+                &user.username,
+                &who.ip,
+                "",
+                at,
+            )
+            .await?;
+        Ok(user)
+    }
+
+    /// Changes the password of a logged-in user, who proves the old one; every
+    /// other session ends.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        session: Option<&Session>,
+        current: &str,
+        new: &str,
+        who: &Requester,
+    ) -> Result<()> {
+        if !self
+            .passwords
+            .verify(current, user.password_hash.as_deref())
+            .await
+        {
+            return Err(Error::field(
+                "current_password",
+                "is not your current password",
+            ));
+        }
+        check_password_policy(
+            new,
+            &user.username,
+            user.email.as_deref().unwrap_or_default(),
+        )?;
+        let hash = self
+            .passwords
+            .hash(new)
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let at = now();
+        self.db.set_password_hash(user.id, &hash, at).await?;
+        self.db
+            .delete_other_sessions(user.id, session.map(|s| s.id_hash.as_str()))
+            .await?;
+        self.db
+            .audit(
+                Some(user.id),
+                "password_changed",
+                &user.username,
+                &who.ip,
+                "",
+                at,
+            )
+            .await
+    }
+
+    /// Changes the e-mail address of a logged-in user, who proves their password.
+    pub async fn change_email(
+        &self,
+        user: &User,
+        password: &str,
+        email: &str,
+        who: &Requester,
+    ) -> Result<()> {
+        if !self
+            .passwords
+            .verify(password, user.password_hash.as_deref())
+            .await
+        {
+            return Err(Error::field(
+                "current_password",
+                "is not your current password",
+            ));
+        }
+        let email = email.trim().to_lowercase();
+        if !super::users::valid_email(&email) {
+            return Err(Error::field("email", "is not a valid e-mail address"));
+        }
+        let at = now();
+        self.db.set_email(user.id, &email, at).await?;
+        self.db
+            .audit(
+                Some(user.id),
+                "email_changed",
+                &user.username,
+                &who.ip,
+                "",
+                at,
+            )
+            .await
+    }
+}
+
+/// Escapes text for HTML.
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_policy() {
+        assert!(check_password_policy("correct horse", "lilei", "li@example.com").is_ok());
+        assert!(check_password_policy("short", "lilei", "li@example.com").is_err());
+        assert!(check_password_policy("LiLei12345", "lilei12345", "x@example.com").is_err());
+        assert!(
+            check_password_policy("li.lei@example.com", "lilei", "li.lei@example.com").is_err()
+        );
+        assert!(check_password_policy("Password123", "lilei", "li@example.com").is_err());
+        assert!(check_password_policy("aaaaaaaaaa", "lilei", "li@example.com").is_err());
+    }
+}

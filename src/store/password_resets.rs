@@ -1,0 +1,38 @@
+//! Single-use password reset tokens, stored hashed.
+
+use super::Db;
+use crate::error::Result;
+
+impl Db {
+    pub async fn create_password_reset(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO password_resets (token_hash, user_id, expires_at, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(expires_at)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Marks the token used and returns its user, in one statement, so that two
+    /// concurrent uses cannot both succeed.
+    pub async fn consume_password_reset(&self, token_hash: &str, now: i64) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE password_resets SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING user_id",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+}

@@ -1,0 +1,113 @@
+//! Browser sessions. The cookie holds a random id; the table holds only its keyed
+//! hash, so a copy of the database cannot be used to log in.
+
+use super::Db;
+use crate::error::Result;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Session {
+    pub id_hash: String,
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub auth_time: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub user_agent: String,
+    pub ip: String,
+    pub created_at: i64,
+}
+
+/// What creating a session needs.
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    pub id_hash: &'a str,
+    pub user_id: i64,
+    pub csrf_token: &'a str,
+    pub expires_at: i64,
+    pub user_agent: &'a str,
+    pub ip: &'a str,
+}
+
+const COLUMNS: &str =
+    "id_hash, user_id, csrf_token, auth_time, last_seen_at, expires_at, user_agent, ip, created_at";
+
+impl Db {
+    pub async fn create_session(&self, s: &NewSession<'_>, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, auth_time, last_seen_at, expires_at, \
+             user_agent, ip, created_at) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $4)",
+        )
+        .bind(s.id_hash)
+        .bind(s.user_id)
+        .bind(s.csrf_token)
+        .bind(now)
+        .bind(s.expires_at)
+        .bind(s.user_agent)
+        .bind(s.ip)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The session if it exists and has not passed its absolute expiry or its idle
+    /// limit; the caller decides whether to [`Db::touch_session`].
+    pub async fn session(&self, id_hash: &str, now: i64, idle: i64) -> Result<Option<Session>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sessions WHERE id_hash = $1 AND expires_at > $2 AND last_seen_at > $3"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(id_hash)
+            .bind(now)
+            .bind(now - idle)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn touch_session(&self, id_hash: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+            .bind(now)
+            .bind(id_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends one session of a user (from their list of sessions).
+    pub async fn delete_session_of(&self, user_id: i64, id_hash: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1 AND user_id = $2")
+            .bind(id_hash)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Ends every session of a user except `keep` (the one making the change).
+    pub async fn delete_other_sessions(&self, user_id: i64, keep: Option<&str>) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+            .bind(user_id)
+            .bind(keep.unwrap_or(""))
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn sessions_of(&self, user_id: i64, now: i64) -> Result<Vec<Session>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY last_seen_at DESC"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(user_id)
+            .bind(now)
+            .fetch_all(self.pool())
+            .await?)
+    }
+}

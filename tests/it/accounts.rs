@@ -1,0 +1,648 @@
+//! Issue 3: register, log in, sessions, password reset by e-mail, profile, groups.
+
+use crate::harness::{Backend, TestServer, client, hidden, outbox, wait_outbox};
+use crate::on_both;
+use serde_json::{Value, json};
+
+const PW: &str = "correct horse battery";
+
+async fn body(res: reqwest::Response) -> Value {
+    res.json().await.unwrap()
+}
+
+on_both!(register_api_validates_and_refuses_duplicates, |backend| {
+    let s = TestServer::start(backend).await;
+    let res = s
+        .http
+        .post(s.url("/api/auth/register"))
+        .json(&json!({"username": "lilei", "email": "LiLei@Example.com", "password": PW, "phone": "13212345720"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let b = body(res).await;
+    assert_eq!(b["username"], "lilei");
+    assert_eq!(b["email"], "lilei@example.com");
+
+    for (payload, status, error) in [
+        (
+            json!({"username": "other", "email": "lilei@example.com", "password": PW}),
+            409,
+            "email_taken",
+        ),
+        (
+            json!({"username": "lilei", "email": "x@example.com", "password": PW}),
+            409,
+            "username_taken",
+        ),
+        (
+            json!({"username": "weak", "email": "w@example.com", "password": "password123"}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"username": "sam", "email": "not-an-email", "password": PW}),
+            400,
+            "invalid_request",
+        ),
+    ] {
+        let res = s
+            .http
+            .post(s.url("/api/auth/register"))
+            .json(&payload)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "{payload}");
+        let b = body(res).await;
+        assert_eq!(b["error"], error, "{b}");
+    }
+    let weak = s
+        .http
+        .post(s.url("/api/auth/register"))
+        .json(&json!({"username": "weak", "email": "w@example.com", "password": "weakpass"}))
+        .send()
+        .await
+        .unwrap();
+    // "weakpass" is long enough and not common: accepted. A password equal to the
+    // username is not.
+    assert_eq!(weak.status(), 201);
+    let same = s
+        .http
+        .post(s.url("/api/auth/register"))
+        .json(&json!({"username": "samesame1", "email": "s@example.com", "password": "samesame1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), 400);
+    assert!(body(same).await["fields"]["password"].is_string());
+
+    // Wrong Content-Type is code 9.
+    let res = s
+        .http
+        .post(s.url("/api/auth/register"))
+        .body("username=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(body(res).await["error_code"], 9);
+
+    // An admin switches registration off.
+    s.app()
+        .set_setting("allow_registration", "false")
+        .await
+        .unwrap();
+    let res = s
+        .http
+        .post(s.url("/api/auth/register"))
+        .json(&json!({"username": "late", "email": "late@example.com", "password": PW}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let page = s.http.get(s.url("/register")).send().await.unwrap();
+    assert_eq!(page.status(), 403);
+    s.stop().await;
+});
+
+on_both!(
+    login_by_any_identifier_without_telling_which_part_was_wrong,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let res = s
+        .http
+        .post(s.url("/api/auth/register"))
+        .json(&json!({"username": "hanmeimei", "email": "han@example.com", "password": PW, "phone": "13900001111"}))
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(res.status(), 201);
+        for login in ["hanmeimei", "HAN@example.com", "13900001111"] {
+            let (http, csrf) = s.login(login, PW).await;
+            assert!(csrf.len() >= 20);
+            let me = http.get(s.url("/api/auth/session")).send().await.unwrap();
+            assert_eq!(me.status(), 200);
+            assert_eq!(body(me).await["username"], "hanmeimei");
+        }
+        let wrong = client()
+            .post(s.url("/api/auth/login"))
+            .json(&json!({"login": "hanmeimei", "password": "wrong password"}))
+            .send()
+            .await
+            .unwrap();
+        let unknown = client()
+            .post(s.url("/api/auth/login"))
+            .json(&json!({"login": "nobody", "password": "wrong password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401);
+        assert_eq!(unknown.status(), 401);
+        assert_eq!(
+            body(wrong).await,
+            body(unknown).await,
+            "the same answer for both"
+        );
+
+        let entries = s
+            .app()
+            .db
+            .audit_entries(Some("login_failed"), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(entries.len(), 2);
+        assert!(
+            !s.app()
+                .db
+                .audit_entries(Some("login"), None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        s.stop().await;
+    }
+);
+
+#[tokio::test]
+async fn repeated_failures_are_throttled_per_account() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    s.register("target", "target@example.com", PW).await;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let res = client()
+            .post(s.url("/api/auth/login"))
+            .json(&json!({"login": "target", "password": "not it at all"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+    // Even the right password waits until the lock ends.
+    let res = client()
+        .post(s.url("/api/auth/login"))
+        .json(&json!({"login": "target", "password": PW}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    assert!(
+        body(res).await["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("seconds")
+    );
+    s.stop().await;
+}
+
+on_both!(
+    logout_needs_the_csrf_header_and_ends_the_session,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        s.register("lucy", "lucy@example.com", PW).await;
+        let (http, csrf) = s.login("lucy", PW).await;
+        let res = http.post(s.url("/api/auth/logout")).send().await.unwrap();
+        assert_eq!(res.status(), 403, "no X-CSRF-Token");
+        let res = http
+            .post(s.url("/api/auth/logout"))
+            .header("X-CSRF-Token", "wrong")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+        let res = http
+            .post(s.url("/api/auth/logout"))
+            .header("X-CSRF-Token", &csrf)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+        let res = http.get(s.url("/api/auth/session")).send().await.unwrap();
+        assert_eq!(res.status(), 401);
+        s.stop().await;
+    }
+);
+
+on_both!(
+    password_reset_by_mail_is_single_use_expiring_and_enumeration_safe,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        s.register("jim", "jim@example.com", PW).await;
+        let (other_device, _) = s.login("jim", PW).await;
+
+        let known = s
+            .http
+            .post(s.url("/api/auth/password/forgot"))
+            .json(&json!({"email": "jim@example.com"}))
+            .send()
+            .await
+            .unwrap();
+        let unknown = s
+            .http
+            .post(s.url("/api/auth/password/forgot"))
+            .json(&json!({"email": "nobody@example.com"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(known.status(), 202);
+        assert_eq!(unknown.status(), 202);
+        assert_eq!(body(known).await, body(unknown).await);
+        let mails = wait_outbox(&s.mail_dir(), 1).await;
+        assert_eq!(mails.len(), 1, "one mail, to the registered address only");
+        assert_eq!(mails[0]["to"], "jim@example.com");
+        let text = mails[0]["text"].as_str().unwrap();
+        let link = text
+            .split_whitespace()
+            .find(|w| w.contains("/password/reset?token="))
+            .unwrap();
+        assert!(
+            link.starts_with(&s.base),
+            "the link uses the issuer: {link}"
+        );
+        let token = link.split("token=").nth(1).unwrap();
+
+        let weak = s
+            .http
+            .post(s.url("/api/auth/password/reset"))
+            .json(&json!({"token": token, "password": "short"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            weak.status(),
+            400,
+            "a weak password does not spend the token"
+        );
+        let res = s
+            .http
+            .post(s.url("/api/auth/password/reset"))
+            .json(&json!({"token": token, "password": "brand new secret"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+        let again = s
+            .http
+            .post(s.url("/api/auth/password/reset"))
+            .json(&json!({"token": token, "password": "another new one"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 400);
+        assert_eq!(body(again).await["error"], "invalid_token");
+
+        // The reset ended every session; the old password is gone, the new one works.
+        assert_eq!(
+            other_device
+                .get(s.url("/api/auth/session"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            401
+        );
+        let old = client()
+            .post(s.url("/api/auth/login"))
+            .json(&json!({"login": "jim", "password": PW}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(old.status(), 401);
+        s.login("jim", "brand new secret").await;
+
+        // An expired link is refused.
+        s.http
+            .post(s.url("/api/auth/password/forgot"))
+            .json(&json!({"email": "jim@example.com"}))
+            .send()
+            .await
+            .unwrap();
+        let mails = wait_outbox(&s.mail_dir(), 2).await;
+        let text = mails[1]["text"].as_str().unwrap();
+        let token = text
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
+        sqlx::query("UPDATE password_resets SET expires_at = 1")
+            .execute(s.app().db.pool())
+            .await
+            .unwrap();
+        let expired = s
+            .http
+            .post(s.url("/api/auth/password/reset"))
+            .json(&json!({"token": token, "password": "brand new secret 2"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(expired.status(), 400);
+        assert!(
+            !s.app()
+                .db
+                .audit_entries(Some("password_reset"), None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        s.stop().await;
+    }
+);
+
+on_both!(forms_need_csrf_and_return_only_to_own_paths, |backend| {
+    let s = TestServer::start(backend).await;
+    s.register("lily", "lily@example.com", PW).await;
+    // Without the CSRF field.
+    let res = s
+        .http
+        .post(s.url("/login"))
+        .form(&[("login", "lily"), ("password", PW)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // With it, and an attempt at an open redirect.
+    let page = s
+        .http
+        .get(s.url("/login?return_to=//evil.test/x"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf_token");
+    let res = s
+        .http
+        .post(s.url("/login"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("login", "lily"),
+            ("password", PW),
+            ("return_to", "//evil.test/x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/account");
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("uc_session="))
+        .unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let account = s.http.get(s.url("/account")).send().await.unwrap();
+    assert_eq!(account.status(), 200);
+    assert!(account.text().await.unwrap().contains("lily@example.com"));
+    s.stop().await;
+});
+
+#[tokio::test]
+async fn pages_speak_chinese_and_english() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let zh = client()
+        .get(s.url("/login"))
+        .header("Accept-Language", "zh-CN,zh;q=0.9")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(zh.contains("登录") && zh.contains("lang=\"zh-CN\""));
+    let en = client()
+        .get(s.url("/login"))
+        .header("Accept-Language", "en-US")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(en.contains("Sign in") && en.contains("lang=\"en\""));
+    // The switch wins over the header and is remembered.
+    let http = client();
+    let switched = http
+        .get(s.url("/login?lang=en"))
+        .header("Accept-Language", "zh-CN")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(switched.contains("Sign in to your account"));
+    let later = http
+        .get(s.url("/password/forgot"))
+        .header("Accept-Language", "zh-CN")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(later.contains("Reset your password"));
+    s.stop().await;
+}
+
+on_both!(profile_is_edited_and_identity_stored_encrypted, |backend| {
+    let s = TestServer::start(backend).await;
+    s.register("zhangsan", "zs@example.com", PW).await;
+    let (http, csrf) = s.login("zhangsan", PW).await;
+    let patch = json!({"nickname": "三", "id_card": "44092319900101987x", "real_name": "张三", "phone": "13212345720", "gender": 1, "birthdate": "1990-01-01", "province": "广东"});
+    let res = http
+        .patch(s.url("/api/account"))
+        .json(&patch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "X-CSRF-Token is required");
+    let res = http
+        .patch(s.url("/api/account"))
+        .header("X-CSRF-Token", &csrf)
+        .json(&patch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let b = body(res).await;
+    assert_eq!(b["nickname"], "三");
+    assert_eq!(b["id_card"], "4409**********987X");
+    assert_eq!(b["real_name"], "张*");
+    assert_eq!(b["phone_masked"], "132*****720");
+
+    let bad = http
+        .patch(s.url("/api/account"))
+        .header("X-CSRF-Token", &csrf)
+        .json(&json!({"birthdate": "yesterday"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(body(bad).await["fields"]["birthdate"].is_string());
+    let unknown = http
+        .patch(s.url("/api/account"))
+        .header("X-CSRF-Token", &csrf)
+        .json(&json!({"is_admin": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 400);
+
+    let user = s.app().db.user_by_login("zhangsan").await.unwrap().unwrap();
+    let stored = user.id_card_enc.clone().unwrap();
+    assert!(
+        !stored.contains("987X") && !stored.contains("4409"),
+        "stored encrypted"
+    );
+    assert!(!user.real_name_enc.clone().unwrap().contains("张"));
+    assert!(!user.is_admin);
+    // A field left out of a PATCH stays.
+    let res = http
+        .patch(s.url("/api/account"))
+        .header("X-CSRF-Token", &csrf)
+        .json(&json!({"city": "广州"}))
+        .send()
+        .await
+        .unwrap();
+    let b = body(res).await;
+    assert_eq!(b["city"], "广州");
+    assert_eq!(b["nickname"], "三");
+    assert_eq!(
+        client()
+            .get(s.url("/api/account"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    s.stop().await;
+});
+
+on_both!(
+    password_change_ends_other_sessions_and_groups_show,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        s.register("tom", "tom@example.com", PW).await;
+        let (phone, _) = s.login("tom", PW).await;
+        let (laptop, _) = s.login("tom", PW).await;
+        let page = laptop
+            .get(s.url("/account"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = hidden(&page, "csrf_token");
+        let res = laptop
+            .post(s.url("/account/password"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("current_password", "not mine"),
+                ("new_password", "a new secret 1"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "the current password is checked");
+        let res = laptop
+            .post(s.url("/account/password"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("current_password", PW),
+                ("new_password", "a new secret 1"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
+        assert_eq!(
+            laptop
+                .get(s.url("/api/auth/session"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200,
+            "this session stays"
+        );
+        assert_eq!(
+            phone
+                .get(s.url("/api/auth/session"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            401,
+            "the others end"
+        );
+        assert!(
+            !s.app()
+                .db
+                .audit_entries(Some("password_changed"), None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let now = usercenter::time::now();
+        let g = s.app().db.create_group("canteen", "", now).await.unwrap();
+        let tom = s.app().db.user_by_login("tom").await.unwrap().unwrap();
+        s.app().db.add_to_group(g.id, tom.id, now).await.unwrap();
+        let me = body(laptop.get(s.url("/api/account")).send().await.unwrap()).await;
+        assert_eq!(me["groups"], json!(["canteen"]));
+        assert!(
+            laptop
+                .get(s.url("/account"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+                .contains("canteen")
+        );
+        s.stop().await;
+    }
+);
+
+#[tokio::test]
+async fn reset_mail_goes_through_a_real_smtp_conversation() {
+    let (addr, received) = crate::smtp::capture_one().await;
+    let s = TestServer::start_with(Backend::Sqlite, |c| {
+        c.mail = format!("smtp://user:pa%40ss@{addr}")
+    })
+    .await;
+    s.register("kate", "kate@example.com", PW).await;
+    let res = s
+        .http
+        .post(s.url("/api/auth/password/forgot"))
+        .json(&json!({"email": "kate@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let message = tokio::time::timeout(std::time::Duration::from_secs(10), received)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(message.rcpt.contains("kate@example.com"));
+    assert!(message.auth_seen, "the client authenticated");
+    assert!(
+        message.data.contains("/password/reset?token="),
+        "{}",
+        message.data
+    );
+    assert!(outbox(&s.mail_dir()).is_empty());
+    s.stop().await;
+}
