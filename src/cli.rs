@@ -40,6 +40,42 @@ pub enum Command {
     /// Read or change the admin settings.
     #[command(subcommand)]
     Settings(SettingsCommand),
+    /// Define scopes (seed 002).
+    #[command(subcommand)]
+    Scope(ScopeCommand),
+    /// Manage the token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScopeCommand {
+    /// Create a scope.
+    Create {
+        name: String,
+        /// The resource path it guards.
+        #[arg(long)]
+        path: Option<String>,
+        /// The HTTP method it guards (default GET).
+        #[arg(long)]
+        method: Option<String>,
+        /// Always granted, even when not requested.
+        #[arg(long)]
+        default: bool,
+        #[arg(long = "display-name")]
+        display_name: Option<String>,
+        /// May use {user} and {client_name}.
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        icon: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make new signing keys; the old ones keep verifying until their tokens expire.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +127,8 @@ pub enum ClientCommand {
     Create(Box<ClientCreateArgs>),
     /// Issue a new secret; the old one stops working.
     ResetSecret { client_id: String },
+    /// Approve a client's use of the develop or root scope (seed 001).
+    ApproveScope { client_id: String, scope: String },
 }
 
 #[derive(Debug, Args)]
@@ -284,6 +322,62 @@ async fn dispatch(app: &App, command: Command) -> Result<Value, CliError> {
                 )
                 .await?;
             Ok(json!(settings))
+        }
+        Command::Client(ClientCommand::ApproveScope { client_id, scope }) => {
+            let client = app
+                .db
+                .client_by_client_id(&client_id)
+                .await?
+                .ok_or_else(|| CliError::Usage(format!("no client with client_id {client_id}")))?;
+            let client = app.approve_scope(&client, &scope).await?;
+            app.db
+                .audit(
+                    None,
+                    "client_scope_approved",
+                    &client.client_id,
+                    "cli",
+                    &scope,
+                    crate::time::now(),
+                )
+                .await?;
+            Ok(client_json(&client, None))
+        }
+        Command::Scope(ScopeCommand::Create {
+            name,
+            path,
+            method,
+            default,
+            display_name,
+            description,
+            icon,
+        }) => {
+            let scope = app
+                .create_scope(crate::store::Scope {
+                    display_name: display_name.unwrap_or_else(|| name.clone()),
+                    name,
+                    path: path.unwrap_or_default(),
+                    method: method.unwrap_or_else(|| "GET".into()),
+                    is_default: default,
+                    description: description.unwrap_or_default(),
+                    icon: icon.unwrap_or_default(),
+                    builtin: false,
+                })
+                .await?;
+            Ok(json!(scope))
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let kids = crate::jose::rotate(&app.db, &app.key, crate::time::now()).await?;
+            app.db
+                .audit(
+                    None,
+                    "keys_rotated",
+                    &kids.join(" "),
+                    "cli",
+                    "",
+                    crate::time::now(),
+                )
+                .await?;
+            Ok(json!({"rotated": kids}))
         }
         Command::Client(ClientCommand::ResetSecret { client_id }) => {
             let client = app

@@ -67,6 +67,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         })
         .await
     });
+    tokio::spawn(purge_expired(app.clone()));
     tracing::info!("listening on http://{addr}");
     Ok(Running {
         addr,
@@ -75,6 +76,23 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         stop: Some(stop),
         task,
     })
+}
+
+/// Deletes expired codes, tokens, sessions and reset links every ten minutes, so
+/// the tables do not grow without bound.
+async fn purge_expired(app: App) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        if app.db.pool().is_closed() {
+            return;
+        }
+        match app.db.purge_expired(crate::time::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "purged expired rows"),
+            Err(e) => tracing::warn!(error = %e, "purge of expired rows failed"),
+        }
+    }
 }
 
 /// Serves until SIGTERM or SIGINT, then finishes the requests in flight.

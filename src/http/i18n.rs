@@ -203,6 +203,69 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("my_authorizations", "Authorized apps", "已授权应用"),
     ("admin", "Admin", "管理"),
     ("continue", "Continue", "继续"),
+    ("consent_title", "Authorize", "授权"),
+    (
+        "consent_asks",
+        "This application asks for permission to:",
+        "该应用请求以下权限:",
+    ),
+    ("allow", "Allow", "允许"),
+    ("deny", "Deny", "拒绝"),
+    ("signed_in_as", "Signed in as", "当前账号"),
+    ("redirect_to", "you will be sent back to", "授权后将返回"),
+    ("scope.openid", "Sign you in", "使用你的账号登录"),
+    (
+        "scope.openid.desc",
+        "{client_name} will know who you are ({user})",
+        "{client_name} 将获知你的身份({user})",
+    ),
+    ("scope.profile", "Your profile", "你的个人资料"),
+    (
+        "scope.profile.desc",
+        "{client_name} will read the profile of {user}",
+        "{client_name} 将读取 {user} 的个人资料",
+    ),
+    ("scope.email", "Your e-mail address", "你的邮箱地址"),
+    (
+        "scope.email.desc",
+        "{client_name} will read the e-mail address of {user}",
+        "{client_name} 将读取 {user} 的邮箱地址",
+    ),
+    ("scope.phone", "Your phone number", "你的手机号"),
+    (
+        "scope.phone.desc",
+        "{client_name} will read the phone number of {user}",
+        "{client_name} 将读取 {user} 的手机号",
+    ),
+    ("scope.user.read", "Read your account", "读取你的账号信息"),
+    (
+        "scope.user.read.desc",
+        "{client_name} will read the account details of {user}",
+        "{client_name} 将读取 {user} 的账号信息",
+    ),
+    ("scope.basic", "Basic access", "基本权限"),
+    (
+        "scope.basic.desc",
+        "{client_name} will use the basic interfaces as {user}",
+        "{client_name} 将以 {user} 的身份使用基本接口",
+    ),
+    ("scope.develop", "Advanced interfaces", "高级接口"),
+    (
+        "scope.develop.desc",
+        "{client_name} will use the advanced interfaces",
+        "{client_name} 将使用高级接口",
+    ),
+    ("scope.root", "Super interfaces", "超级接口"),
+    (
+        "scope.root.desc",
+        "{client_name} will use the super interfaces",
+        "{client_name} 将使用超级接口",
+    ),
+    (
+        "authorize_error",
+        "This authorization request cannot be completed",
+        "无法完成此授权请求",
+    ),
 ];
 
 #[cfg(test)]

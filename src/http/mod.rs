@@ -4,7 +4,8 @@ mod api;
 pub mod ctx;
 mod health;
 pub mod i18n;
-mod pages;
+mod oauth;
+pub mod pages;
 
 use crate::service::App;
 use axum::Router;
@@ -59,6 +60,27 @@ pub fn router(state: SharedState) -> Router {
         .route(
             "/account/sessions/end",
             post(pages::account::end_session_submit),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(oauth::discovery::metadata),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(oauth::discovery::metadata),
+        )
+        .route("/oauth/jwks", get(oauth::discovery::jwks))
+        .route(
+            "/oauth/authorize",
+            get(oauth::authorize::get).post(oauth::authorize::post),
+        )
+        .route("/oauth/token", post(oauth::token::token))
+        .route("/oauth/introspect", post(oauth::token::introspect))
+        .route("/oauth/check_token", post(oauth::token::introspect))
+        .route("/oauth/revoke", post(oauth::token::revoke))
+        .route(
+            "/oauth/userinfo",
+            get(oauth::userinfo::userinfo).post(oauth::userinfo::userinfo),
         )
         .route("/api/auth/register", post(api::auth::register))
         .route("/api/auth/login", post(api::auth::login))

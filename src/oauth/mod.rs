@@ -2,6 +2,8 @@
 //! and return a decision, unit-tested beside the code.
 
 pub mod grant_type;
+pub mod pkce;
 pub mod redirect_uri;
+pub mod scope;
 
 pub use grant_type::GrantType;

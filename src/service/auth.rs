@@ -162,6 +162,18 @@ impl App {
     /// account and per IP, and opens a session. The answer is the same for an
     /// unknown account and a wrong password, and takes as long.
     pub async fn login(&self, login: &str, password: &str, who: &Requester) -> Result<NewLogin> {
+        let user = self.check_credentials(login, password, who).await?;
+        self.open_session(user, who).await
+    }
+
+    /// The user whose `login` and password these are, throttled and audited, without
+    /// opening a session (the password grant uses it too).
+    pub async fn check_credentials(
+        &self,
+        login: &str,
+        password: &str,
+        who: &Requester,
+    ) -> Result<User> {
         let login = login.trim();
         let account_key = format!("account:{}", login.to_lowercase());
         let ip_key = format!("ip:{}", who.ip);
@@ -192,7 +204,7 @@ impl App {
                 self.db
                     .audit(Some(user.id), "login", &user.username, &who.ip, "", now())
                     .await?;
-                self.open_session(user, who).await
+                Ok(user)
             }
             other => {
                 self.throttle.fail(&rules, now());

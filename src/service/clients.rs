@@ -6,9 +6,6 @@ use crate::error::{Error, Result};
 use crate::oauth::{GrantType, redirect_uri};
 use crate::store::{Client, NewClient};
 
-/// Scopes a client gets only when an admin approves them (seed 001).
-pub const PRIVILEGED_SCOPES: [&str; 2] = ["develop", "root"];
-
 /// Input to [`App::create_client`], from the CLI, the console or the JSON API.
 #[derive(Debug, Clone, Default)]
 pub struct CreateClient {
@@ -111,7 +108,7 @@ impl App {
         }
         let privileged: Vec<String> = scopes
             .iter()
-            .filter(|s| PRIVILEGED_SCOPES.contains(&s.as_str()))
+            .filter(|s| crate::oauth::scope::PRIVILEGED.contains(&s.as_str()))
             .cloned()
             .collect();
         let token_format = input.token_format.unwrap_or_else(|| "opaque".into());
@@ -154,6 +151,59 @@ impl App {
             client,
             client_secret,
         })
+    }
+
+    /// Approves `develop` or `root` for a client (seed 001); the client's scopes gain it.
+    pub async fn approve_scope(&self, client: &Client, scope: &str) -> Result<Client> {
+        if !crate::oauth::scope::PRIVILEGED.contains(&scope) {
+            return Err(Error::field("scope", "only develop and root need approval"));
+        }
+        let mut scopes = client.scopes.clone();
+        let mut approved = client.approved_scopes.clone();
+        for list in [&mut scopes, &mut approved] {
+            if !list.iter().any(|s| s == scope) {
+                list.push(scope.to_string());
+            }
+        }
+        self.db
+            .set_client_scopes(client.id, &scopes, &approved, crate::time::now())
+            .await?;
+        self.db
+            .client_by_id(client.id)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// Defines a scope (seed 002): a lower-case identifier, a method, a path.
+    pub async fn create_scope(&self, scope: crate::store::Scope) -> Result<crate::store::Scope> {
+        let ok_name = !scope.name.is_empty()
+            && scope.name.len() <= 64
+            && scope
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':'));
+        if !ok_name {
+            return Err(Error::field(
+                "name",
+                "use 1–64 letters, digits, '.', '_', '-' or ':'",
+            ));
+        }
+        let method = scope.method.to_ascii_uppercase();
+        if !matches!(
+            method.as_str(),
+            "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "*"
+        ) {
+            return Err(Error::field(
+                "method",
+                "must be GET, POST, PUT, PATCH, DELETE or *",
+            ));
+        }
+        if !(scope.path.is_empty() || scope.path.starts_with('/')) {
+            return Err(Error::field("path", "must start with /"));
+        }
+        let scope = crate::store::Scope { method, ..scope };
+        self.db.create_scope(&scope, crate::time::now()).await?;
+        Ok(scope)
     }
 
     /// Issues a new secret; the old one stops working at once.

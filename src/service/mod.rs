@@ -5,6 +5,7 @@
 pub mod auth;
 mod clients;
 pub mod mail;
+pub mod oauth;
 pub mod profile;
 pub mod settings;
 pub mod throttle;
@@ -49,6 +50,8 @@ pub struct App {
     pub db: Db,
     pub key: SecretKey,
     pub passwords: PasswordHasher,
+    /// The JOSE signing keys (ID tokens, JWT access tokens).
+    pub keys: crate::jose::KeySet,
     pub throttle: Arc<throttle::Throttle>,
     pub mailer: mail::Mailer,
     issuer: Arc<OnceLock<String>>,
@@ -76,6 +79,10 @@ impl App {
             .and_then(|i| url::Url::parse(i).ok())
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_else(|| "localhost".into());
+        // Retired keys stay published long enough for every token they signed.
+        let keys = crate::jose::KeySet::load(&db, &key, 90 * 86_400, crate::time::now())
+            .await
+            .map_err(|e| StartError::Other(format!("cannot load the signing keys: {e}")))?;
         let mailer = mail::Mailer::from_config(&config.mail, &host).map_err(StartError::Other)?;
         let issuer = Arc::new(OnceLock::new());
         if let Some(i) = &config.issuer {
@@ -86,6 +93,7 @@ impl App {
             db,
             key,
             passwords,
+            keys,
             throttle: Arc::default(),
             mailer,
             issuer,

@@ -176,6 +176,25 @@ impl Db {
         Ok(())
     }
 
+    pub async fn set_client_scopes(
+        &self,
+        id: i64,
+        scopes: &[String],
+        approved: &[String],
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE clients SET scopes = $1, approved_scopes = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(scopes.join(" "))
+        .bind(approved.join(" "))
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// The names of every scope defined.
     pub async fn scope_names(&self) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar("SELECT name FROM scopes ORDER BY name")

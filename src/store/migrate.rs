@@ -5,7 +5,10 @@
 use super::{Backend, Db, StoreError};
 
 /// `(version, sql)`, in order. Add a file, never edit an applied one.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (2, include_str!("../../migrations/0002_token_reuse.sql")),
+];
 
 /// An arbitrary constant naming our lock on PostgreSQL.
 const LOCK_ID: i64 = 0x7573_6572_6365_6e74; // "usercent"

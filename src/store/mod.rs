@@ -10,15 +10,19 @@ mod clients;
 mod groups;
 mod migrate;
 mod password_resets;
+mod scopes;
 mod sessions;
 mod settings;
 mod signing_keys;
+mod tokens;
 mod users;
 
 pub use audit::AuditEntry;
 pub use clients::{Client, NewClient};
 pub use groups::Group;
+pub use scopes::Scope;
 pub use sessions::{NewSession, Session};
+pub use tokens::{AccessToken, AuthorizationCode, NewAccessToken, NewRefreshToken, RefreshToken};
 pub use users::{NewUser, Profile, User};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

@@ -6,4 +6,5 @@ mod harness;
 
 mod accounts;
 mod foundation;
+mod oauth;
 mod smtp;

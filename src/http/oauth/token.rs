@@ -1,0 +1,99 @@
+//! `POST /oauth/token` (RFC 6749 §3.2), `/oauth/introspect` (RFC 7662) and
+//! `/oauth/revoke` (RFC 7009).
+
+use super::{form_pairs, no_store, require_form, single_valued};
+use crate::error::{Error, Result};
+use crate::http::SharedState;
+use crate::service::oauth::grants::{self, Request};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use axum::response::Response;
+use std::collections::HashMap;
+
+fn authorization(headers: &HeaderMap) -> Option<&str> {
+    headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
+}
+
+/// The parameters of a form POST, each once.
+fn params(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, String>> {
+    require_form(headers)?;
+    single_valued(form_pairs(body))
+}
+
+/// parse → authenticate the client → grant allowed? → the grant → issue.
+pub async fn token(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let params = params(&headers, &body)?;
+    let (client, method) = state
+        .app
+        .authenticate_client(authorization(&headers), &params)
+        .await?;
+    let settings = state.app.settings().await?;
+    let issued = grants::dispatch(Request {
+        app: &state.app,
+        client: &client,
+        method,
+        params: &params,
+        settings: &settings,
+    })
+    .await?;
+    Ok(no_store(Json(issued)))
+}
+
+pub async fn introspect(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let params = params(&headers, &body)?;
+    let (client, method) = state
+        .app
+        .authenticate_client(authorization(&headers), &params)
+        .await?;
+    if method == crate::service::oauth::client_auth::Method::None {
+        return Err(Error::InvalidClient(
+            "introspection needs a confidential client".into(),
+        ));
+    }
+    let token = params.get("token").map(String::as_str).unwrap_or_default();
+    if token.is_empty() {
+        return Err(Error::invalid_request("the token parameter is required"));
+    }
+    let _ = client;
+    let answer = state
+        .app
+        .introspect(token, params.get("token_type_hint").map(String::as_str))
+        .await?;
+    Ok(no_store(Json(answer)))
+}
+
+pub async fn revoke(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let params = params(&headers, &body)?;
+    let (client, _) = state
+        .app
+        .authenticate_client(authorization(&headers), &params)
+        .await?;
+    let token = params.get("token").map(String::as_str).unwrap_or_default();
+    if token.is_empty() {
+        return Err(Error::invalid_request("the token parameter is required"));
+    }
+    state
+        .app
+        .revoke(
+            &client,
+            token,
+            params.get("token_type_hint").map(String::as_str),
+        )
+        .await?;
+    Ok(no_store(axum::http::StatusCode::OK))
+}

@@ -1,0 +1,97 @@
+//! Which scopes a request gets (RFC 6749 §3.3, seed 001, seed 002).
+//!
+//! - A requested scope the client is not registered for is refused with
+//!   `invalid_scope`, never silently dropped (SPEC §1).
+//! - `develop` and `root` need an admin's approval for that client (seed 001).
+//! - Scopes flagged "default" are always added (seed 002).
+//! - With no scope requested, the client's registered scopes apply, less the
+//!   privileged ones unless approved.
+
+/// Scopes a client gets only when an admin approves them (seed 001).
+pub const PRIVILEGED: [&str; 2] = ["develop", "root"];
+
+/// Splits a space-separated scope parameter, dropping duplicates, keeping order.
+pub fn parse(scope: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in scope.split_whitespace() {
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_string());
+        }
+    }
+    out
+}
+
+/// The scopes granted for `requested`, or the first scope refused.
+pub fn resolve(
+    requested: &[String],
+    registered: &[String],
+    approved: &[String],
+    defaults: &[String],
+) -> Result<Vec<String>, String> {
+    let allowed = |s: &String| {
+        registered.contains(s) && (!PRIVILEGED.contains(&s.as_str()) || approved.contains(s))
+    };
+    let mut granted: Vec<String> = if requested.is_empty() {
+        registered
+            .iter()
+            .filter(|s| allowed(s) && s.as_str() != "openid")
+            .cloned()
+            .collect()
+    } else {
+        if let Some(refused) = requested.iter().find(|s| !allowed(s)) {
+            return Err(refused.clone());
+        }
+        requested.to_vec()
+    };
+    for d in defaults {
+        if !granted.contains(d) && registered.contains(d) {
+            granted.push(d.clone());
+        }
+    }
+    Ok(granted)
+}
+
+/// Whether every scope of `wanted` is in `held`.
+pub fn covers(held: &[String], wanted: &[String]) -> bool {
+    wanted.iter().all(|w| held.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Vec<String> {
+        parse(s)
+    }
+
+    #[test]
+    fn refuses_what_the_client_may_not_have() {
+        let reg = v("openid profile basic develop");
+        assert_eq!(
+            resolve(&v("openid profile"), &reg, &[], &v("basic")).unwrap(),
+            v("openid profile basic")
+        );
+        assert_eq!(resolve(&v("email"), &reg, &[], &[]).unwrap_err(), "email");
+        assert_eq!(
+            resolve(&v("develop"), &reg, &[], &[]).unwrap_err(),
+            "develop",
+            "not approved"
+        );
+        assert_eq!(
+            resolve(&v("develop"), &reg, &v("develop"), &[]).unwrap(),
+            v("develop")
+        );
+    }
+
+    #[test]
+    fn empty_request_gets_the_registered_scopes() {
+        let reg = v("openid profile basic develop");
+        assert_eq!(
+            resolve(&[], &reg, &[], &v("basic")).unwrap(),
+            v("profile basic")
+        );
+        assert!(covers(&v("a b c"), &v("c a")));
+        assert!(!covers(&v("a b"), &v("a d")));
+        assert_eq!(parse("a  b a"), v("a b"));
+    }
+}

@@ -1,0 +1,148 @@
+//! Client authentication at the token, introspection and revocation endpoints
+//! (RFC 6749 §2.3): `client_secret_basic`, `client_secret_post`, and `none` for
+//! public clients. It runs once, before any grant, so no grant can forget it.
+
+use crate::error::{Error, Result};
+use crate::service::App;
+use crate::store::Client;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use std::collections::HashMap;
+
+/// How the client presented itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Basic,
+    Post,
+    None,
+}
+
+fn bad(description: &str) -> Error {
+    Error::InvalidClient(description.into())
+}
+
+/// RFC 6749 §2.3.1: the id and secret in Basic are form-urlencoded first.
+fn form_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// `(client_id, secret, method)` from the Authorization header or the body.
+pub fn credentials(
+    authorization: Option<&str>,
+    params: &HashMap<String, String>,
+) -> Result<Option<(String, Option<String>, Method)>> {
+    let body_id = params.get("client_id").filter(|v| !v.is_empty());
+    let body_secret = params.get("client_secret").filter(|v| !v.is_empty());
+    if let Some(header) = authorization {
+        let Some(encoded) = header
+            .strip_prefix("Basic ")
+            .or_else(|| header.strip_prefix("basic "))
+        else {
+            return Err(bad(
+                "only HTTP Basic client authentication is supported in the Authorization header",
+            ));
+        };
+        if body_secret.is_some() {
+            // RFC 6749 §2.3: a client MUST NOT use more than one method.
+            return Err(Error::invalid_request(
+                "use either HTTP Basic or client_secret in the body, not both",
+            ));
+        }
+        let decoded = STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| bad("malformed HTTP Basic credentials"))?;
+        let (id, secret) = decoded
+            .split_once(':')
+            .ok_or_else(|| bad("malformed HTTP Basic credentials"))?;
+        let id = form_decode(id);
+        if body_id.is_some_and(|b| *b != id) {
+            return Err(bad("client_id in the body differs from HTTP Basic"));
+        }
+        return Ok(Some((id, Some(form_decode(secret)), Method::Basic)));
+    }
+    Ok(body_id.map(|id| {
+        let method = if body_secret.is_some() {
+            Method::Post
+        } else {
+            Method::None
+        };
+        (id.clone(), body_secret.cloned(), method)
+    }))
+}
+
+impl App {
+    /// The authenticated client, or `invalid_client` (seed 001 code 5). A public
+    /// client authenticates with its id alone; a confidential one with its secret.
+    pub async fn authenticate_client(
+        &self,
+        authorization: Option<&str>,
+        params: &HashMap<String, String>,
+    ) -> Result<(Client, Method)> {
+        let Some((client_id, secret, method)) = credentials(authorization, params)? else {
+            return Err(bad("client authentication is required"));
+        };
+        let client = self
+            .db
+            .client_by_client_id(&client_id)
+            .await?
+            .filter(|c| !c.disabled);
+        // Spend the hash either way, so an unknown id is not faster to learn.
+        let presented = secret.as_deref().unwrap_or_default();
+        let ok = match (&client, &secret) {
+            (Some(c), Some(s)) => c
+                .secret_hash
+                .as_deref()
+                .is_some_and(|h| self.key.verify_secret(s, h)),
+            (Some(c), None) => c.is_public,
+            (None, _) => {
+                let _ = self.key.hash_secret(presented);
+                false
+            }
+        };
+        match client {
+            Some(c) if ok => Ok((c, method)),
+            _ => Err(bad(
+                "client authentication failed (wrong client_id or client_secret)",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn basic_is_form_decoded_and_exclusive() {
+        let header = format!("Basic {}", STANDARD.encode("my%20app:s%3Acret"));
+        let (id, secret, method) = credentials(Some(&header), &params(&[])).unwrap().unwrap();
+        assert_eq!(
+            (id.as_str(), secret.as_deref(), method),
+            ("my app", Some("s:cret"), Method::Basic)
+        );
+        assert!(credentials(Some(&header), &params(&[("client_secret", "x")])).is_err());
+        assert!(credentials(Some(&header), &params(&[("client_id", "other")])).is_err());
+        assert!(credentials(Some("Bearer x"), &params(&[])).is_err());
+        let (_, _, m) = credentials(None, &params(&[("client_id", "a"), ("client_secret", "b")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(m, Method::Post);
+        let (_, _, m) = credentials(None, &params(&[("client_id", "a")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(m, Method::None);
+        assert!(credentials(None, &params(&[])).unwrap().is_none());
+    }
+}

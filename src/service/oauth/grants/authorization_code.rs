@@ -1,0 +1,88 @@
+//! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6).
+
+use super::Request;
+use crate::error::{Error, Result};
+use crate::oauth::pkce;
+use crate::service::oauth::{Issue, Issued};
+
+fn bad_code(why: &str) -> Error {
+    Error::InvalidGrant(8, format!("the authorization code {why}"))
+}
+
+pub async fn handle(req: &Request<'_>) -> Result<Issued> {
+    let app = req.app;
+    let code = req.required("code")?;
+    let hash = app.key.hash_secret(code);
+    let now = crate::time::now();
+    // Single use: the row is taken by exactly one redemption.
+    let Some(stored) = app.db.consume_code(&hash, now).await? else {
+        if app.db.code_exists(&hash).await? {
+            // RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
+            app.db.revoke_by_code(&hash, now).await?;
+            return Err(bad_code(
+                "was already used; the tokens issued from it are revoked",
+            ));
+        }
+        return Err(bad_code("is invalid"));
+    };
+    if stored.expires_at <= now {
+        return Err(bad_code("has expired"));
+    }
+    // The code is bound to the client it was issued to…
+    if stored.client_id != req.client.id {
+        return Err(bad_code("was issued to another client"));
+    }
+    // …to the redirect URI of the request (RFC 6749 §4.1.3)…
+    if !stored.redirect_uri.is_empty()
+        && req.param("redirect_uri") != Some(stored.redirect_uri.as_str())
+    {
+        return Err(bad_code("was issued for another redirect_uri"));
+    }
+    // …and to the PKCE challenge (RFC 7636 §4.6; RFC 9700 §2.1.1: a verifier with no
+    // challenge is refused too, against PKCE downgrade).
+    match (stored.code_challenge.as_deref(), req.param("code_verifier")) {
+        (Some(challenge), Some(verifier)) if pkce::verify(challenge, verifier) => {}
+        (Some(_), Some(_)) => {
+            return Err(Error::InvalidGrant(
+                8,
+                "the code_verifier does not match".into(),
+            ));
+        }
+        (Some(_), None) => {
+            return Err(Error::InvalidGrant(
+                8,
+                "the code_verifier is required".into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(Error::InvalidGrant(
+                8,
+                "a code_verifier was sent for a code issued without PKCE".into(),
+            ));
+        }
+        (None, None) if req.client.is_public => {
+            return Err(Error::InvalidGrant(
+                8,
+                "a public client must use PKCE".into(),
+            ));
+        }
+        (None, None) => {}
+    }
+    let user = app
+        .db
+        .user_by_id(stored.user_id)
+        .await?
+        .filter(|u| !u.disabled)
+        .ok_or_else(|| bad_code("belongs to an account that is disabled"))?;
+    let issue = Issue {
+        client: Some(req.client),
+        user: Some(&user),
+        scope: crate::oauth::scope::parse(&stored.scope),
+        refresh: req.refresh_allowed(),
+        code_hash: Some(hash),
+        auth_time: Some(stored.auth_time),
+        nonce: stored.nonce,
+        ..Issue::default()
+    };
+    app.issue(issue, req.settings).await
+}

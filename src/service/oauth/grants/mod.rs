@@ -1,0 +1,100 @@
+//! The grants of the token endpoint, one module each. Each checks what is its own
+//! and hands the result to the shared issuer; client authentication has already
+//! happened, once, before [`dispatch`].
+
+mod authorization_code;
+mod client_credentials;
+mod password;
+mod refresh_token;
+
+use super::client_auth::Method;
+use super::{Issued, require_grant};
+use crate::error::{Error, Result};
+use crate::oauth::{GrantType, scope};
+use crate::service::{App, Settings};
+use crate::store::Client;
+use std::collections::HashMap;
+
+/// What every grant receives.
+pub struct Request<'a> {
+    pub app: &'a App,
+    pub client: &'a Client,
+    pub method: Method,
+    pub params: &'a HashMap<String, String>,
+    pub settings: &'a Settings,
+}
+
+impl Request<'_> {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn required(&self, name: &str) -> Result<&str> {
+        self.param(name)
+            .ok_or_else(|| Error::invalid_request(format!("the {name} parameter is required")))
+    }
+
+    /// The scopes granted for the request's `scope` parameter (code 14 if refused).
+    pub async fn scopes(&self, requested: Option<&str>) -> Result<Vec<String>> {
+        self.app
+            .resolve_scopes(self.client, requested.unwrap_or_default())
+            .await
+    }
+
+    /// Whether the client is registered for refresh tokens.
+    pub fn refresh_allowed(&self) -> bool {
+        self.client
+            .grant_types
+            .iter()
+            .any(|g| g == GrantType::RefreshToken.as_str())
+    }
+}
+
+impl App {
+    /// RFC 6749 §3.3 with the rules of [`crate::oauth::scope`].
+    pub async fn resolve_scopes(&self, client: &Client, requested: &str) -> Result<Vec<String>> {
+        let defaults: Vec<String> = self
+            .db
+            .scopes()
+            .await?
+            .into_iter()
+            .filter(|s| s.is_default)
+            .map(|s| s.name)
+            .collect();
+        scope::resolve(
+            &scope::parse(requested),
+            &client.scopes,
+            &client.approved_scopes,
+            &defaults,
+        )
+        .map_err(|refused| {
+            Error::InvalidScope(format!(
+                "the scope {refused:?} is not allowed for this client"
+            ))
+        })
+    }
+}
+
+/// Runs the grant named by `grant_type` for an authenticated client.
+pub async fn dispatch(req: Request<'_>) -> Result<Issued> {
+    let name = req.required("grant_type")?;
+    let grant: GrantType = name
+        .parse()
+        .map_err(|_| Error::UnsupportedGrantType(format!("unsupported grant_type {name:?}")))?;
+    require_grant(req.client, grant)?;
+    match grant {
+        GrantType::AuthorizationCode => authorization_code::handle(&req).await,
+        GrantType::RefreshToken => refresh_token::handle(&req).await,
+        GrantType::Password => password::handle(&req).await,
+        GrantType::ClientCredentials => client_credentials::handle(&req).await,
+        GrantType::Implicit => Err(Error::UnsupportedGrantType(
+            "the implicit grant is used at the authorization endpoint, not here".into(),
+        )),
+        GrantType::OfflineCert | GrantType::DeviceCode => Err(Error::UnsupportedGrantType(
+            format!("the {grant} grant is not available on this server"),
+        )),
+    }
+}

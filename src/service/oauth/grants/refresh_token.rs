@@ -1,0 +1,97 @@
+//! `grant_type=refresh_token` (RFC 6749 §6) with rotation and reuse detection
+//! (RFC 9700 §4.14.2).
+//!
+//! ```text
+//!   active ──refresh──▶ rotated (a new member of the family is issued)
+//!   rotated ──presented again──▶ the whole family is revoked (theft is assumed),
+//!                                unless within the admin's grace seconds
+//! ```
+
+use super::Request;
+use crate::error::{Error, Result};
+use crate::oauth::scope;
+use crate::service::oauth::{Issue, Issued};
+
+fn bad(why: &str) -> Error {
+    Error::InvalidGrant(15, format!("the refresh token {why}"))
+}
+
+pub async fn handle(req: &Request<'_>) -> Result<Issued> {
+    let app = req.app;
+    let now = crate::time::now();
+    let presented = req.required("refresh_token")?;
+    let Some(stored) = app
+        .db
+        .refresh_token(&app.key.hash_secret(presented))
+        .await?
+    else {
+        return Err(bad("is invalid"));
+    };
+    // A refresh token works only for the client it was issued to.
+    if stored.client_id != req.client.id {
+        return Err(bad("was issued to another client"));
+    }
+    if stored.revoked_at.is_some() {
+        return Err(bad("was revoked"));
+    }
+    if stored.expires_at <= now {
+        return Err(bad("has expired"));
+    }
+    // The scope may narrow but never widen (RFC 6749 §6).
+    let granted = scope::parse(&stored.scope);
+    let scope = match req.param("scope") {
+        Some(asked) => {
+            let asked = scope::parse(asked);
+            if !scope::covers(&granted, &asked) {
+                return Err(Error::InvalidScope(
+                    "a refresh cannot widen the scope".into(),
+                ));
+            }
+            asked
+        }
+        None => granted,
+    };
+    let user = match stored.user_id {
+        Some(id) => Some(
+            app.db
+                .user_by_id(id)
+                .await?
+                .filter(|u| !u.disabled)
+                .ok_or_else(|| bad("belongs to an account that is disabled"))?,
+        ),
+        None => None,
+    };
+    // Rotate only once the request is known to be good, so a refused request
+    // does not spend the token.
+    let within_grace = |rotated_at: i64| {
+        req.settings.refresh_grace_seconds > 0
+            && now - rotated_at <= req.settings.refresh_grace_seconds
+    };
+    match stored.rotated_at {
+        Some(at) if within_grace(at) => {}
+        Some(_) => {
+            app.db.revoke_family(&stored.family_id, now).await?;
+            return Err(bad("was already used; its family is revoked"));
+        }
+        None => {
+            if !app.db.rotate_refresh_token(stored.id, now).await?
+                && !req.settings.refresh_grace_seconds.is_positive()
+            {
+                // Another request rotated it at the same moment: one of them is a replay.
+                app.db.revoke_family(&stored.family_id, now).await?;
+                return Err(bad("was already used; its family is revoked"));
+            }
+        }
+    }
+    let issue = Issue {
+        client: Some(req.client),
+        user: user.as_ref(),
+        scope,
+        refresh: true,
+        family_id: Some(stored.family_id),
+        code_hash: stored.code_hash,
+        auth_time: stored.auth_time,
+        ..Issue::default()
+    };
+    app.issue(issue, req.settings).await
+}

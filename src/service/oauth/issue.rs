@@ -1,0 +1,241 @@
+//! The one function that issues tokens, shared by every grant (RFC 6749 §5.1).
+//!
+//! Every token is stored (hashed) before the response leaves, so a revocation on
+//! any instance is honoured by every other (SPEC §6).
+
+use crate::crypto::random_token;
+use crate::error::{Error, Result};
+use crate::jose::Alg;
+use crate::service::{App, Settings};
+use crate::store::{Client, NewAccessToken, NewRefreshToken, User};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256, Sha512};
+
+/// What a grant asks the issuer for.
+#[derive(Debug, Clone, Default)]
+pub struct Issue<'a> {
+    pub client: Option<&'a Client>,
+    pub user: Option<&'a User>,
+    pub scope: Vec<String>,
+    /// Issue a refresh token too.
+    pub refresh: bool,
+    /// The refresh token family to continue (rotation), if any.
+    pub family_id: Option<String>,
+    /// The authorization code the tokens come from (revoked together on replay).
+    pub code_hash: Option<String>,
+    pub auth_time: Option<i64>,
+    pub nonce: Option<String>,
+    /// Extension data of seed 004 (card number and state), kept with the token.
+    pub extra: Option<Value>,
+}
+
+/// The token response (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
+#[derive(Debug, Clone, Serialize)]
+pub struct Issued {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+/// The algorithm a client's tokens are signed with.
+pub fn client_alg(client: &Client) -> Alg {
+    client.id_token_alg.parse().unwrap_or(Alg::RS256)
+}
+
+/// OpenID Connect Core §3.1.3.6: the left half of the hash of `value`, with the hash
+/// of the signing algorithm (SHA-512 for Ed25519).
+pub fn half_hash(alg: Alg, value: &str) -> String {
+    let digest: Vec<u8> = match alg {
+        Alg::EdDSA => Sha512::digest(value.as_bytes()).to_vec(),
+        _ => Sha256::digest(value.as_bytes()).to_vec(),
+    };
+    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
+}
+
+impl App {
+    pub fn access_ttl(&self, client: &Client, settings: &Settings) -> i64 {
+        client.access_ttl.unwrap_or(settings.access_token_ttl)
+    }
+
+    pub async fn issue(&self, req: Issue<'_>, settings: &Settings) -> Result<Issued> {
+        let client = req
+            .client
+            .ok_or_else(|| Error::Internal("issue() without a client".into()))?;
+        let now = crate::time::now();
+        let scope = req.scope.join(" ");
+        let ttl = self.access_ttl(client, settings);
+        let user_id = req.user.map(|u| u.id);
+        let family_id = match (&req.family_id, req.refresh) {
+            (Some(f), _) => Some(f.clone()),
+            (None, true) => Some(random_token(16)),
+            (None, false) => None,
+        };
+
+        // Seed 003's `reuse`: the still-valid token for the same client, user and scope.
+        let reused = if client.token_policy == "reuse" {
+            self.db
+                .reusable_access_token(client.id, user_id, &scope, now)
+                .await?
+                .and_then(|(enc, exp)| self.key.decrypt_text(&enc).map(|t| (t, exp)))
+        } else {
+            None
+        };
+        let (access_token, expires_in) = match reused {
+            Some((token, expires_at)) => (token, expires_at - now),
+            None => {
+                if client.token_policy == "replace" {
+                    // Seed 001: a new token replaces the earlier one.
+                    self.db
+                        .revoke_access_tokens_of(client.id, user_id, now)
+                        .await?;
+                }
+                let token = if client.token_format == "jwt" {
+                    self.jwt_access_token(client, req.user, &scope, now, ttl)?
+                } else {
+                    random_token(32)
+                };
+                let extra = req.extra.as_ref().map(Value::to_string);
+                let id = self
+                    .db
+                    .create_access_token(
+                        &NewAccessToken {
+                            token_hash: &self.key.hash_secret(&token),
+                            client_id: client.id,
+                            user_id,
+                            scope: &scope,
+                            family_id: family_id.as_deref(),
+                            code_hash: req.code_hash.as_deref(),
+                            extra: extra.as_deref(),
+                            expires_at: now + ttl,
+                        },
+                        now,
+                    )
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "could not store an access token");
+                        Error::Internal("access token".into())
+                    })?;
+                if client.token_policy == "reuse" {
+                    self.db
+                        .set_access_token_enc(id, &self.key.encrypt(token.as_bytes()))
+                        .await?;
+                }
+                (token, ttl)
+            }
+        };
+
+        let refresh_token = match (&family_id, req.refresh) {
+            (Some(family), true) => {
+                let token = random_token(32);
+                let refresh_ttl = client.refresh_ttl.unwrap_or(settings.refresh_token_ttl);
+                self.db
+                    .create_refresh_token(
+                        &NewRefreshToken {
+                            token_hash: &self.key.hash_secret(&token),
+                            family_id: family,
+                            client_id: client.id,
+                            user_id,
+                            scope: &scope,
+                            code_hash: req.code_hash.as_deref(),
+                            auth_time: req.auth_time,
+                            expires_at: now + refresh_ttl,
+                        },
+                        now,
+                    )
+                    .await?;
+                Some(token)
+            }
+            _ => None,
+        };
+
+        let id_token = match req.user {
+            Some(user) if req.scope.iter().any(|s| s == "openid") => Some(self.id_token(
+                client,
+                user,
+                req.nonce.as_deref(),
+                req.auth_time,
+                Some(&access_token),
+                None,
+                settings,
+            )?),
+            _ => None,
+        };
+        Ok(Issued {
+            access_token,
+            token_type: "Bearer",
+            expires_in,
+            scope,
+            refresh_token,
+            id_token,
+        })
+    }
+
+    /// An RFC 9068 access token: `typ: at+jwt`, so it cannot pass for an ID token.
+    fn jwt_access_token(
+        &self,
+        client: &Client,
+        user: Option<&User>,
+        scope: &str,
+        now: i64,
+        ttl: i64,
+    ) -> Result<String> {
+        let sub = user.map_or_else(|| client.client_id.clone(), |u| u.id.to_string());
+        let claims = json!({
+            "iss": self.issuer(),
+            "sub": sub,
+            "aud": self.issuer(),
+            "client_id": client.client_id,
+            "scope": scope,
+            "iat": now,
+            "exp": now + ttl,
+            "jti": random_token(16),
+        });
+        self.keys.sign(client_alg(client), "at+jwt", &claims)
+    }
+
+    /// An OpenID Connect ID token (Core §2) for `client` about `user`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn id_token(
+        &self,
+        client: &Client,
+        user: &User,
+        nonce: Option<&str>,
+        auth_time: Option<i64>,
+        access_token: Option<&str>,
+        code: Option<&str>,
+        settings: &Settings,
+    ) -> Result<String> {
+        let now = crate::time::now();
+        let alg = client_alg(client);
+        let mut claims = json!({
+            "iss": self.issuer(),
+            "sub": user.id.to_string(),
+            "aud": client.client_id,
+            "azp": client.client_id,
+            "iat": now,
+            "exp": now + self.access_ttl(client, settings),
+            "auth_time": auth_time.unwrap_or(now),
+            "preferred_username": user.username,
+        });
+        if let Some(map) = claims.as_object_mut() {
+            if let Some(n) = nonce {
+                map.insert("nonce".into(), json!(n));
+            }
+            if let Some(at) = access_token {
+                map.insert("at_hash".into(), json!(half_hash(alg, at)));
+            }
+            if let Some(c) = code {
+                map.insert("c_hash".into(), json!(half_hash(alg, c)));
+            }
+        }
+        self.keys.sign(alg, "JWT", &claims)
+    }
+}

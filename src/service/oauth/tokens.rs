@@ -1,0 +1,178 @@
+//! Using tokens: validating a bearer token, introspection (RFC 7662) and
+//! revocation (RFC 7009).
+
+use crate::error::{Error, Result};
+use crate::service::App;
+use crate::store::{AccessToken, Client, User};
+use serde_json::{Value, json};
+
+/// An access token that is active right now, with its client and user.
+#[derive(Debug, Clone)]
+pub struct Active {
+    pub token: AccessToken,
+    pub client: Client,
+    pub user: Option<User>,
+    pub scopes: Vec<String>,
+}
+
+impl Active {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+impl App {
+    /// The active access token behind `token`: stored, not revoked, not expired, its
+    /// client not deleted or disabled and its user not disabled (a disabled user's
+    /// tokens stop working at once).
+    pub async fn active_access_token(&self, token: &str) -> Result<Option<Active>> {
+        if token.is_empty() || token.len() > 4096 {
+            return Ok(None);
+        }
+        let now = crate::time::now();
+        let Some(row) = self.db.access_token(&self.key.hash_secret(token)).await? else {
+            return Ok(None);
+        };
+        if row.revoked_at.is_some() || row.expires_at <= now {
+            return Ok(None);
+        }
+        let Some(client) = self
+            .db
+            .client_by_id(row.client_id)
+            .await?
+            .filter(|c| !c.disabled)
+        else {
+            return Ok(None);
+        };
+        let user = match row.user_id {
+            Some(id) => match self.db.user_by_id(id).await?.filter(|u| !u.disabled) {
+                Some(u) => Some(u),
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        let scopes = crate::oauth::scope::parse(&row.scope);
+        Ok(Some(Active {
+            token: row,
+            client,
+            user,
+            scopes,
+        }))
+    }
+
+    /// Like [`App::active_access_token`], as an `invalid_token` error (code 6).
+    pub async fn require_access_token(&self, token: &str) -> Result<Active> {
+        self.active_access_token(token).await?.ok_or_else(|| {
+            Error::InvalidToken("the access token is invalid, expired or revoked".into())
+        })
+    }
+
+    /// RFC 7662 §2.2: `{"active": false}` for anything not active, and nothing else.
+    pub async fn introspect(&self, token: &str, hint: Option<&str>) -> Result<Value> {
+        let inactive = json!({"active": false});
+        let now = crate::time::now();
+        let try_refresh_first = hint == Some("refresh_token");
+        for kind in if try_refresh_first {
+            ["refresh_token", "access_token"]
+        } else {
+            ["access_token", "refresh_token"]
+        } {
+            if kind == "access_token" {
+                if let Some(a) = self.active_access_token(token).await? {
+                    return Ok(self.describe(
+                        &a.client,
+                        a.user.as_ref(),
+                        &a.token.scope,
+                        a.token.created_at,
+                        a.token.expires_at,
+                        "access_token",
+                        a.token.extra.as_deref(),
+                    ));
+                }
+            } else if let Some(r) = self.db.refresh_token(&self.key.hash_secret(token)).await? {
+                let usable = r.revoked_at.is_none() && r.rotated_at.is_none() && r.expires_at > now;
+                let client = self
+                    .db
+                    .client_by_id(r.client_id)
+                    .await?
+                    .filter(|c| !c.disabled);
+                let user = match r.user_id {
+                    Some(id) => self.db.user_by_id(id).await?.filter(|u| !u.disabled),
+                    None => None,
+                };
+                if let (true, Some(client)) = (usable, client)
+                    && (r.user_id.is_none() || user.is_some())
+                {
+                    return Ok(self.describe(
+                        &client,
+                        user.as_ref(),
+                        &r.scope,
+                        r.created_at,
+                        r.expires_at,
+                        "refresh_token",
+                        None,
+                    ));
+                }
+                return Ok(inactive);
+            }
+        }
+        Ok(inactive)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn describe(
+        &self,
+        client: &Client,
+        user: Option<&User>,
+        scope: &str,
+        iat: i64,
+        exp: i64,
+        kind: &str,
+        extra: Option<&str>,
+    ) -> Value {
+        let mut v = json!({
+            "active": true,
+            "scope": scope,
+            "client_id": client.client_id,
+            "token_type": if kind == "access_token" { "Bearer" } else { "refresh_token" },
+            "iat": iat,
+            "exp": exp,
+            "iss": self.issuer(),
+            "sub": user.map_or_else(|| client.client_id.clone(), |u| u.id.to_string()),
+            "aud": client.client_id,
+        });
+        if let (Some(u), Some(map)) = (user, v.as_object_mut()) {
+            map.insert("username".into(), json!(u.username));
+        }
+        if let (Some(extra), Some(map)) = (
+            extra.and_then(|e| serde_json::from_str::<Value>(e).ok()),
+            v.as_object_mut(),
+        ) && let Some(e) = extra.as_object()
+        {
+            for (k, val) in e {
+                map.entry(k.clone()).or_insert_with(|| val.clone());
+            }
+        }
+        v
+    }
+
+    /// RFC 7009: revokes a token of `caller`. Unknown tokens and other clients' tokens
+    /// are answered the same (200) and left alone. A refresh token takes its whole
+    /// family and the access tokens issued from it.
+    pub async fn revoke(&self, caller: &Client, token: &str, _hint: Option<&str>) -> Result<()> {
+        let now = crate::time::now();
+        let hash = self.key.hash_secret(token);
+        if let Some(r) = self.db.refresh_token(&hash).await? {
+            if r.client_id == caller.id {
+                self.db.revoke_family(&r.family_id, now).await?;
+            }
+            return Ok(());
+        }
+        if let Some(a) = self.db.access_token(&hash).await?
+            && a.client_id == caller.id
+        {
+            self.db.revoke_access_token(a.id, now).await?;
+        }
+        Ok(())
+    }
+}

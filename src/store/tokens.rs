@@ -1,0 +1,351 @@
+//! Authorization codes, access tokens, refresh tokens and consents. Every secret is
+//! stored as its keyed hash; a row is found by the hash of what the client presents.
+
+use super::Db;
+use crate::error::Result;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuthorizationCode {
+    pub code_hash: String,
+    pub client_id: i64,
+    pub user_id: i64,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub auth_time: i64,
+    pub used_at: Option<i64>,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+const CODE_COLUMNS: &str = "code_hash, client_id, user_id, redirect_uri, scope, nonce, code_challenge, \
+    code_challenge_method, auth_time, used_at, expires_at, created_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccessToken {
+    pub id: i64,
+    pub token_hash: String,
+    pub client_id: i64,
+    pub user_id: Option<i64>,
+    pub scope: String,
+    pub family_id: Option<String>,
+    pub code_hash: Option<String>,
+    pub extra: Option<String>,
+    pub revoked_at: Option<i64>,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+const ACCESS_COLUMNS: &str = "id, token_hash, client_id, user_id, scope, family_id, code_hash, extra, revoked_at, expires_at, created_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RefreshToken {
+    pub id: i64,
+    pub token_hash: String,
+    pub family_id: String,
+    pub client_id: i64,
+    pub user_id: Option<i64>,
+    pub scope: String,
+    pub code_hash: Option<String>,
+    pub auth_time: Option<i64>,
+    pub rotated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+const REFRESH_COLUMNS: &str = "id, token_hash, family_id, client_id, user_id, scope, code_hash, auth_time, \
+    rotated_at, revoked_at, expires_at, created_at";
+
+/// A new access token row.
+#[derive(Debug, Clone)]
+pub struct NewAccessToken<'a> {
+    pub token_hash: &'a str,
+    pub client_id: i64,
+    pub user_id: Option<i64>,
+    pub scope: &'a str,
+    pub family_id: Option<&'a str>,
+    pub code_hash: Option<&'a str>,
+    pub extra: Option<&'a str>,
+    pub expires_at: i64,
+}
+
+/// A new refresh token row.
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken<'a> {
+    pub token_hash: &'a str,
+    pub family_id: &'a str,
+    pub client_id: i64,
+    pub user_id: Option<i64>,
+    pub scope: &'a str,
+    pub code_hash: Option<&'a str>,
+    pub auth_time: Option<i64>,
+    pub expires_at: i64,
+}
+
+impl Db {
+    pub async fn create_code(&self, c: &AuthorizationCode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, nonce, \
+             code_challenge, code_challenge_method, auth_time, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&c.code_hash)
+        .bind(c.client_id)
+        .bind(c.user_id)
+        .bind(&c.redirect_uri)
+        .bind(&c.scope)
+        .bind(&c.nonce)
+        .bind(&c.code_challenge)
+        .bind(&c.code_challenge_method)
+        .bind(c.auth_time)
+        .bind(c.expires_at)
+        .bind(c.created_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a code used and returns it, in one statement: of two concurrent
+    /// redemptions exactly one gets the row.
+    pub async fn consume_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+    ) -> Result<Option<AuthorizationCode>> {
+        let sql = format!(
+            "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
+             RETURNING {CODE_COLUMNS}"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(now)
+            .bind(code_hash)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Whether a code exists at all (used or not), to tell a replay from garbage.
+    pub async fn code_exists(&self, code_hash: &str) -> Result<bool> {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT code_hash FROM authorization_codes WHERE code_hash = $1")
+                .bind(code_hash)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(found.is_some())
+    }
+
+    /// Revokes every token issued from a code (RFC 6749 §4.1.2: a code used twice).
+    pub async fn revoke_by_code(&self, code_hash: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .execute(self.pool())
+        .await?;
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn create_access_token(&self, t: &NewAccessToken<'_>, now: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO access_tokens (token_hash, client_id, user_id, scope, family_id, code_hash, extra, \
+             expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(t.token_hash)
+        .bind(t.client_id)
+        .bind(t.user_id)
+        .bind(t.scope)
+        .bind(t.family_id)
+        .bind(t.code_hash)
+        .bind(t.extra)
+        .bind(t.expires_at)
+        .bind(now)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    pub async fn create_refresh_token(&self, t: &NewRefreshToken<'_>, now: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, code_hash, auth_time, \
+             expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(t.token_hash)
+        .bind(t.family_id)
+        .bind(t.client_id)
+        .bind(t.user_id)
+        .bind(t.scope)
+        .bind(t.code_hash)
+        .bind(t.auth_time)
+        .bind(t.expires_at)
+        .bind(now)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// Keeps the raw token encrypted, for the `reuse` policy.
+    pub async fn set_access_token_enc(&self, id: i64, token_enc: &str) -> Result<()> {
+        sqlx::query("UPDATE access_tokens SET token_enc = $1 WHERE id = $2")
+            .bind(token_enc)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// A still-valid reusable token of a client for a user and scope (seed 003).
+    pub async fn reusable_access_token(
+        &self,
+        client_id: i64,
+        user_id: Option<i64>,
+        scope: &str,
+        now: i64,
+    ) -> Result<Option<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT token_enc, expires_at FROM access_tokens WHERE client_id = $1 AND \
+             ((user_id IS NULL AND $2 = 0) OR user_id = $2) AND scope = $3 AND token_enc IS NOT NULL \
+             AND revoked_at IS NULL AND expires_at > $4 + 60 ORDER BY expires_at DESC LIMIT 1",
+        )
+        .bind(client_id)
+        .bind(user_id.unwrap_or(0))
+        .bind(scope)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn access_token(&self, token_hash: &str) -> Result<Option<AccessToken>> {
+        let sql = format!("SELECT {ACCESS_COLUMNS} FROM access_tokens WHERE token_hash = $1");
+        Ok(sqlx::query_as(&sql)
+            .bind(token_hash)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>> {
+        let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
+        Ok(sqlx::query_as(&sql)
+            .bind(token_hash)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Marks a refresh token rotated; false when another request rotated it first.
+    pub async fn rotate_refresh_token(&self, id: i64, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET rotated_at = $1 WHERE id = $2 AND rotated_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Revokes a whole refresh token family and the access tokens issued from it.
+    pub async fn revoke_family(&self, family_id: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(family_id)
+        .execute(self.pool())
+        .await?;
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(family_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn revoke_access_token(&self, id: i64, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Revokes the still-valid access tokens of a client for a user (policy `replace`).
+    pub async fn revoke_access_tokens_of(
+        &self,
+        client_id: i64,
+        user_id: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $1 WHERE client_id = $2 AND \
+             ((user_id IS NULL AND $3 = 0) OR user_id = $3) AND revoked_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(client_id)
+        .bind(user_id.unwrap_or(0))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The scopes a user granted to a client, if any.
+    pub async fn consent(&self, user_id: i64, client_id: i64) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2")
+                .bind(user_id)
+                .bind(client_id)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    pub async fn save_consent(
+        &self,
+        user_id: i64,
+        client_id: i64,
+        scope: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO consents (user_id, client_id, scope, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
+             ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, updated_at = excluded.updated_at",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(scope)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes what has expired (the background purge). Returns the rows removed.
+    pub async fn purge_expired(&self, now: i64) -> Result<u64> {
+        let mut removed = 0;
+        for sql in [
+            "DELETE FROM authorization_codes WHERE expires_at < $1",
+            "DELETE FROM access_tokens WHERE expires_at < $1",
+            "DELETE FROM refresh_tokens WHERE expires_at < $1",
+            "DELETE FROM sessions WHERE expires_at < $1",
+            "DELETE FROM password_resets WHERE expires_at < $1",
+        ] {
+            removed += sqlx::query(sql)
+                .bind(now)
+                .execute(self.pool())
+                .await?
+                .rows_affected();
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,1263 @@
+//! Issue 4: the authorization server — grants, consent, OpenID Connect, introspection,
+//! revocation — and the security properties of RFC 9700.
+
+use crate::harness::{Backend, TestServer, client, hidden};
+use crate::on_both;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use usercenter::service::CreateClient;
+
+const PW: &str = "correct horse battery";
+const CB: &str = "https://app.example.com/cb";
+
+pub struct App {
+    pub client_id: String,
+    pub secret: Option<String>,
+}
+
+pub async fn make_client(
+    s: &TestServer,
+    grants: &[&str],
+    scopes: &[&str],
+    public: bool,
+    adjust: impl FnOnce(&mut CreateClient),
+) -> App {
+    let mut input = CreateClient {
+        name: "Canteen App".into(),
+        redirect_uris: vec![CB.into(), "http://127.0.0.1/native".into()],
+        grant_types: grants.iter().map(|g| g.to_string()).collect(),
+        scopes: scopes.iter().map(|g| g.to_string()).collect(),
+        is_public: public,
+        by_admin: false,
+        ..Default::default()
+    };
+    adjust(&mut input);
+    let created = s.app().create_client(input).await.unwrap();
+    App {
+        client_id: created.client.client_id,
+        secret: created.client_secret,
+    }
+}
+
+pub fn pkce() -> (String, String) {
+    let verifier = usercenter::crypto::random_token(32);
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+/// The query (or fragment) parameters of a redirect.
+pub fn params_of(location: &str) -> std::collections::HashMap<String, String> {
+    let part = location
+        .split_once('#')
+        .map(|x| x.1)
+        .or_else(|| location.split_once('?').map(|x| x.1))
+        .unwrap_or("");
+    url::form_urlencoded::parse(part.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+/// Walks /oauth/authorize for a logged-in browser, approving consent when asked;
+/// returns the final redirect to the client.
+pub async fn authorize(s: &TestServer, http: &reqwest::Client, query: &[(&str, &str)]) -> String {
+    let res = http
+        .get(s.url("/oauth/authorize"))
+        .query(query)
+        .send()
+        .await
+        .unwrap();
+    if res.status() == 303 {
+        return location(&res);
+    }
+    assert_eq!(res.status(), 200, "expected the consent page");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("name=\"decision\""), "{html}");
+    let mut form: Vec<(String, String)> = Vec::new();
+    for (k, _) in query {
+        if *k != "scope" {
+            form.push((k.to_string(), hidden(&html, k)));
+        }
+    }
+    for (k, v) in query {
+        if *k == "scope" {
+            for sc in v.split_whitespace() {
+                form.push(("scope".into(), sc.into()));
+            }
+        }
+    }
+    form.push(("csrf_token".into(), hidden(&html, "csrf_token")));
+    form.push(("decision".into(), "approve".into()));
+    let res = http
+        .post(s.url("/oauth/authorize"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    location(&res)
+}
+
+pub async fn token(s: &TestServer, app: &App, form: &[(&str, &str)]) -> reqwest::Response {
+    let mut req = client().post(s.url("/oauth/token"));
+    match &app.secret {
+        Some(secret) => req = req.basic_auth(&app.client_id, Some(secret)),
+        None => {
+            let mut f: Vec<(&str, &str)> = form.to_vec();
+            f.push(("client_id", &app.client_id));
+            return req.form(&f).send().await.unwrap();
+        }
+    }
+    req.form(form).send().await.unwrap()
+}
+
+async fn json(res: reqwest::Response) -> Value {
+    res.json().await.unwrap()
+}
+
+/// A user logged in through the JSON API, and their browser.
+async fn person(s: &TestServer, name: &str) -> reqwest::Client {
+    s.register(name, &format!("{name}@example.com"), PW).await;
+    s.login(name, PW).await.0
+}
+
+async fn code_for(
+    s: &TestServer,
+    http: &reqwest::Client,
+    app: &App,
+    scope: &str,
+    challenge: &str,
+) -> String {
+    let loc = authorize(
+        s,
+        http,
+        &[
+            ("response_type", "code"),
+            ("client_id", &app.client_id),
+            ("redirect_uri", CB),
+            ("scope", scope),
+            ("state", "xyz"),
+            ("nonce", "n-0S6"),
+            ("code_challenge", challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    assert!(loc.starts_with(CB), "{loc}");
+    let p = params_of(&loc);
+    assert_eq!(p["state"], "xyz");
+    assert_eq!(p["iss"], s.base, "RFC 9207");
+    p["code"].clone()
+}
+
+async fn introspect(s: &TestServer, app: &App, token: &str) -> Value {
+    let res = client()
+        .post(s.url("/oauth/introspect"))
+        .basic_auth(&app.client_id, app.secret.as_ref())
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    json(res).await
+}
+
+on_both!(code_flow_with_pkce_consent_tokens_and_userinfo, |backend| {
+    let s = TestServer::start(backend).await;
+    let app = make_client(
+        &s,
+        &["authorization_code", "refresh_token"],
+        &["openid", "profile", "email", "basic"],
+        false,
+        |_| {},
+    )
+    .await;
+    let http = person(&s, "alice").await;
+
+    // No session: the login page, which comes back to the request.
+    let res = client()
+        .get(s.url("/oauth/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", CB),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("name=\"login\"") && html.contains("Canteen App"));
+    assert!(hidden(&html, "return_to").starts_with("/oauth/authorize?"));
+
+    // The consent page names the app and fills the scope descriptions.
+    let (verifier, challenge) = pkce();
+    let consent = http
+        .get(s.url("/oauth/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", CB),
+            ("scope", "openid email"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(consent.headers()["referrer-policy"], "no-referrer");
+    let page = consent.text().await.unwrap();
+    assert!(
+        page.contains("Canteen App will read the e-mail address of alice"),
+        "{page}"
+    );
+
+    let code = code_for(&s, &http, &app, "openid email", &challenge).await;
+    assert!(!code.contains('.') && !code.starts_with("card/"));
+    let res = token(
+        &s,
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let t = json(res).await;
+    assert_eq!(t["token_type"], "Bearer");
+    assert_eq!(t["expires_in"], 3600);
+    assert!(t["refresh_token"].is_string() && t["id_token"].is_string());
+    assert_eq!(
+        t["scope"], "openid email basic",
+        "the default scope is added"
+    );
+
+    let info = json(
+        client()
+            .get(s.url("/oauth/userinfo"))
+            .bearer_auth(t["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(info["email"], "alice@example.com");
+    assert_eq!(info["username"], "alice");
+    assert!(info.get("real_name").is_none(), "profile was not granted");
+
+    // A second authorization within the consent skips the page.
+    let (_, challenge2) = pkce();
+    let res = http
+        .get(s.url("/oauth/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", CB),
+            ("scope", "openid"),
+            ("code_challenge", challenge2.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(params_of(&location(&res)).contains_key("code"));
+    // …unless prompt=consent.
+    let res = http
+        .get(s.url("/oauth/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", CB),
+            ("scope", "openid"),
+            ("prompt", "consent"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // The code is single-use; its replay revokes what it gave.
+    let again = token(
+        &s,
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(again.status(), 400);
+    let e = json(again).await;
+    assert_eq!(e["error"], "invalid_grant");
+    assert_eq!(e["error_code"], 8);
+    assert_eq!(
+        introspect(&s, &app, t["access_token"].as_str().unwrap()).await["active"],
+        false
+    );
+    assert_eq!(
+        introspect(&s, &app, t["refresh_token"].as_str().unwrap()).await["active"],
+        false
+    );
+    s.stop().await;
+});
+
+on_both!(
+    redirect_uris_match_exactly_and_bad_ones_are_never_redirected,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let app = make_client(
+            &s,
+            &["authorization_code"],
+            &["openid", "basic"],
+            false,
+            |_| {},
+        )
+        .await;
+        let http = person(&s, "bob").await;
+        for bad in [
+            "https://app.example.com.evil.test/cb",
+            "https://APP.example.com/cb",
+            "https://app.example.com/cb/..;/x",
+            "https://app.example.com/cb/../x",
+            "https://evil.test@app.example.com/cb",
+            "https://app.example.com/cb?x=1",
+            "https://app.example.com/cb#f",
+            "http://127.0.0.1:5555/native2",
+        ] {
+            let res = http
+                .get(s.url("/oauth/authorize"))
+                .query(&[
+                    ("response_type", "code"),
+                    ("client_id", app.client_id.as_str()),
+                    ("redirect_uri", bad),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 400, "{bad}");
+            assert!(
+                res.headers().get("location").is_none(),
+                "{bad} must not be redirected to"
+            );
+        }
+        let res = http
+            .get(s.url("/oauth/authorize"))
+            .query(&[
+                ("response_type", "code"),
+                ("client_id", "nope"),
+                ("redirect_uri", CB),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(res.headers().get("location").is_none());
+        assert!(res.status().is_client_error());
+
+        // A loopback redirect may change its port (RFC 8252 §7.3).
+        let loc = authorize(
+            &s,
+            &http,
+            &[
+                ("response_type", "code"),
+                ("client_id", &app.client_id),
+                ("redirect_uri", "http://127.0.0.1:43210/native"),
+                ("scope", "basic"),
+            ],
+        )
+        .await;
+        assert!(
+            loc.starts_with("http://127.0.0.1:43210/native?code="),
+            "{loc}"
+        );
+
+        // After the client and URI are good, errors go back with state and iss.
+        let res = http
+            .get(s.url("/oauth/authorize"))
+            .query(&[
+                ("response_type", "code"),
+                ("client_id", app.client_id.as_str()),
+                ("redirect_uri", CB),
+                ("scope", "root"),
+                ("state", "s1"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
+        let p = params_of(&location(&res));
+        assert_eq!(p["error"], "invalid_scope");
+        assert_eq!(p["state"], "s1");
+        assert_eq!(p["iss"], s.base);
+
+        // The code is bound to the redirect URI it was issued for.
+        let loc = authorize(
+            &s,
+            &http,
+            &[
+                ("response_type", "code"),
+                ("client_id", &app.client_id),
+                ("redirect_uri", CB),
+                ("scope", "basic"),
+            ],
+        )
+        .await;
+        let code = params_of(&loc)["code"].clone();
+        let res = token(
+            &s,
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "http://127.0.0.1/native"),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), 400);
+        s.stop().await;
+    }
+);
+
+on_both!(pkce_is_enforced, |backend| {
+    let s = TestServer::start(backend).await;
+    let public = make_client(
+        &s,
+        &["authorization_code", "refresh_token"],
+        &["openid", "basic"],
+        true,
+        |_| {},
+    )
+    .await;
+    let confidential = make_client(
+        &s,
+        &["authorization_code"],
+        &["openid", "basic"],
+        false,
+        |_| {},
+    )
+    .await;
+    let http = person(&s, "carol").await;
+    let base = |c: &App| {
+        vec![
+            ("response_type", "code".to_string()),
+            ("client_id", c.client_id.clone()),
+            ("redirect_uri", CB.to_string()),
+            ("scope", "basic".to_string()),
+        ]
+    };
+
+    let res = http
+        .get(s.url("/oauth/authorize"))
+        .query(&base(&public))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        params_of(&location(&res))["error"],
+        "invalid_request",
+        "a public client without PKCE"
+    );
+    let mut plain = base(&public);
+    plain.push(("code_challenge", "x".repeat(43)));
+    plain.push(("code_challenge_method", "plain".into()));
+    let res = http
+        .get(s.url("/oauth/authorize"))
+        .query(&plain)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        params_of(&location(&res))["error"],
+        "invalid_request",
+        "plain is refused"
+    );
+
+    let (verifier, challenge) = pkce();
+    let code = code_for(&s, &http, &public, "basic", &challenge).await;
+    let wrong = token(
+        &s,
+        &public,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("code_verifier", &pkce().0),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status(), 400);
+    let code = code_for(&s, &http, &public, "basic", &challenge).await;
+    let missing = token(
+        &s,
+        &public,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+        ],
+    )
+    .await;
+    assert_eq!(missing.status(), 400);
+    let code = code_for(&s, &http, &public, "basic", &challenge).await;
+    let ok = token(
+        &s,
+        &public,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(
+        ok.status(),
+        200,
+        "a public client authenticates with its id and the verifier"
+    );
+
+    // A verifier for a code issued without a challenge is refused (downgrade).
+    let loc = authorize(
+        &s,
+        &http,
+        &[
+            ("response_type", "code"),
+            ("client_id", &confidential.client_id),
+            ("redirect_uri", CB),
+            ("scope", "basic"),
+        ],
+    )
+    .await;
+    let code = params_of(&loc)["code"].clone();
+    let res = token(
+        &s,
+        &confidential,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    s.stop().await;
+});
+
+on_both!(
+    two_parallel_redemptions_of_one_code_yield_one_token,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let app = make_client(&s, &["authorization_code"], &["basic"], false, |_| {}).await;
+        let http = person(&s, "dave").await;
+        let (verifier, challenge) = pkce();
+        let code = code_for(&s, &http, &app, "basic", &challenge).await;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", CB),
+            ("code_verifier", verifier.as_str()),
+        ];
+        let (a, b) = tokio::join!(token(&s, &app, &form), token(&s, &app, &form));
+        let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [200, 400]);
+        s.stop().await;
+    }
+);
+
+on_both!(refresh_rotation_detects_reuse_and_never_widens, |backend| {
+    let s = TestServer::start(backend).await;
+    let app = make_client(
+        &s,
+        &["authorization_code", "refresh_token"],
+        &["openid", "email", "basic"],
+        false,
+        |_| {},
+    )
+    .await;
+    let other = make_client(
+        &s,
+        &["authorization_code", "refresh_token"],
+        &["openid", "email", "basic"],
+        false,
+        |_| {},
+    )
+    .await;
+    let http = person(&s, "erin").await;
+    let (verifier, challenge) = pkce();
+    let code = code_for(&s, &http, &app, "openid email", &challenge).await;
+    let t = json(
+        token(
+            &s,
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CB),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let r1 = t["refresh_token"].as_str().unwrap().to_string();
+
+    let wrong_client = token(
+        &s,
+        &other,
+        &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
+    )
+    .await;
+    assert_eq!(wrong_client.status(), 400);
+    let wider = token(
+        &s,
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &r1),
+            ("scope", "openid email profile"),
+        ],
+    )
+    .await;
+    assert_eq!(json(wider).await["error"], "invalid_scope");
+
+    let t2 = json(
+        token(
+            &s,
+            &app,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &r1),
+                ("scope", "openid"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t2["scope"], "openid", "a refresh may narrow");
+    let r2 = t2["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(r1, r2);
+    // The rotated token presented again: refused, and the family is revoked.
+    let replay = token(
+        &s,
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
+    )
+    .await;
+    assert_eq!(replay.status(), 400);
+    assert_eq!(json(replay).await["error_code"], 15);
+    let after = token(
+        &s,
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", &r2)],
+    )
+    .await;
+    assert_eq!(after.status(), 400, "the newer member dies with the family");
+    assert_eq!(
+        introspect(&s, &app, t2["access_token"].as_str().unwrap()).await["active"],
+        false
+    );
+    s.stop().await;
+});
+
+on_both!(
+    client_credentials_password_and_implicit_follow_the_settings,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let svc = make_client(
+            &s,
+            &[
+                "client_credentials",
+                "password",
+                "implicit",
+                "refresh_token",
+            ],
+            &["basic", "develop", "openid"],
+            false,
+            |_| {},
+        )
+        .await;
+        s.register("frank", "frank@example.com", PW).await;
+
+        let res = token(&s, &svc, &[("grant_type", "client_credential")]).await;
+        assert_eq!(res.status(), 200);
+        let t = json(res).await;
+        assert!(t.get("refresh_token").is_none(), "RFC 6749 §4.4.3");
+        assert_eq!(t["scope"], "basic");
+        let res = token(
+            &s,
+            &svc,
+            &[("grant_type", "client_credentials"), ("scope", "develop")],
+        )
+        .await;
+        assert_eq!(res.status(), 400, "develop needs an admin's approval");
+        assert_eq!(json(res).await["error_code"], 14);
+        let res = token(
+            &s,
+            &svc,
+            &[("grant_type", "client_credentials"), ("scope", "email")],
+        )
+        .await;
+        assert_eq!(json(res).await["error"], "invalid_scope");
+        let res = token(
+            &s,
+            &svc,
+            &[("grant_type", "authorization_code"), ("code", "x")],
+        )
+        .await;
+        assert_eq!(
+            json(res).await["error"],
+            "unauthorized_client",
+            "not registered for this grant"
+        );
+
+        // Password grant: off by default, then on.
+        let res = token(
+            &s,
+            &svc,
+            &[
+                ("grant_type", "password"),
+                ("username", "frank"),
+                ("password", PW),
+            ],
+        )
+        .await;
+        assert_eq!(json(res).await["error"], "unsupported_grant_type");
+        s.app()
+            .set_setting("allow_password_grant", "true")
+            .await
+            .unwrap();
+        let res = token(
+            &s,
+            &svc,
+            &[
+                ("grant_type", "password"),
+                ("username", "frank"),
+                ("password", "wrong one"),
+            ],
+        )
+        .await;
+        assert_eq!(json(res).await["error_code"], 10);
+        let res = token(
+            &s,
+            &svc,
+            &[
+                ("grant_type", "password"),
+                ("username", "frank"),
+                ("password", PW),
+                ("scope", "openid"),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        let t = json(res).await;
+        assert!(t["refresh_token"].is_string() && t["id_token"].is_string());
+
+        // Implicit: off by default, then on, in the fragment.
+        let http = s.login("frank", PW).await.0;
+        let q = [
+            ("response_type", "token"),
+            ("client_id", svc.client_id.as_str()),
+            ("redirect_uri", CB),
+            ("scope", "basic"),
+            ("state", "st"),
+        ];
+        let res = http
+            .get(s.url("/oauth/authorize"))
+            .query(&q)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            params_of(&location(&res))["error"],
+            "unsupported_response_type"
+        );
+        s.app().set_setting("allow_implicit", "true").await.unwrap();
+        let loc = authorize(&s, &http, &q).await;
+        assert!(loc.starts_with(&format!("{CB}#access_token=")), "{loc}");
+        assert!(!params_of(&loc).contains_key("refresh_token"));
+
+        // Bad client authentication.
+        let res = client()
+            .post(s.url("/oauth/token"))
+            .basic_auth(&svc.client_id, Some("wrong"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        assert!(res.headers().get("www-authenticate").is_some());
+        assert_eq!(json(res).await["error_code"], 5);
+        let res = client()
+            .post(s.url("/oauth/token"))
+            .basic_auth(&svc.client_id, svc.secret.as_ref())
+            .json(&json!({"grant_type": "client_credentials"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(json(res).await["error_code"], 9, "wrong Content-Type");
+        s.stop().await;
+    }
+);
+
+on_both!(prompt_and_max_age, |backend| {
+    let s = TestServer::start(backend).await;
+    let app = make_client(
+        &s,
+        &["authorization_code"],
+        &["openid", "basic"],
+        false,
+        |_| {},
+    )
+    .await;
+    let q = |extra: (&'static str, &'static str)| {
+        vec![
+            ("response_type", "code".to_string()),
+            ("client_id", app.client_id.clone()),
+            ("redirect_uri", CB.to_string()),
+            ("scope", "openid".to_string()),
+            ("nonce", "n".to_string()),
+            (extra.0, extra.1.to_string()),
+        ]
+    };
+    let res = client()
+        .get(s.url("/oauth/authorize"))
+        .query(&q(("prompt", "none")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(params_of(&location(&res))["error"], "login_required");
+    let http = person(&s, "gina").await;
+    let res = http
+        .get(s.url("/oauth/authorize"))
+        .query(&q(("prompt", "none")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(params_of(&location(&res))["error"], "consent_required");
+    let res = http
+        .get(s.url("/oauth/authorize"))
+        .query(&q(("prompt", "login")))
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    assert!(html.contains("name=\"login\""), "prompt=login asks again");
+    assert!(!hidden(&html, "return_to").contains("prompt=login"));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let res = http
+        .get(s.url("/oauth/authorize"))
+        .query(&q(("max_age", "0")))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.text().await.unwrap().contains("name=\"login\""),
+        "max_age forces a fresh login"
+    );
+    s.stop().await;
+});
+
+on_both!(introspection_and_revocation, |backend| {
+    let s = TestServer::start(backend).await;
+    let a = make_client(
+        &s,
+        &["client_credentials", "authorization_code", "refresh_token"],
+        &["basic", "openid"],
+        false,
+        |_| {},
+    )
+    .await;
+    let b = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+    let ta =
+        json(token(&s, &a, &[("grant_type", "client_credentials")]).await).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+    let res = client()
+        .post(s.url("/oauth/introspect"))
+        .form(&[("token", ta.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        401,
+        "introspection needs client authentication"
+    );
+    let i = introspect(&s, &b, &ta).await;
+    assert_eq!(i["active"], true);
+    assert_eq!(i["client_id"], a.client_id);
+    assert_eq!(
+        introspect(&s, &b, "not-a-token").await,
+        json!({"active": false})
+    );
+
+    // Another client cannot revoke it; unknown tokens revoke with 200.
+    let res = client()
+        .post(s.url("/oauth/revoke"))
+        .basic_auth(&b.client_id, b.secret.as_ref())
+        .form(&[("token", ta.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(introspect(&s, &b, &ta).await["active"], true);
+    let res = client()
+        .post(s.url("/oauth/revoke"))
+        .basic_auth(&a.client_id, a.secret.as_ref())
+        .form(&[("token", "unknown")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = client()
+        .post(s.url("/oauth/check_token"))
+        .basic_auth(&a.client_id, a.secret.as_ref())
+        .form(&[("token", ta.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(res).await["active"], true, "the check_token alias");
+    let res = client()
+        .post(s.url("/oauth/revoke"))
+        .basic_auth(&a.client_id, a.secret.as_ref())
+        .form(&[("token", ta.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(introspect(&s, &b, &ta).await, json!({"active": false}));
+
+    // Revoking a refresh token revokes the access tokens issued from it.
+    let http = person(&s, "hank").await;
+    let (verifier, challenge) = pkce();
+    let code = code_for(&s, &http, &a, "openid", &challenge).await;
+    let t = json(
+        token(
+            &s,
+            &a,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CB),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await,
+    )
+    .await;
+    client()
+        .post(s.url("/oauth/revoke"))
+        .basic_auth(&a.client_id, a.secret.as_ref())
+        .form(&[("token", t["refresh_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        introspect(&s, &b, t["access_token"].as_str().unwrap()).await["active"],
+        false
+    );
+    s.stop().await;
+});
+
+on_both!(disabled_users_and_deleted_clients_stop_at_once, |backend| {
+    let s = TestServer::start(backend).await;
+    let a = make_client(
+        &s,
+        &["password", "client_credentials"],
+        &["openid", "basic"],
+        false,
+        |_| {},
+    )
+    .await;
+    let b = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+    s.app()
+        .set_setting("allow_password_grant", "true")
+        .await
+        .unwrap();
+    s.register("ivan", "ivan@example.com", PW).await;
+    let t = json(
+        token(
+            &s,
+            &a,
+            &[
+                ("grant_type", "password"),
+                ("username", "ivan"),
+                ("password", PW),
+                ("scope", "openid"),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(introspect(&s, &b, at).await["active"], true);
+    sqlx::query("UPDATE users SET disabled = 1 WHERE username = 'ivan'")
+        .execute(s.app().db.pool())
+        .await
+        .unwrap();
+    assert_eq!(introspect(&s, &b, at).await["active"], false);
+    let res = client()
+        .get(s.url("/oauth/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
+    let ct =
+        json(token(&s, &a, &[("grant_type", "client_credentials")]).await).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    assert_eq!(introspect(&s, &b, &ct).await["active"], true);
+    sqlx::query("DELETE FROM clients WHERE client_id = $1")
+        .bind(&a.client_id)
+        .execute(s.app().db.pool())
+        .await
+        .unwrap();
+    assert_eq!(introspect(&s, &b, &ct).await["active"], false);
+    s.stop().await;
+});
+
+/// Verifies a JWT against the server's JWKS and returns header and claims.
+async fn verify_with_jwks(
+    s: &TestServer,
+    jwt: &str,
+    audience: &str,
+) -> (jsonwebtoken::Header, Value) {
+    let header = jsonwebtoken::decode_header(jwt).unwrap();
+    let jwks: jsonwebtoken::jwk::JwkSet = client()
+        .get(s.url("/oauth/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kid = header.kid.clone().expect("a kid");
+    let jwk = jwks.find(&kid).expect("the kid is in the JWKS");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut v = jsonwebtoken::Validation::new(header.alg);
+    v.set_audience(&[audience]);
+    v.set_issuer(&[s.base.as_str()]);
+    let data = jsonwebtoken::decode::<Value>(jwt, &key, &v).unwrap();
+    (header, data.claims)
+}
+
+on_both!(
+    id_tokens_and_jwt_access_tokens_verify_against_the_jwks,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let app = make_client(
+            &s,
+            &["authorization_code"],
+            &["openid", "basic"],
+            false,
+            |c| c.token_format = Some("jwt".into()),
+        )
+        .await;
+        let http = person(&s, "judy").await;
+        let (verifier, challenge) = pkce();
+        let code = code_for(&s, &http, &app, "openid", &challenge).await;
+        let t = json(
+            token(
+                &s,
+                &app,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", CB),
+                    ("code_verifier", &verifier),
+                ],
+            )
+            .await,
+        )
+        .await;
+        let id_token = t["id_token"].as_str().unwrap();
+        let access = t["access_token"].as_str().unwrap();
+        let (h, c) = verify_with_jwks(&s, id_token, &app.client_id).await;
+        assert_eq!(h.alg, jsonwebtoken::Algorithm::RS256);
+        assert_eq!(c["nonce"], "n-0S6");
+        assert_eq!(c["aud"], app.client_id);
+        assert!(c["auth_time"].as_i64().unwrap() > 0);
+        let at_hash = URL_SAFE_NO_PAD.encode(&Sha256::digest(access.as_bytes())[..16]);
+        assert_eq!(c["at_hash"], at_hash);
+
+        let (h, c) = verify_with_jwks(&s, access, &s.base).await;
+        assert_eq!(h.typ.as_deref(), Some("at+jwt"), "RFC 9068");
+        assert_eq!(c["client_id"], app.client_id);
+        // The JWT access token works as a bearer token; the ID token does not.
+        assert_eq!(
+            client()
+                .get(s.url("/oauth/userinfo"))
+                .bearer_auth(access)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        let res = client()
+            .get(s.url("/oauth/userinfo"))
+            .bearer_auth(id_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        assert!(
+            res.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("invalid_token")
+        );
+
+        // Discovery names exactly these endpoints and RFC 9207 support.
+        let d = json(
+            client()
+                .get(s.url("/.well-known/openid-configuration"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(d["issuer"], s.base);
+        assert_eq!(d["token_endpoint"], format!("{}/oauth/token", s.base));
+        assert_eq!(d["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
+        assert!(
+            d.get("registration_endpoint").is_none(),
+            "dynamic registration is off by default"
+        );
+        let m = json(
+            client()
+                .get(s.url("/.well-known/oauth-authorization-server"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(m["issuer"], s.base);
+        s.stop().await;
+    }
+);
+
+#[tokio::test]
+async fn key_rotation_keeps_old_tokens_verifiable() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let app = make_client(&s, &["client_credentials"], &["basic"], false, |c| {
+        c.token_format = Some("jwt".into())
+    })
+    .await;
+    let before =
+        json(token(&s, &app, &[("grant_type", "client_credentials")]).await).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let old_kid = jsonwebtoken::decode_header(&before).unwrap().kid.unwrap();
+    usercenter::jose::rotate(&s.app().db, &s.app().key, usercenter::time::now())
+        .await
+        .unwrap();
+    s.app().keys.reload().await.unwrap();
+    let after =
+        json(token(&s, &app, &[("grant_type", "client_credentials")]).await).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let new_kid = jsonwebtoken::decode_header(&after).unwrap().kid.unwrap();
+    assert_ne!(old_kid, new_kid, "the new key signs");
+    verify_with_jwks(&s, &before, &s.base).await;
+    verify_with_jwks(&s, &after, &s.base).await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn consent_needs_its_csrf_token() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let app = make_client(&s, &["authorization_code"], &["basic"], false, |_| {}).await;
+    let http = person(&s, "kim").await;
+    let form = [
+        ("response_type", "code"),
+        ("client_id", app.client_id.as_str()),
+        ("redirect_uri", CB),
+        ("scope", "basic"),
+        ("decision", "approve"),
+        ("csrf_token", "forged"),
+    ];
+    let res = http
+        .post(s.url("/oauth/authorize"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(res.headers().get("location").is_none());
+    // A token for one request does not approve another (other state).
+    let page = http
+        .get(s.url("/oauth/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", CB),
+            ("scope", "basic"),
+            ("state", "a"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf_token");
+    let res = http
+        .post(s.url("/oauth/authorize"))
+        .form(&[
+            ("response_type", "code"),
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", CB),
+            ("scope", "basic"),
+            ("state", "b"),
+            ("decision", "approve"),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // Deny goes back with access_denied.
+    let res = http
+        .post(s.url("/oauth/authorize"))
+        .form(&[
+            ("response_type", "code"),
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", CB),
+            ("scope", "basic"),
+            ("state", "a"),
+            ("decision", "deny"),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(params_of(&location(&res))["error"], "access_denied");
+    let _ = STANDARD.encode("x");
+    s.stop().await;
+}
