@@ -162,6 +162,9 @@ pub struct ClientCreateArgs {
     /// independent (default), reuse or replace.
     #[arg(long = "token-policy")]
     token_policy: Option<String>,
+    /// RS256 (default), ES256 or EdDSA: how ID tokens and JWT access tokens are signed.
+    #[arg(long = "id-token-alg")]
+    id_token_alg: Option<String>,
     /// Access token lifetime in seconds for this client.
     #[arg(long = "access-ttl")]
     access_ttl: Option<i64>,
@@ -240,6 +243,7 @@ async fn dispatch(app: &App, command: Command) -> Result<Value, CliError> {
                     by_admin: true,
                     token_format: a.token_format,
                     token_policy: a.token_policy,
+                    id_token_alg: a.id_token_alg,
                     access_ttl: a.access_ttl,
                     refresh_ttl: a.refresh_ttl,
                     daily_quota: a.daily_quota,
@@ -416,6 +420,7 @@ pub fn client_json(c: &Client, secret: Option<&str>) -> Value {
         "approved_scopes": c.approved_scopes,
         "token_format": c.token_format,
         "token_policy": c.token_policy,
+        "id_token_alg": c.id_token_alg,
         "access_ttl": c.access_ttl,
         "refresh_ttl": c.refresh_ttl,
         "daily_quota": c.daily_quota,

@@ -1,6 +1,6 @@
 //! HTTP: the router and the thin handlers behind it.
 
-mod api;
+pub mod api;
 pub mod ctx;
 mod health;
 pub mod i18n;
@@ -78,6 +78,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/oauth/introspect", post(oauth::token::introspect))
         .route("/oauth/check_token", post(oauth::token::introspect))
         .route("/oauth/revoke", post(oauth::token::revoke))
+        .route("/oauth/register", post(oauth::register::register))
         .route(
             "/oauth/userinfo",
             get(oauth::userinfo::userinfo).post(oauth::userinfo::userinfo),

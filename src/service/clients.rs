@@ -22,6 +22,8 @@ pub struct CreateClient {
     pub by_admin: bool,
     pub token_format: Option<String>,
     pub token_policy: Option<String>,
+    /// RS256 (default), ES256 or EdDSA for ID tokens and JWT access tokens.
+    pub id_token_alg: Option<String>,
     pub access_ttl: Option<i64>,
     pub refresh_ttl: Option<i64>,
     pub daily_quota: Option<i64>,
@@ -122,6 +124,13 @@ impl App {
                 "must be independent, reuse or replace",
             ));
         }
+        let id_token_alg = input.id_token_alg.unwrap_or_else(|| "RS256".into());
+        if id_token_alg.parse::<crate::jose::Alg>().is_err() {
+            return Err(Error::field(
+                "id_token_alg",
+                "must be RS256, ES256 or EdDSA",
+            ));
+        }
         let client_secret = (!input.is_public).then(|| random_token(32));
         let new = NewClient {
             client_id: random_token(16),
@@ -142,6 +151,7 @@ impl App {
             owner_id: input.owner_id,
             token_format,
             token_policy,
+            id_token_alg,
             access_ttl: positive("access_ttl", input.access_ttl)?,
             refresh_ttl: positive("refresh_ttl", input.refresh_ttl)?,
             daily_quota: positive("daily_quota", input.daily_quota)?,

@@ -109,6 +109,7 @@ pub struct NewClient {
     pub owner_id: Option<i64>,
     pub token_format: String,
     pub token_policy: String,
+    pub id_token_alg: String,
     pub access_ttl: Option<i64>,
     pub refresh_ttl: Option<i64>,
     pub daily_quota: Option<i64>,
@@ -119,8 +120,8 @@ impl Db {
         let sql = format!(
             "INSERT INTO clients (client_id, secret_hash, is_public, name, description, icon, homepage, \
              redirect_uris, grant_types, scopes, approved_scopes, owner_id, token_format, token_policy, \
-             access_ttl, refresh_ttl, daily_quota, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) \
+             access_ttl, refresh_ttl, daily_quota, created_at, updated_at, id_token_alg) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19) \
              RETURNING {COLUMNS}"
         );
         let row: ClientRow = sqlx::query_as(&sql)
@@ -142,6 +143,7 @@ impl Db {
             .bind(c.refresh_ttl)
             .bind(c.daily_quota)
             .bind(now)
+            .bind(&c.id_token_alg)
             .fetch_one(self.pool())
             .await?;
         Ok(row.into())

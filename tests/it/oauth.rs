@@ -1261,3 +1261,182 @@ async fn consent_needs_its_csrf_token() {
     let _ = STANDARD.encode("x");
     s.stop().await;
 }
+
+on_both!(token_policies_reuse_and_replace, |backend| {
+    let s = TestServer::start(backend).await;
+    let reuse = make_client(&s, &["client_credentials"], &["basic"], false, |c| {
+        c.token_policy = Some("reuse".into());
+        c.access_ttl = Some(7 * 86_400);
+    })
+    .await;
+    let a = json(token(&s, &reuse, &[("grant_type", "client_credentials")]).await).await;
+    let b = json(token(&s, &reuse, &[("grant_type", "client_credentials")]).await).await;
+    assert_eq!(
+        a["access_token"], b["access_token"],
+        "seed 003: the still-valid token again"
+    );
+    assert!(
+        a["expires_in"].as_i64().unwrap() > 6 * 86_400,
+        "the client's own lifetime"
+    );
+
+    let replace = make_client(&s, &["client_credentials"], &["basic"], false, |c| {
+        c.token_policy = Some("replace".into())
+    })
+    .await;
+    let first = json(token(&s, &replace, &[("grant_type", "client_credentials")]).await).await["access_token"].as_str().unwrap().to_string();
+    let second = json(token(&s, &replace, &[("grant_type", "client_credentials")]).await).await["access_token"].as_str().unwrap().to_string();
+    assert_ne!(first, second);
+    assert_eq!(
+        introspect(&s, &reuse, &first).await["active"],
+        false,
+        "seed 001: the new token replaces the old"
+    );
+    assert_eq!(introspect(&s, &reuse, &second).await["active"], true);
+    s.stop().await;
+});
+
+on_both!(
+    dynamic_registration_is_off_by_default_and_keeps_the_rules,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let meta = json!({"redirect_uris": [CB], "client_name": "Dyn", "grant_types": ["authorization_code"], "scope": "openid basic"});
+        let res = client()
+            .post(s.url("/oauth/register"))
+            .json(&meta)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 403);
+        s.app()
+            .set_setting("dynamic_registration", "true")
+            .await
+            .unwrap();
+        let res = client()
+            .post(s.url("/oauth/register"))
+            .json(&meta)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let c = json(res).await;
+        assert!(c["client_secret"].is_string());
+        let app = App {
+            client_id: c["client_id"].as_str().unwrap().into(),
+            secret: c["client_secret"].as_str().map(str::to_string),
+        };
+        let http = person(&s, "dyn").await;
+        let loc = authorize(
+            &s,
+            &http,
+            &[
+                ("response_type", "code"),
+                ("client_id", &app.client_id),
+                ("redirect_uri", CB),
+                ("scope", "openid"),
+            ],
+        )
+        .await;
+        assert!(params_of(&loc).contains_key("code"));
+        for (bad, error) in [
+            (
+                json!({"redirect_uris": ["javascript:alert(1)"]}),
+                "invalid_redirect_uri",
+            ),
+            (
+                json!({"redirect_uris": ["https://a.example.com/cb#x"]}),
+                "invalid_redirect_uri",
+            ),
+            (
+                json!({"redirect_uris": [CB], "scope": "root"}),
+                "invalid_client_metadata",
+            ),
+        ] {
+            let res = client()
+                .post(s.url("/oauth/register"))
+                .json(&bad)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 400, "{bad}");
+            assert_eq!(json(res).await["error"], error);
+        }
+        let d = json(
+            client()
+                .get(s.url("/.well-known/openid-configuration"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            d["registration_endpoint"],
+            format!("{}/oauth/register", s.base)
+        );
+        s.stop().await;
+    }
+);
+
+#[tokio::test]
+async fn es256_and_eddsa_id_tokens_per_client() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    s.app()
+        .set_setting("allow_password_grant", "true")
+        .await
+        .unwrap();
+    s.register("lena", "lena@example.com", PW).await;
+    for (alg, expected) in [
+        ("ES256", jsonwebtoken::Algorithm::ES256),
+        ("EdDSA", jsonwebtoken::Algorithm::EdDSA),
+    ] {
+        let app = make_client(&s, &["password"], &["openid"], false, |c| {
+            c.id_token_alg = Some(alg.into())
+        })
+        .await;
+        let t = json(
+            token(
+                &s,
+                &app,
+                &[
+                    ("grant_type", "password"),
+                    ("username", "lena"),
+                    ("password", PW),
+                    ("scope", "openid"),
+                ],
+            )
+            .await,
+        )
+        .await;
+        let (h, c) = verify_with_jwks(&s, t["id_token"].as_str().unwrap(), &app.client_id).await;
+        assert_eq!(h.alg, expected);
+        assert_eq!(c["sub"], c["sub"].as_str().unwrap());
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn expired_rows_are_purged() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let app = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+    token(&s, &app, &[("grant_type", "client_credentials")]).await;
+    token(&s, &app, &[("grant_type", "client_credentials")]).await;
+    sqlx::query(
+        "UPDATE access_tokens SET expires_at = 1 WHERE id = (SELECT MIN(id) FROM access_tokens)",
+    )
+    .execute(s.app().db.pool())
+    .await
+    .unwrap();
+    let removed = s
+        .app()
+        .db
+        .purge_expired(usercenter::time::now())
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM access_tokens")
+        .fetch_one(s.app().db.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 1);
+    s.stop().await;
+}

@@ -2,6 +2,7 @@
 
 pub mod authorize;
 pub mod discovery;
+pub mod register;
 pub mod token;
 pub mod userinfo;
 
