@@ -5,6 +5,7 @@
 mod harness;
 
 mod accounts;
+mod browser;
 mod foundation;
 mod oauth;
 mod smtp;
