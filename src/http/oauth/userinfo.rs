@@ -107,5 +107,16 @@ pub async fn userinfo(State(state): State<SharedState>, headers: HeaderMap) -> R
             "userinfo needs the openid scope".into(),
         ));
     }
-    Ok(no_store(Json(claims(&state.app, &active).await?)))
+    let mut claims = claims(&state.app, &active).await?;
+    if let Some(map) = claims.as_object_mut() {
+        // OpenID Connect Core §5.3.2: a claim without a value is left out, and
+        // `gender` is a word there, not seed 003's number.
+        map.retain(|_, v| !v.is_null());
+        match map.get("gender").and_then(Value::as_i64) {
+            Some(1) => map.insert("gender".into(), json!("male")),
+            Some(2) => map.insert("gender".into(), json!("female")),
+            _ => map.remove("gender"),
+        };
+    }
+    Ok(no_store(Json(claims)))
 }
