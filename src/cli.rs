@@ -409,26 +409,5 @@ pub fn user_json(u: &User) -> Value {
 
 /// A client as the CLI prints it; the secret only when just issued.
 pub fn client_json(c: &Client, secret: Option<&str>) -> Value {
-    let mut v = json!({
-        "id": c.id,
-        "client_id": c.client_id,
-        "name": c.name,
-        "public": c.is_public,
-        "redirect_uris": c.redirect_uris,
-        "grant_types": c.grant_types,
-        "scopes": c.scopes,
-        "approved_scopes": c.approved_scopes,
-        "token_format": c.token_format,
-        "token_policy": c.token_policy,
-        "id_token_alg": c.id_token_alg,
-        "access_ttl": c.access_ttl,
-        "refresh_ttl": c.refresh_ttl,
-        "daily_quota": c.daily_quota,
-        "owner_id": c.owner_id,
-        "created_at": c.created_at,
-    });
-    if let (Some(secret), Some(map)) = (secret, v.as_object_mut()) {
-        map.insert("client_secret".into(), Value::String(secret.into()));
-    }
-    v
+    c.view(secret)
 }

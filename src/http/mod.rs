@@ -26,7 +26,7 @@ pub type SharedState = Arc<State>;
 
 /// The whole HTTP surface.
 pub fn router(state: SharedState) -> Router {
-    use axum::routing::{get, post};
+    use axum::routing::{delete, get, post};
     Router::new()
         .route("/healthz", get(health::healthz))
         .route(
@@ -93,6 +93,40 @@ pub fn router(state: SharedState) -> Router {
             "/api/account",
             get(api::account::get).patch(api::account::patch),
         )
+        .route("/api/user", get(api::console::resource_user))
+        .route(
+            "/api/apps/",
+            get(api::console::list_apps).post(api::console::create_app),
+        )
+        .route(
+            "/api/apps/{pk}/",
+            get(api::console::get_app)
+                .put(api::console::update_app)
+                .delete(api::console::delete_app),
+        )
+        .route(
+            "/api/apps/{pk}/reset-secret/",
+            post(api::console::reset_secret),
+        )
+        .route(
+            "/api/authorizations/",
+            get(api::console::list_authorizations),
+        )
+        .route(
+            "/api/authorizations/{pk}/",
+            get(api::console::get_authorization)
+                .put(api::console::update_authorization)
+                .delete(api::console::delete_authorization),
+        )
+        .route(
+            "/api/authorizations/{pk}/tokens/{id}/",
+            delete(api::console::delete_token),
+        )
+        .route("/api/tokens/", get(api::console::list_tokens))
+        .route("/api/users/me/", get(api::console::me))
+        .route("/api/users/{pk}/", get(api::console::user))
+        .route("/api/groups/", get(api::console::groups))
+        .route("/api/groups/{pk}/", get(api::console::group))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }

@@ -2,6 +2,7 @@
 //! and return a decision, unit-tested beside the code.
 
 pub mod grant_type;
+pub mod guard;
 pub mod pkce;
 pub mod redirect_uri;
 pub mod scope;

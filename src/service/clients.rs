@@ -55,7 +55,9 @@ fn positive(name: &str, value: Option<i64>) -> Result<Option<i64>> {
 }
 
 impl App {
-    pub async fn create_client(&self, input: CreateClient) -> Result<ClientCreated> {
+    /// Checks an app's fields (SPEC §1, seed 002) and returns them ready to store,
+    /// without its id and secret.
+    pub async fn validate_app(&self, input: CreateClient) -> Result<NewClient> {
         let name = input.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(Error::field("name", "must be 1–100 characters"));
@@ -131,10 +133,9 @@ impl App {
                 "must be RS256, ES256 or EdDSA",
             ));
         }
-        let client_secret = (!input.is_public).then(|| random_token(32));
-        let new = NewClient {
-            client_id: random_token(16),
-            secret_hash: client_secret.as_deref().map(|s| self.key.hash_secret(s)),
+        Ok(NewClient {
+            client_id: String::new(),
+            secret_hash: None,
             is_public: input.is_public,
             name,
             description: input.description.trim().to_string(),
@@ -143,6 +144,11 @@ impl App {
             redirect_uris,
             grant_types: grants.iter().map(|g| g.as_str().to_string()).collect(),
             scopes,
+            requested_scopes: if input.by_admin {
+                Vec::new()
+            } else {
+                privileged.clone()
+            },
             approved_scopes: if input.by_admin {
                 privileged
             } else {
@@ -155,7 +161,15 @@ impl App {
             access_ttl: positive("access_ttl", input.access_ttl)?,
             refresh_ttl: positive("refresh_ttl", input.refresh_ttl)?,
             daily_quota: positive("daily_quota", input.daily_quota)?,
-        };
+        })
+    }
+
+    pub async fn create_client(&self, input: CreateClient) -> Result<ClientCreated> {
+        let is_public = input.is_public;
+        let mut new = self.validate_app(input).await?;
+        let client_secret = (!is_public).then(|| random_token(32));
+        new.client_id = random_token(16);
+        new.secret_hash = client_secret.as_deref().map(|s| self.key.hash_secret(s));
         let client = self.db.create_client(&new, crate::time::now()).await?;
         Ok(ClientCreated {
             client,

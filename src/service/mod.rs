@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod clients;
+pub mod console;
 pub mod mail;
 pub mod oauth;
 pub mod profile;

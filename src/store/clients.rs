@@ -88,6 +88,44 @@ impl From<ClientRow> for Client {
     }
 }
 
+impl Client {
+    /// The app as its owner, an admin and the CLI see it (`id` is seed 000's `pk`);
+    /// the secret only when it was just issued. Never the secret's hash.
+    pub fn view(&self, secret: Option<&str>) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "id": self.id,
+            "pk": self.id,
+            "client_id": self.client_id,
+            "name": self.name,
+            "description": self.description,
+            "icon": self.icon,
+            "homepage": self.homepage,
+            "public": self.is_public,
+            "redirect_uris": self.redirect_uris,
+            "grant_types": self.grant_types,
+            "scopes": self.scopes,
+            "requested_scopes": self.requested_scopes,
+            "approved_scopes": self.approved_scopes,
+            "token_format": self.token_format,
+            "token_policy": self.token_policy,
+            "id_token_alg": self.id_token_alg,
+            "access_ttl": self.access_ttl,
+            "refresh_ttl": self.refresh_ttl,
+            "daily_quota": self.daily_quota,
+            "owner_id": self.owner_id,
+            "disabled": self.disabled,
+            "created_at": self.created_at,
+        });
+        if let (Some(secret), Some(map)) = (secret, v.as_object_mut()) {
+            map.insert(
+                "client_secret".into(),
+                serde_json::Value::String(secret.into()),
+            );
+        }
+        v
+    }
+}
+
 const COLUMNS: &str = "id, client_id, secret_hash, is_public, name, description, icon, homepage, \
     redirect_uris, grant_types, scopes, requested_scopes, approved_scopes, owner_id, token_format, \
     token_policy, id_token_alg, access_ttl, refresh_ttl, daily_quota, disabled, created_at, updated_at";
@@ -106,6 +144,7 @@ pub struct NewClient {
     pub grant_types: Vec<String>,
     pub scopes: Vec<String>,
     pub approved_scopes: Vec<String>,
+    pub requested_scopes: Vec<String>,
     pub owner_id: Option<i64>,
     pub token_format: String,
     pub token_policy: String,
@@ -120,8 +159,8 @@ impl Db {
         let sql = format!(
             "INSERT INTO clients (client_id, secret_hash, is_public, name, description, icon, homepage, \
              redirect_uris, grant_types, scopes, approved_scopes, owner_id, token_format, token_policy, \
-             access_ttl, refresh_ttl, daily_quota, created_at, updated_at, id_token_alg) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19) \
+             access_ttl, refresh_ttl, daily_quota, created_at, updated_at, id_token_alg, requested_scopes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, $20) \
              RETURNING {COLUMNS}"
         );
         let row: ClientRow = sqlx::query_as(&sql)
@@ -144,6 +183,7 @@ impl Db {
             .bind(c.daily_quota)
             .bind(now)
             .bind(&c.id_token_alg)
+            .bind(c.requested_scopes.join(" "))
             .fetch_one(self.pool())
             .await?;
         Ok(row.into())

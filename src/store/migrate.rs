@@ -8,6 +8,7 @@ use super::{Backend, Db, StoreError};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_token_reuse.sql")),
+    (3, include_str!("../../migrations/0003_scope_guards.sql")),
 ];
 
 /// An arbitrary constant naming our lock on PostgreSQL.

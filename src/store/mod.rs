@@ -7,6 +7,7 @@
 
 mod audit;
 mod clients;
+mod console;
 mod groups;
 mod migrate;
 mod password_resets;
@@ -19,6 +20,7 @@ mod users;
 
 pub use audit::AuditEntry;
 pub use clients::{Client, NewClient};
+pub use console::{ClientUpdate, Consent};
 pub use groups::Group;
 pub use scopes::Scope;
 pub use sessions::{NewSession, Session};

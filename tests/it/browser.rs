@@ -1,20 +1,26 @@
 //! Issue 3 in a real browser: a person registers, signs out, forgets the password,
 //! opens the mailed link, chooses a new password, signs in and edits the profile —
 //! once in English and once in Chinese, in headless Chromium on a phone-sized
-//! window, driven through chromedriver (WebDriver).
+//! window, driven through chromedriver (WebDriver). Issue 4 likewise: an app sends
+//! the person to `/oauth/authorize`, who signs in, approves the consent page and is
+//! sent back with a code, which the app exchanges for tokens.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); without
 //! them the tests fail rather than skip. With `USERCENTER_SCREENSHOTS=DIR` set, every
 //! page of the flow is saved into DIR as PNG (one file per screenful), to be looked at.
 
-use crate::harness::{Backend, TempDir, TestServer, wait_outbox};
+use crate::harness::{Backend, TempDir, TestServer, client, wait_outbox};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use usercenter::service::CreateClient;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -48,6 +54,18 @@ struct Texts {
     reset_done: &'static str,
     invalid_credentials: &'static str,
     saved: &'static str,
+    /// The OAuth pages: the login page on the way to an app, then the consent page.
+    sign_in_to: &'static str,
+    consent_title: &'static str,
+    consent_asks: &'static str,
+    /// (title, description) of the scopes `openid`, `email` and `basic`.
+    scope_openid: (&'static str, &'static str),
+    scope_email: (&'static str, &'static str),
+    scope_basic: (&'static str, &'static str),
+    allow: &'static str,
+    deny: &'static str,
+    signed_in_as: &'static str,
+    redirect_to: &'static str,
 }
 
 impl Lang {
@@ -75,6 +93,25 @@ impl Lang {
                 reset_done: "Your password is changed. Sign in with the new one.",
                 invalid_credentials: "Wrong account or password.",
                 saved: "Saved.",
+                sign_in_to: "to continue to",
+                consent_title: "Authorize",
+                consent_asks: "This application asks for permission to:",
+                scope_openid: (
+                    "Sign you in",
+                    "{client_name} will know who you are ({user})",
+                ),
+                scope_email: (
+                    "Your e-mail address",
+                    "{client_name} will read the e-mail address of {user}",
+                ),
+                scope_basic: (
+                    "Basic access",
+                    "{client_name} will use the basic interfaces as {user}",
+                ),
+                allow: "Allow",
+                deny: "Deny",
+                signed_in_as: "Signed in as",
+                redirect_to: "you will be sent back to",
             },
             Self::Zh => Texts {
                 html_lang: "zh-CN",
@@ -91,9 +128,27 @@ impl Lang {
                 reset_done: "密码已修改,请使用新密码登录。",
                 invalid_credentials: "账号或密码错误。",
                 saved: "已保存。",
+                sign_in_to: "以继续使用",
+                consent_title: "授权",
+                consent_asks: "该应用请求以下权限:",
+                scope_openid: ("使用你的账号登录", "{client_name} 将获知你的身份({user})"),
+                scope_email: ("你的邮箱地址", "{client_name} 将读取 {user} 的邮箱地址"),
+                scope_basic: ("基本权限", "{client_name} 将以 {user} 的身份使用基本接口"),
+                allow: "允许",
+                deny: "拒绝",
+                signed_in_as: "当前账号",
+                redirect_to: "授权后将返回",
             },
         }
     }
+}
+
+/// A loopback port where nothing listens (bound for a moment, then let go).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// chromedriver on a free port, in a process group of its own that the browser it
@@ -112,10 +167,7 @@ impl Driver {
             "the browser tests need {CHROMIUM} and {CHROMEDRIVER}: install them with \
              `apt-get install chromium chromium-driver` (Debian; .ci/run does this)"
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let mut command = Command::new(CHROMEDRIVER);
         command
             .arg(format!("--port={port}"))
@@ -198,23 +250,33 @@ impl Drop for Driver {
     }
 }
 
-/// Screenshots into `USERCENTER_SCREENSHOTS`, when set: `<lang>-<nn>-<page>.png`, and
-/// `…-2.png`, `…-3.png` for the further screenfuls of a long page.
+/// Screenshots into `USERCENTER_SCREENSHOTS`, when set: `<lang>-<nn>-<page>.png`
+/// (`<lang>-<flow>-<nn>-<page>.png` for a flow other than the first), and `…-2.png`,
+/// `…-3.png` for the further screenfuls of a long page.
 struct Shots {
     dir: Option<PathBuf>,
-    lang: Lang,
+    /// `<lang>-` or `<lang>-<flow>-`.
+    prefix: String,
     n: usize,
 }
 
 impl Shots {
     fn new(lang: Lang) -> Self {
+        Self::with_prefix(format!("{}-", lang.code()))
+    }
+
+    fn of_flow(lang: Lang, flow: &str) -> Self {
+        Self::with_prefix(format!("{}-{flow}-", lang.code()))
+    }
+
+    fn with_prefix(prefix: String) -> Self {
         let dir = std::env::var_os("USERCENTER_SCREENSHOTS")
             .filter(|d| !d.is_empty())
             .map(PathBuf::from);
         if let Some(dir) = &dir {
             std::fs::create_dir_all(dir).unwrap();
         }
-        Self { dir, lang, n: 0 }
+        Self { dir, prefix, n: 0 }
     }
 
     async fn take(&mut self, c: &Client, page: &str) {
@@ -228,7 +290,7 @@ impl Shots {
             } else {
                 format!("-{screen}")
             };
-            let name = format!("{}-{:02}-{page}{suffix}.png", self.lang.code(), self.n);
+            let name = format!("{}{:02}-{page}{suffix}.png", self.prefix, self.n);
             std::fs::write(dir.join(name), c.screenshot().await.unwrap()).unwrap();
             // Scroll one screenful on, if there is more below.
             let more = c
@@ -470,4 +532,279 @@ async fn register_reset_password_and_edit_profile_in_english() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_reset_password_and_edit_profile_in_chinese() {
     flow(Lang::Zh).await;
+}
+
+/// The app of the OAuth flow.
+const APP: &str = "Canteen";
+
+/// Waits until the browser is at a URL that starts with `prefix`, and returns it.
+async fn wait_at_url(c: &Client, prefix: &str) -> url::Url {
+    let started = Instant::now();
+    loop {
+        let url = c.current_url().await.unwrap();
+        if url.as_str().starts_with(prefix) {
+            return url;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "expected to be at {prefix}…, the browser is at {url}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What the consent page shows of one scope: title, description, and whether it has
+/// a ticked box (`Some(true)`), an unticked one (`Some(false)`) or none (granted
+/// anyway: `None`).
+async fn consent_scopes(c: &Client) -> Vec<(String, String, Option<bool>)> {
+    let mut shown = Vec::new();
+    for li in c.find_all(Locator::Css(".scopes li")).await.unwrap() {
+        let title = li.find(Locator::Css(".scope-name")).await.unwrap();
+        let description = li.find(Locator::Css(".scope-desc")).await.unwrap();
+        let ticked = match li
+            .find_all(Locator::Css("input[type=checkbox]"))
+            .await
+            .unwrap()
+            .first()
+        {
+            Some(b) => Some(b.prop("checked").await.unwrap().as_deref() == Some("true")),
+            None => None,
+        };
+        shown.push((
+            title.text().await.unwrap(),
+            description.text().await.unwrap(),
+            ticked,
+        ));
+    }
+    shown
+}
+
+/// The authorization-code flow with PKCE as a person meets it. An app sends the browser
+/// to `/oauth/authorize`; the person, not signed in yet, gets the login page naming the
+/// app, signs in, gets the consent page, approves, and the browser is sent back to the
+/// app with a code. The app (reqwest, outside the browser) exchanges the code for
+/// tokens and reads `/oauth/userinfo`. The language is the browser's (Accept-Language).
+async fn authorize_flow(lang: Lang) {
+    let started = Instant::now();
+    let t = lang.texts();
+    let s = TestServer::start(Backend::Sqlite).await;
+    // The app's callback: a loopback port where nothing listens. The browser cannot
+    // load it, but its URL is the redirect, code and all.
+    let redirect = format!("http://127.0.0.1:{}/callback", free_port());
+    let created = s
+        .app()
+        .create_client(CreateClient {
+            name: APP.into(),
+            redirect_uris: vec![redirect.clone()],
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            scopes: vec![
+                "openid".into(),
+                "profile".into(),
+                "email".into(),
+                "basic".into(),
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let client_id = created.client.client_id;
+    let secret = created
+        .client_secret
+        .expect("a confidential client has a secret");
+    let (username, email) = match lang {
+        Lang::En => ("lucy", "lucy@example.com"),
+        Lang::Zh => ("lili", "lili@example.com"),
+    };
+    let user_id = s.register(username, email, OLD_PASSWORD).await;
+
+    // What the app puts in the request: PKCE (S256), state and nonce.
+    let verifier = usercenter::crypto::random_token(48);
+    assert!((43..=128).contains(&verifier.len()), "RFC 7636 §4.1");
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let state = usercenter::crypto::random_token(16);
+    let nonce = usercenter::crypto::random_token(16);
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client_id)
+        .append_pair("redirect_uri", &redirect)
+        .append_pair("scope", "openid email")
+        .append_pair("state", &state)
+        .append_pair("nonce", &nonce)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .finish()
+        // A space as %20, as apps usually write it (a '+' in a value is %2B).
+        .replace('+', "%20");
+
+    let driver = Driver::start();
+    let c = driver
+        .browser(match lang {
+            Lang::En => "en-US,en",
+            Lang::Zh => "zh-CN,zh",
+        })
+        .await;
+    let mut shots = Shots::of_flow(lang, "oauth");
+
+    // Not signed in: the login page, on the way to the app.
+    c.goto(&s.url(&format!("/oauth/authorize?{query}")))
+        .await
+        .unwrap();
+    assert_eq!(text(&c, "h1").await, t.sign_in_title);
+    assert_eq!(
+        text(&c, "h1 + .sub").await,
+        format!("{} {APP}", t.sign_in_to)
+    );
+    assert_eq!(text(&c, "h1 + .sub strong").await, APP);
+    check_page(&c, &t).await;
+    shots.take(&c, "login-for-app").await;
+    fill(&c, "login", username).await;
+    fill(&c, "password", OLD_PASSWORD).await;
+    click(&c, "sign-in").await;
+
+    // The consent page: the app, what it asks for, who is signed in, where it goes.
+    let approve = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("approve"))
+        .await
+        .unwrap_or_else(|e| panic!("no consent page after signing in: {e}"));
+    assert_eq!(c.current_url().await.unwrap().path(), "/oauth/authorize");
+    assert!(
+        c.title()
+            .await
+            .unwrap()
+            .starts_with(&format!("{} · ", t.consent_title)),
+        "{}",
+        c.title().await.unwrap()
+    );
+    assert_eq!(text(&c, "h1").await, APP);
+    assert_eq!(text(&c, ".app-icon").await, "C");
+    assert_eq!(text(&c, ".card > .sub").await, t.consent_asks);
+    let line = |(title, description): (&str, &str), ticked| {
+        let description = description
+            .replace("{client_name}", APP)
+            .replace("{user}", username);
+        (title.to_string(), description, ticked)
+    };
+    assert_eq!(
+        consent_scopes(&c).await,
+        vec![
+            // Always part of an OpenID Connect request: no box to untick.
+            line(t.scope_openid, None),
+            line(t.scope_email, Some(true)),
+            // A default scope (seed 002), added to every request.
+            line(t.scope_basic, None),
+        ]
+    );
+    assert_eq!(text(&c, "#deny").await, t.deny);
+    assert_eq!(approve.text().await.unwrap(), t.allow);
+    assert_eq!(
+        text(&c, ".who").await,
+        format!(
+            "{} {username} · {} 127.0.0.1",
+            t.signed_in_as, t.redirect_to
+        )
+    );
+    check_page(&c, &t).await;
+    shots.take(&c, "consent").await;
+    approve.click().await.unwrap();
+
+    // Back at the app (which is not there): the code, the state, the issuer.
+    let back = wait_at_url(&c, &format!("{redirect}?")).await;
+    let params: std::collections::HashMap<String, String> =
+        back.query_pairs().into_owned().collect();
+    assert_eq!(params.get("error"), None, "{back}");
+    assert_eq!(params.get("state"), Some(&state), "{back}");
+    assert_eq!(params.get("iss"), Some(&s.base), "RFC 9207: {back}");
+    let code = params
+        .get("code")
+        .unwrap_or_else(|| panic!("no code in {back}"));
+
+    // The app exchanges the code, authenticating with its secret (HTTP Basic).
+    let exchange = || {
+        client()
+            .post(s.url("/oauth/token"))
+            .basic_auth(&client_id, Some(&secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", redirect.as_str()),
+                ("code_verifier", verifier.as_str()),
+            ])
+            .send()
+    };
+    let res = exchange().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().await.unwrap();
+    for key in ["access_token", "id_token", "refresh_token"] {
+        assert!(
+            tokens[key].as_str().is_some_and(|v| !v.is_empty()),
+            "no {key} in {tokens}"
+        );
+    }
+    assert!(
+        tokens["token_type"]
+            .as_str()
+            .is_some_and(|v| v.eq_ignore_ascii_case("bearer")),
+        "{tokens}"
+    );
+    let mut scope: Vec<&str> = tokens["scope"].as_str().unwrap().split(' ').collect();
+    scope.sort_unstable();
+    assert_eq!(scope, ["basic", "email", "openid"], "{tokens}");
+    // The ID token is for this app and this request (its signature is checked in
+    // tests/it/oauth.rs).
+    let payload = tokens["id_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap();
+    let id: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    assert_eq!(id["iss"], json!(s.base), "{id}");
+    assert_eq!(id["sub"], json!(user_id.to_string()), "{id}");
+    assert_eq!(id["nonce"], json!(nonce), "{id}");
+    assert!(
+        id["aud"] == json!(client_id) || id["aud"] == json!([client_id]),
+        "{id}"
+    );
+    // The access token reads the person's claims.
+    let userinfo = || {
+        client()
+            .get(s.url("/oauth/userinfo"))
+            .bearer_auth(tokens["access_token"].as_str().unwrap())
+            .send()
+    };
+    let res = userinfo().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let info: Value = res.json().await.unwrap();
+    assert_eq!(info["sub"], json!(user_id.to_string()), "{info}");
+    assert_eq!(info["email"], json!(email), "{info}");
+
+    // A code works once; used again, the tokens issued from it are revoked too
+    // (RFC 6749 §4.1.2).
+    let again = exchange().await.unwrap();
+    assert_eq!(again.status(), 400);
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+    assert_eq!(userinfo().await.unwrap().status(), 401, "a revoked token");
+
+    c.close().await.unwrap();
+    drop(driver);
+    s.stop().await;
+    eprintln!(
+        "{lang:?} OAuth flow took {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_and_approve_an_app_in_english() {
+    authorize_flow(Lang::En).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_and_approve_an_app_in_chinese() {
+    authorize_flow(Lang::Zh).await;
 }

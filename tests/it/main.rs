@@ -7,6 +7,7 @@ mod independent;
 
 mod accounts;
 mod browser;
+mod console;
 mod foundation;
 mod oauth;
 mod smtp;

@@ -158,6 +158,10 @@ async fn code_for(
     p["code"].clone()
 }
 
+pub async fn introspect_with(s: &TestServer, app: &App, token: &str) -> Value {
+    introspect(s, app, token).await
+}
+
 async fn introspect(s: &TestServer, app: &App, token: &str) -> Value {
     let res = client()
         .post(s.url("/oauth/introspect"))

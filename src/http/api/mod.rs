@@ -3,6 +3,9 @@
 
 pub mod account;
 pub mod auth;
+pub mod caller;
+pub mod console;
+pub mod format;
 
 use crate::error::Error;
 use axum::extract::{FromRequest, Request};

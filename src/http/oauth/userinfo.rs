@@ -4,8 +4,8 @@ use super::no_store;
 use crate::error::{Error, Result};
 use crate::http::SharedState;
 use crate::service::App;
-use crate::service::oauth::tokens::Active;
 use crate::service::profile::{mask_id_card, mask_name, mask_phone};
+use crate::store::User;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -32,18 +32,12 @@ pub fn bearer<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<Stri
 /// The user claims a token's scopes allow (SPEC §3): `openid`/`basic`/`user.read` →
 /// id, username, nickname, avatar; `profile` → seed 003's fields, masked; `email`;
 /// `phone` (masked).
-pub async fn claims(app: &App, active: &Active) -> Result<Value> {
-    let Some(user) = &active.user else {
-        return Err(Error::InsufficientScope(
-            "this token stands for a client, not a user".into(),
-        ));
-    };
-    let basic = ["openid", "basic", "user.read"]
-        .iter()
-        .any(|s| active.has_scope(s));
-    let profile = active.has_scope("profile");
-    let email = active.has_scope("email");
-    let phone = active.has_scope("phone");
+pub async fn claims(app: &App, user: &User, scopes: &[String]) -> Result<Value> {
+    let has = |s: &str| scopes.iter().any(|x| x == s);
+    let basic = ["openid", "basic", "user.read"].iter().any(|s| has(s));
+    let profile = has("profile");
+    let email = has("email");
+    let phone = has("phone");
     if !(basic || profile || email || phone) {
         return Err(Error::InsufficientScope(
             "the token's scopes allow no user information".into(),
@@ -78,7 +72,7 @@ pub async fn claims(app: &App, active: &Active) -> Result<Value> {
         c.insert("verify_tag".into(), json!(user.verify_tag));
         c.insert("updated_at".into(), json!(user.updated_at));
     }
-    if profile || active.has_scope("user.read") {
+    if profile || has("user.read") {
         let groups = app.db.group_names_of(user.id).await?;
         c.insert("groups".into(), json!(groups));
     }
@@ -107,7 +101,10 @@ pub async fn userinfo(State(state): State<SharedState>, headers: HeaderMap) -> R
             "userinfo needs the openid scope".into(),
         ));
     }
-    let mut claims = claims(&state.app, &active).await?;
+    let user = active.user.as_ref().ok_or_else(|| {
+        Error::InsufficientScope("this token stands for a client, not a user".into())
+    })?;
+    let mut claims = claims(&state.app, user, &active.scopes).await?;
     if let Some(map) = claims.as_object_mut() {
         // OpenID Connect Core §5.3.2: a claim without a value is left out, and
         // `gender` is a word there, not seed 003's number.

@@ -1,0 +1,439 @@
+//! The JSON API of seed 000 (`pk` = the app's id; `?format=json|html`): my apps, my
+//! authorizations, my tokens, user and group details.
+
+use super::JsonBody;
+use super::caller::Caller;
+use super::format::{Format, respond};
+use crate::error::{Error, Result};
+use crate::http::SharedState;
+use crate::http::oauth::userinfo::claims;
+use crate::service::CreateClient;
+use crate::service::console::Authorization;
+use crate::store::AccessToken;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// An app as registered or changed (SPEC §3); only `name` and `redirect_uris` are
+/// required.
+#[derive(Debug, Deserialize)]
+pub struct AppBody {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    icon: String,
+    #[serde(default)]
+    homepage: String,
+    redirect_uris: Vec<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    grant_types: Vec<String>,
+    #[serde(default)]
+    token_format: Option<String>,
+    #[serde(default)]
+    token_policy: Option<String>,
+    /// Only at registration: a public client (no secret, PKCE).
+    #[serde(default)]
+    public: bool,
+}
+
+impl AppBody {
+    fn into_input(self, owner: i64) -> CreateClient {
+        CreateClient {
+            name: self.name,
+            description: self.description,
+            icon: self.icon,
+            homepage: self.homepage,
+            redirect_uris: self.redirect_uris,
+            grant_types: self.grant_types,
+            scopes: self.scopes,
+            is_public: self.public,
+            owner_id: Some(owner),
+            token_format: self.token_format,
+            token_policy: self.token_policy,
+            ..Default::default()
+        }
+    }
+}
+
+fn token_json(t: &AccessToken, app_name: &str) -> Value {
+    json!({
+        "id": t.id,
+        "app": {"id": t.client_id, "name": app_name},
+        "scope": t.scope,
+        "created_at": t.created_at,
+        "expires_at": t.expires_at,
+    })
+}
+
+pub fn authorization_json(a: &Authorization) -> Value {
+    json!({
+        "app": {
+            "id": a.client.id,
+            "pk": a.client.id,
+            "client_id": a.client.client_id,
+            "name": a.client.name,
+            "description": a.client.description,
+            "icon": a.client.icon,
+            "homepage": a.client.homepage,
+        },
+        "scope": a.consent.scope,
+        "granted_at": a.consent.created_at,
+        "updated_at": a.consent.updated_at,
+        "tokens": a.tokens.iter().map(|t| token_json(t, &a.client.name)).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn list_apps(
+    State(state): State<SharedState>,
+    c: Caller,
+    Query(f): Query<Format>,
+    uri: Uri,
+) -> Result<Response> {
+    let apps = state.app.db.clients_owned_by(c.user.id).await?;
+    let body = Value::Array(apps.iter().map(|a| a.view(None)).collect());
+    Ok(respond(
+        &c.ctx,
+        &f,
+        StatusCode::OK,
+        c.ctx.t("my_apps"),
+        uri.path(),
+        body,
+    ))
+}
+
+pub async fn create_app(
+    State(state): State<SharedState>,
+    c: Caller,
+    Query(f): Query<Format>,
+    uri: Uri,
+    JsonBody(b): JsonBody<AppBody>,
+) -> Result<Response> {
+    let created = state.app.create_client(b.into_input(c.user.id)).await?;
+    state
+        .app
+        .db
+        .audit(
+            Some(c.user.id),
+            "app_created",
+            &created.client.client_id,
+            &c.ctx.who.ip,
+            "",
+            crate::time::now(),
+        )
+        .await?;
+    let body = created.client.view(created.client_secret.as_deref());
+    Ok(respond(
+        &c.ctx,
+        &f,
+        StatusCode::CREATED,
+        c.ctx.t("my_apps"),
+        uri.path(),
+        body,
+    ))
+}
+
+pub async fn get_app(
+    State(state): State<SharedState>,
+    c: Caller,
+    Path(pk): Path<i64>,
+    Query(f): Query<Format>,
+    uri: Uri,
+) -> Result<Response> {
+    let app = state.app.my_app(&c.user, pk).await?;
+    Ok(respond(
+        &c.ctx,
+        &f,
+        StatusCode::OK,
+        &app.name,
+        uri.path(),
+        app.view(None),
+    ))
+}
+
+pub async fn update_app(
+    State(state): State<SharedState>,
+    c: Caller,
+    Path(pk): Path<i64>,
+    Query(f): Query<Format>,
+    uri: Uri,
+    JsonBody(b): JsonBody<AppBody>,
+) -> Result<Response> {
+    let app = state
+        .app
+        .update_app(&c.user, pk, b.into_input(c.user.id))
+        .await?;
+    Ok(respond(
+        &c.ctx,
+        &f,
+        StatusCode::OK,
+        &app.name,
+        uri.path(),
+        app.view(None),
+    ))
+}
+
+pub async fn delete_app(
+    State(state): State<SharedState>,
+    c: Caller,
+    Path(pk): Path<i64>,
+) -> Result<Response> {
+    state.app.delete_app(&c.user, pk).await?;
+    Ok(c.ctx.finish(StatusCode::NO_CONTENT))
+}
+
+pub async fn reset_secret(
+    State(state): State<SharedState>,
+    c: Caller,
+    Path(pk): Path<i64>,
+    Query(f): Query<Format>,
+    uri: Uri,
+) -> Result<Response> {
+    let secret = state.app.reset_my_app_secret(&c.user, pk).await?;
+    let app = state.app.my_app(&c.user, pk).await?;
+    Ok(respond(
+        &c.ctx,
+        &f,
+        StatusCode::OK,
+        &app.name,
+        uri.path(),
+        app.view(Some(&secret)),
+    ))
+}
+
+pub async fn list_authorizations(
+    State(state): State<SharedState>,
+    c: Caller,
+    Query(f): Query<Format>,
+    uri: Uri,
+) -> Result<Response> {
+    let list = state.app.my_authorizations(&c.user).await?;
+    let body = Value::Array(list.iter().map(authorization_json).collect());
+    Ok(respond(
+        &c.ctx,
+        &f,
+        StatusCode::OK,
+        c.ctx.t("my_authorizations"),
+        uri.path(),
+        body,
+    ))
+}
+
+pub async fn get_authorization(
+    State(state): State<SharedState>,
+    c: Caller,
+    Path(pk): Path<i64>,
+    Query(f): Query<Format>,
+    uri: Uri,
+) -> Result<Response> {
+    let a = state.app.my_authorization(&c.user, pk).await?;
+    Ok(respond(
+        &c.ctx,
+        &f,
+        StatusCode::OK,
+        &a.client.name,
+        uri.path(),
+        authorization_json(&a),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ScopeBody {
+    scope: String,
+}
+
+pub async fn update_authorization(
+    State(state): State<SharedState>,
+    c: Caller,
+    Path(pk): Path<i64>,
+    Query(f): Query<Format>,
+    uri: Uri,
+    JsonBody(b): JsonBody<ScopeBody>,
+) -> Result<Response> {
+    let a = state
+        .app
+        .change_authorization(&c.user, pk, &b.scope)
+        .await?;
+    Ok(respond(
+        &c.ctx,
+        &f,
+        StatusCode::OK,
+        &a.client.name,
+        uri.path(),
+        authorization_json(&a),
+    ))
+}
+
+pub async fn delete_authorization(
+    State(state): State<SharedState>,
+    c: Caller,
+    Path(pk): Path<i64>,
+) -> Result<Response> {
+    state.app.revoke_authorization(&c.user, pk).await?;
+    Ok(c.ctx.finish(StatusCode::NO_CONTENT))
+}
+
+pub async fn list_tokens(
+    State(state): State<SharedState>,
+    c: Caller,
+    Query(f): Query<Format>,
+    uri: Uri,
+) -> Result<Response> {
+    let now = crate::time::now();
+    let tokens = state.app.db.valid_tokens_of(c.user.id, None, now).await?;
+    let mut out = Vec::with_capacity(tokens.len());
+    for t in &tokens {
+        let name = state
+            .app
+            .db
+            .client_by_id(t.client_id)
+            .await?
+            .map(|c| c.name)
+            .unwrap_or_default();
+        out.push(token_json(t, &name));
+    }
+    Ok(respond(
+        &c.ctx,
+        &f,
+        StatusCode::OK,
+        "Tokens",
+        uri.path(),
+        Value::Array(out),
+    ))
+}
+
+pub async fn delete_token(
+    State(state): State<SharedState>,
+    c: Caller,
+    Path((pk, id)): Path<(i64, i64)>,
+) -> Result<Response> {
+    state.app.delete_my_token(&c.user, pk, id).await?;
+    Ok(c.ctx.finish(StatusCode::NO_CONTENT))
+}
+
+/// The caller's own details: the fields its token's scopes allow, or all of them
+/// for the person themself.
+async fn user_details(state: &SharedState, c: &Caller) -> Result<Value> {
+    match &c.token {
+        Some(active) => claims(&state.app, &c.user, &active.scopes).await,
+        None => {
+            let everything = ["openid", "profile", "email", "phone"].map(String::from);
+            claims(&state.app, &c.user, &everything).await
+        }
+    }
+}
+
+pub async fn me(
+    State(state): State<SharedState>,
+    c: Caller,
+    Query(f): Query<Format>,
+    uri: Uri,
+) -> Result<Response> {
+    let body = user_details(&state, &c).await?;
+    Ok(respond(
+        &c.ctx,
+        &f,
+        StatusCode::OK,
+        &c.user.username,
+        uri.path(),
+        body,
+    ))
+}
+
+/// `GET /api/users/{pk}/`: only the authorized user; anyone else's `pk` is 404.
+pub async fn user(
+    State(state): State<SharedState>,
+    c: Caller,
+    Path(pk): Path<String>,
+    Query(f): Query<Format>,
+    uri: Uri,
+) -> Result<Response> {
+    if pk != "me" && pk.parse::<i64>().ok() != Some(c.user.id) {
+        return Err(Error::NotFound);
+    }
+    let body = user_details(&state, &c).await?;
+    Ok(respond(
+        &c.ctx,
+        &f,
+        StatusCode::OK,
+        &c.user.username,
+        uri.path(),
+        body,
+    ))
+}
+
+pub async fn groups(
+    State(state): State<SharedState>,
+    c: Caller,
+    Query(f): Query<Format>,
+    uri: Uri,
+) -> Result<Response> {
+    let groups = state.app.db.groups_of(c.user.id).await?;
+    Ok(respond(
+        &c.ctx,
+        &f,
+        StatusCode::OK,
+        c.ctx.t("groups"),
+        uri.path(),
+        json!(groups),
+    ))
+}
+
+/// `GET /api/groups/{pk}/`: only a group the user is in.
+pub async fn group(
+    State(state): State<SharedState>,
+    c: Caller,
+    Path(pk): Path<i64>,
+    Query(f): Query<Format>,
+    uri: Uri,
+) -> Result<Response> {
+    let group = state
+        .app
+        .db
+        .groups_of(c.user.id)
+        .await?
+        .into_iter()
+        .find(|g| g.id == pk)
+        .ok_or(Error::NotFound)?;
+    let members: Vec<Value> = state
+        .app
+        .db
+        .group_members(group.id)
+        .await?
+        .into_iter()
+        .map(|(id, username)| json!({"id": id, "username": username}))
+        .collect();
+    let body = json!({"id": group.id, "name": group.name, "description": group.description, "created_at": group.created_at, "members": members});
+    Ok(respond(
+        &c.ctx,
+        &f,
+        StatusCode::OK,
+        &group.name,
+        uri.path(),
+        body,
+    ))
+}
+
+/// `GET /api/user` (seed 002): the fields the token's scopes allow.
+pub async fn resource_user(
+    State(state): State<SharedState>,
+    c: Caller,
+    Query(f): Query<Format>,
+    uri: Uri,
+) -> Result<Response> {
+    let body = user_details(&state, &c).await?;
+    Ok(crate::http::oauth::no_store(respond(
+        &c.ctx,
+        &f,
+        StatusCode::OK,
+        &c.user.username,
+        uri.path(),
+        body,
+    ))
+    .into_response())
+}

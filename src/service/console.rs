@@ -1,0 +1,219 @@
+//! The self-service consoles (seed 000: OAuth 第三方应用授权管理): my apps, the apps I
+//! authorized, my tokens. Every operation takes the acting user and touches only
+//! what is theirs: someone else's `pk` is "not found", never their data.
+
+use super::{App, CreateClient};
+use crate::error::{Error, Result};
+use crate::oauth::scope;
+use crate::store::{AccessToken, Client, ClientUpdate, Consent, User};
+
+/// An authorization: an app, what I granted it, and its tokens valid now.
+#[derive(Debug, Clone)]
+pub struct Authorization {
+    pub client: Client,
+    pub consent: Consent,
+    pub tokens: Vec<AccessToken>,
+}
+
+impl App {
+    /// One of `user`'s apps.
+    pub async fn my_app(&self, user: &User, pk: i64) -> Result<Client> {
+        self.db
+            .client_by_id(pk)
+            .await?
+            .filter(|c| c.owner_id == Some(user.id))
+            .ok_or(Error::NotFound)
+    }
+
+    /// Changes one of `user`'s apps under the rules of registration. `develop` and
+    /// `root` asked for and not yet approved become requests for an admin.
+    pub async fn update_app(
+        &self,
+        user: &User,
+        pk: i64,
+        mut input: CreateClient,
+    ) -> Result<Client> {
+        let current = self.my_app(user, pk).await?;
+        input.is_public = current.is_public;
+        input.by_admin = false;
+        let valid = self.validate_app(input).await?;
+        let requested: Vec<String> = valid
+            .scopes
+            .iter()
+            .filter(|s| {
+                scope::PRIVILEGED.contains(&s.as_str()) && !current.approved_scopes.contains(s)
+            })
+            .cloned()
+            .collect();
+        let update = ClientUpdate {
+            name: valid.name,
+            description: valid.description,
+            icon: valid.icon,
+            homepage: valid.homepage,
+            redirect_uris: valid.redirect_uris,
+            grant_types: valid.grant_types,
+            scopes: valid.scopes,
+            requested_scopes: requested,
+            token_format: valid.token_format,
+            token_policy: valid.token_policy,
+        };
+        let now = crate::time::now();
+        self.db.update_client(pk, &update, now).await?;
+        self.db
+            .audit(
+                Some(user.id),
+                "app_updated",
+                &current.client_id,
+                "",
+                "",
+                now,
+            )
+            .await?;
+        self.db.client_by_id(pk).await?.ok_or(Error::NotFound)
+    }
+
+    /// Deletes one of `user`'s apps; every token of it stops working at once.
+    pub async fn delete_app(&self, user: &User, pk: i64) -> Result<()> {
+        let app = self.my_app(user, pk).await?;
+        let now = crate::time::now();
+        self.db.delete_client(pk).await?;
+        self.db
+            .audit(Some(user.id), "app_deleted", &app.client_id, "", "", now)
+            .await
+    }
+
+    pub async fn reset_my_app_secret(&self, user: &User, pk: i64) -> Result<String> {
+        let app = self.my_app(user, pk).await?;
+        let secret = self.reset_client_secret(&app).await?;
+        self.db
+            .audit(
+                Some(user.id),
+                "app_secret_reset",
+                &app.client_id,
+                "",
+                "",
+                crate::time::now(),
+            )
+            .await?;
+        Ok(secret)
+    }
+
+    /// The apps `user` authorized, newest first.
+    pub async fn my_authorizations(&self, user: &User) -> Result<Vec<Authorization>> {
+        let now = crate::time::now();
+        let mut out = Vec::new();
+        for consent in self.db.consents_of(user.id).await? {
+            if let Some(client) = self.db.client_by_id(consent.client_id).await? {
+                let tokens = self
+                    .db
+                    .valid_tokens_of(user.id, Some(client.id), now)
+                    .await?;
+                out.push(Authorization {
+                    client,
+                    consent,
+                    tokens,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn my_authorization(&self, user: &User, pk: i64) -> Result<Authorization> {
+        self.my_authorizations(user)
+            .await?
+            .into_iter()
+            .find(|a| a.client.id == pk)
+            .ok_or(Error::NotFound)
+    }
+
+    /// Changes what `user` granted app `pk`. Tokens that carry more than the new
+    /// grant stop working.
+    pub async fn change_authorization(
+        &self,
+        user: &User,
+        pk: i64,
+        new_scope: &str,
+    ) -> Result<Authorization> {
+        let current = self.my_authorization(user, pk).await?;
+        let wanted = scope::parse(new_scope);
+        let granted = scope::parse(&current.consent.scope);
+        if wanted.is_empty() {
+            return Err(Error::field(
+                "scope",
+                "grant at least one scope, or revoke the app",
+            ));
+        }
+        if !scope::covers(&granted, &wanted) {
+            return Err(Error::InvalidScope(
+                "an authorization can only be narrowed here".into(),
+            ));
+        }
+        let now = crate::time::now();
+        self.db
+            .save_consent(user.id, pk, &wanted.join(" "), now)
+            .await?;
+        for t in &current.tokens {
+            if !scope::covers(&wanted, &scope::parse(&t.scope)) {
+                match &t.family_id {
+                    Some(f) => self.db.revoke_family(f, now).await?,
+                    None => self.db.revoke_access_token(t.id, now).await?,
+                }
+            }
+        }
+        self.db
+            .audit(
+                Some(user.id),
+                "authorization_changed",
+                &current.client.client_id,
+                "",
+                &wanted.join(" "),
+                now,
+            )
+            .await?;
+        self.my_authorization(user, pk).await
+    }
+
+    /// Revokes app `pk`: the consent goes and every token of it stops working.
+    pub async fn revoke_authorization(&self, user: &User, pk: i64) -> Result<()> {
+        let current = self.my_authorization(user, pk).await?;
+        let now = crate::time::now();
+        self.db.delete_consent(user.id, pk).await?;
+        self.db.revoke_all_of(user.id, pk, now).await?;
+        self.db
+            .audit(
+                Some(user.id),
+                "authorization_revoked",
+                &current.client.client_id,
+                "",
+                "",
+                now,
+            )
+            .await
+    }
+
+    /// Deletes one token of app `pk` (and the refresh family it came from).
+    pub async fn delete_my_token(&self, user: &User, pk: i64, token_id: i64) -> Result<()> {
+        let now = crate::time::now();
+        let token = self
+            .db
+            .valid_tokens_of(user.id, Some(pk), now)
+            .await?
+            .into_iter()
+            .find(|t| t.id == token_id)
+            .ok_or(Error::NotFound)?;
+        match &token.family_id {
+            Some(f) => self.db.revoke_family(f, now).await?,
+            None => self.db.revoke_access_token(token.id, now).await?,
+        }
+        self.db
+            .audit(
+                Some(user.id),
+                "token_deleted",
+                &token.id.to_string(),
+                "",
+                "",
+                now,
+            )
+            .await
+    }
+}

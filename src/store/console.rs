@@ -1,0 +1,130 @@
+//! Queries of the self-service consoles: my apps, my authorizations, my tokens.
+
+use super::{AccessToken, Client, Db};
+use crate::error::Result;
+
+/// A consent with when it was given.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Consent {
+    pub client_id: i64,
+    pub scope: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The editable fields of an app.
+#[derive(Debug, Clone)]
+pub struct ClientUpdate {
+    pub name: String,
+    pub description: String,
+    pub icon: String,
+    pub homepage: String,
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub requested_scopes: Vec<String>,
+    pub token_format: String,
+    pub token_policy: String,
+}
+
+impl Db {
+    pub async fn clients_owned_by(&self, user_id: i64) -> Result<Vec<Client>> {
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM clients WHERE owner_id = $1 ORDER BY id")
+                .bind(user_id)
+                .fetch_all(self.pool())
+                .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(c) = self.client_by_id(id).await? {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn update_client(&self, id: i64, u: &ClientUpdate, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE clients SET name = $1, description = $2, icon = $3, homepage = $4, redirect_uris = $5, \
+             grant_types = $6, scopes = $7, requested_scopes = $8, token_format = $9, token_policy = $10, \
+             updated_at = $11 WHERE id = $12",
+        )
+        .bind(&u.name)
+        .bind(&u.description)
+        .bind(&u.icon)
+        .bind(&u.homepage)
+        .bind(u.redirect_uris.join(" "))
+        .bind(u.grant_types.join(" "))
+        .bind(u.scopes.join(" "))
+        .bind(u.requested_scopes.join(" "))
+        .bind(&u.token_format)
+        .bind(&u.token_policy)
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes an app; its codes, tokens and consents go with it (foreign keys).
+    pub async fn delete_client(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM clients WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn consents_of(&self, user_id: i64) -> Result<Vec<Consent>> {
+        Ok(sqlx::query_as(
+            "SELECT client_id, scope, created_at, updated_at FROM consents WHERE user_id = $1 ORDER BY updated_at DESC",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn delete_consent(&self, user_id: i64, client_id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
+            .bind(user_id)
+            .bind(client_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// A user's access tokens that are valid now, of one app or all.
+    pub async fn valid_tokens_of(
+        &self,
+        user_id: i64,
+        client_id: Option<i64>,
+        now: i64,
+    ) -> Result<Vec<AccessToken>> {
+        Ok(sqlx::query_as(
+            "SELECT id, token_hash, client_id, user_id, scope, family_id, code_hash, extra, revoked_at, expires_at, \
+             created_at FROM access_tokens WHERE user_id = $1 AND ($2 = 0 OR client_id = $2) AND revoked_at IS NULL \
+             AND expires_at > $3 ORDER BY id DESC",
+        )
+        .bind(user_id)
+        .bind(client_id.unwrap_or(0))
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Revokes every access and refresh token of a user for an app.
+    pub async fn revoke_all_of(&self, user_id: i64, client_id: i64, now: i64) -> Result<()> {
+        for sql in [
+            "UPDATE access_tokens SET revoked_at = $1 WHERE user_id = $2 AND client_id = $3 AND revoked_at IS NULL",
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND client_id = $3 AND revoked_at IS NULL",
+        ] {
+            sqlx::query(sql)
+                .bind(now)
+                .bind(user_id)
+                .bind(client_id)
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,505 @@
+//! Issue 5: the JSON API of seed 000 (my apps, my authorizations, my tokens, user and
+//! group details) and the resource API of seed 002 (`/api/user`).
+
+use crate::harness::{Backend, TestServer, client};
+use crate::oauth::{App, authorize, introspect_with, make_client, params_of, pkce, token};
+use crate::on_both;
+use serde_json::{Value, json};
+
+const PW: &str = "correct horse battery";
+const CB: &str = "https://app.example.com/cb";
+
+async fn json_of(res: reqwest::Response) -> Value {
+    res.json().await.unwrap()
+}
+
+on_both!(my_apps_crud_and_nobody_elses, |backend| {
+    let s = TestServer::start(backend).await;
+    s.register("owner", "owner@example.com", PW).await;
+    s.register("other", "other@example.com", PW).await;
+    let (http, csrf) = s.login("owner", PW).await;
+    let (stranger, stranger_csrf) = s.login("other", PW).await;
+
+    let body = json!({"name": "Library", "redirect_uris": [CB, "https://app.example.com/cb2"], "grant_types": ["authorization_code", "client_credentials"], "scopes": ["basic", "openid", "develop"]});
+    let res = http
+        .post(s.url("/api/apps/"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "CSRF header missing");
+    let res = http
+        .post(s.url("/api/apps/"))
+        .header("X-CSRF-Token", &csrf)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let created = json_of(res).await;
+    let pk = created["id"].as_i64().unwrap();
+    let secret = created["client_secret"].as_str().unwrap().to_string();
+    assert_eq!(
+        created["requested_scopes"],
+        json!(["develop"]),
+        "develop waits for an admin"
+    );
+    assert_eq!(created["approved_scopes"], json!([]));
+    let app = App {
+        client_id: created["client_id"].as_str().unwrap().into(),
+        secret: Some(secret.clone()),
+    };
+
+    let list = json_of(http.get(s.url("/api/apps/")).send().await.unwrap()).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(
+        list[0].get("client_secret").is_none(),
+        "the secret is shown once"
+    );
+    assert!(!list.to_string().contains(&secret));
+    let res = token(
+        &s,
+        &app,
+        &[("grant_type", "client_credentials"), ("scope", "develop")],
+    )
+    .await;
+    assert_eq!(res.status(), 400, "not approved yet");
+
+    let res = http
+        .put(s.url(&format!("/api/apps/{pk}/")))
+        .header("X-CSRF-Token", &csrf)
+        .json(&json!({"name": "Library 2", "redirect_uris": ["javascript:alert(1)"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let res = http.put(s.url(&format!("/api/apps/{pk}/"))).header("X-CSRF-Token", &csrf).json(&json!({"name": "Library 2", "redirect_uris": [CB], "grant_types": ["authorization_code", "client_credentials"], "scopes": ["basic"]})).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(json_of(res).await["name"], "Library 2");
+
+    // Another user's pk is 404 for every method, and changes nothing.
+    for (method, path) in [
+        ("GET", format!("/api/apps/{pk}/")),
+        ("PUT", format!("/api/apps/{pk}/")),
+        ("DELETE", format!("/api/apps/{pk}/")),
+        ("POST", format!("/api/apps/{pk}/reset-secret/")),
+    ] {
+        let req = stranger
+            .request(method.parse().unwrap(), s.url(&path))
+            .header("X-CSRF-Token", &stranger_csrf);
+        let req = if method == "PUT" {
+            req.json(&json!({"name": "x", "redirect_uris": [CB]}))
+        } else {
+            req
+        };
+        assert_eq!(req.send().await.unwrap().status(), 404, "{method} {path}");
+    }
+    assert!(
+        json_of(stranger.get(s.url("/api/apps/")).send().await.unwrap())
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // format=html renders the same data as a page.
+    let page = http
+        .get(s.url(&format!("/api/apps/{pk}/?format=html")))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.text().await.unwrap().contains("Library 2"));
+
+    // A new secret: the old one stops working.
+    let t = json_of(token(&s, &app, &[("grant_type", "client_credentials")]).await).await;
+    let res = http
+        .post(s.url(&format!("/api/apps/{pk}/reset-secret/")))
+        .header("X-CSRF-Token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    let new_secret = json_of(res).await["client_secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        token(&s, &app, &[("grant_type", "client_credentials")])
+            .await
+            .status(),
+        401
+    );
+    let renewed = App {
+        client_id: app.client_id.clone(),
+        secret: Some(new_secret),
+    };
+    assert_eq!(
+        token(&s, &renewed, &[("grant_type", "client_credentials")])
+            .await
+            .status(),
+        200
+    );
+
+    // Deleting the app stops its tokens at once.
+    let watcher = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+    assert_eq!(
+        introspect_with(&s, &watcher, t["access_token"].as_str().unwrap()).await["active"],
+        true
+    );
+    let res = http
+        .delete(s.url(&format!("/api/apps/{pk}/")))
+        .header("X-CSRF-Token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        introspect_with(&s, &watcher, t["access_token"].as_str().unwrap()).await["active"],
+        false
+    );
+    s.stop().await;
+});
+
+/// `name` authorizes `app` for `scope` through the code flow and returns the tokens.
+async fn authorized(s: &TestServer, http: &reqwest::Client, app: &App, scope: &str) -> Value {
+    let (verifier, challenge) = pkce();
+    let loc = authorize(
+        s,
+        http,
+        &[
+            ("response_type", "code"),
+            ("client_id", &app.client_id),
+            ("redirect_uri", CB),
+            ("scope", scope),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    let code = params_of(&loc)["code"].clone();
+    json_of(
+        token(
+            s,
+            app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CB),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await,
+    )
+    .await
+}
+
+on_both!(my_authorizations_and_tokens, |backend| {
+    let s = TestServer::start(backend).await;
+    let app = make_client(
+        &s,
+        &["authorization_code", "refresh_token"],
+        &["openid", "email", "profile", "basic"],
+        false,
+        |_| {},
+    )
+    .await;
+    let watcher = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+    s.register("reader", "reader@example.com", PW).await;
+    s.register("nosy", "nosy@example.com", PW).await;
+    let (http, csrf) = s.login("reader", PW).await;
+    let (nosy, nosy_csrf) = s.login("nosy", PW).await;
+    let wide = authorized(&s, &http, &app, "openid email profile").await;
+    let pk = s
+        .app()
+        .db
+        .client_by_client_id(&app.client_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+
+    let list = json_of(
+        http.get(s.url("/api/authorizations/"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(list[0]["app"]["id"], pk);
+    assert_eq!(list[0]["tokens"].as_array().unwrap().len(), 1);
+    assert!(
+        !list
+            .to_string()
+            .contains(wide["access_token"].as_str().unwrap()),
+        "never the token itself"
+    );
+    let tokens = json_of(http.get(s.url("/api/tokens/")).send().await.unwrap()).await;
+    assert_eq!(tokens[0]["app"]["id"], pk);
+    assert!(tokens[0]["expires_at"].as_i64().unwrap() > tokens[0]["created_at"].as_i64().unwrap());
+    assert_eq!(
+        nosy.get(s.url(&format!("/api/authorizations/{pk}/")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        nosy.delete(s.url(&format!("/api/authorizations/{pk}/")))
+            .header("X-CSRF-Token", &nosy_csrf)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    // Narrowing the grant stops the tokens that carry more.
+    let res = http
+        .put(s.url(&format!("/api/authorizations/{pk}/")))
+        .header("X-CSRF-Token", &csrf)
+        .json(&json!({"scope": "openid email"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(json_of(res).await["scope"], "openid email");
+    assert_eq!(
+        introspect_with(&s, &watcher, wide["access_token"].as_str().unwrap()).await["active"],
+        false
+    );
+    let res = http
+        .put(s.url(&format!("/api/authorizations/{pk}/")))
+        .header("X-CSRF-Token", &csrf)
+        .json(&json!({"scope": "openid email phone"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400, "widening is not done here");
+
+    // Delete one token, then revoke the app.
+    let narrow = authorized(&s, &http, &app, "openid email").await;
+    let second = authorized(&s, &http, &app, "openid").await;
+    let tokens = json_of(http.get(s.url("/api/tokens/")).send().await.unwrap()).await;
+    let id = tokens[0]["id"].as_i64().unwrap();
+    assert_eq!(
+        nosy.delete(s.url(&format!("/api/authorizations/{pk}/tokens/{id}/")))
+            .header("X-CSRF-Token", &nosy_csrf)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let res = http
+        .delete(s.url(&format!("/api/authorizations/{pk}/tokens/{id}/")))
+        .header("X-CSRF-Token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        introspect_with(&s, &watcher, second["access_token"].as_str().unwrap()).await["active"],
+        false
+    );
+    assert_eq!(
+        introspect_with(&s, &watcher, narrow["access_token"].as_str().unwrap()).await["active"],
+        true
+    );
+    let res = http
+        .delete(s.url(&format!("/api/authorizations/{pk}/")))
+        .header("X-CSRF-Token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        introspect_with(&s, &watcher, narrow["access_token"].as_str().unwrap()).await["active"],
+        false
+    );
+    assert!(
+        json_of(
+            http.get(s.url("/api/authorizations/"))
+                .send()
+                .await
+                .unwrap()
+        )
+        .await
+        .as_array()
+        .unwrap()
+        .is_empty()
+    );
+    s.stop().await;
+});
+
+on_both!(resource_api_gives_what_the_scopes_allow, |backend| {
+    let s = TestServer::start(backend).await;
+    let app = make_client(
+        &s,
+        &["authorization_code"],
+        &["openid", "email", "profile", "phone", "basic", "develop"],
+        false,
+        |c| c.by_admin = true,
+    )
+    .await;
+    s.register("res", "res@example.com", PW).await;
+    let (http, csrf) = s.login("res", PW).await;
+    http.patch(s.url("/api/account"))
+        .header("X-CSRF-Token", &csrf)
+        .json(&json!({"phone": "13212345720", "id_card": "44090000000000987X", "nickname": "R"}))
+        .send()
+        .await
+        .unwrap();
+    let me = s.app().db.user_by_login("res").await.unwrap().unwrap();
+
+    let email_only = authorized(&s, &http, &app, "email").await;
+    let at = email_only["access_token"].as_str().unwrap();
+    let u = json_of(
+        client()
+            .get(s.url("/api/user"))
+            .bearer_auth(at)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(u["email"], "res@example.com");
+    assert!(
+        u["username"].is_string(),
+        "basic, the default scope, is always granted"
+    );
+    assert!(
+        u.get("id_card").is_none() && u.get("phone").is_none(),
+        "{u}"
+    );
+    // Seed 002: the token in the query.
+    let q = client()
+        .get(s.url(&format!("/api/user?access_token={at}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(q.status(), 200);
+
+    let profile = authorized(&s, &http, &app, "profile phone").await;
+    let u = json_of(
+        client()
+            .get(s.url("/api/user"))
+            .bearer_auth(profile["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(u["id_card"], "4409**********987X");
+    assert_eq!(u["phone"], "132*****720");
+
+    // A scope that guards no user path: 403 with WWW-Authenticate.
+    let dev = authorized(&s, &http, &app, "develop").await;
+    let dev_token = dev["access_token"].as_str().unwrap();
+    let res = client()
+        .get(s.url("/api/groups/"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("insufficient_scope")
+    );
+    assert_eq!(json_of(res).await["error_code"], 14);
+    // develop guards the console API: the token lists the user's apps.
+    let res = client()
+        .get(s.url("/api/apps/"))
+        .bearer_auth(dev_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = client()
+        .get(s.url("/api/apps/"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let res = client()
+        .get(s.url("/api/user"))
+        .bearer_auth("garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
+    // User details: only the authorized user.
+    let res = client()
+        .get(s.url(&format!("/api/users/{}/", me.id)))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = client()
+        .get(s.url(&format!("/api/users/{}/", me.id + 1000)))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    s.stop().await;
+});
+
+#[tokio::test]
+async fn groups_show_only_mine() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    s.register("gm", "gm@example.com", PW).await;
+    s.register("go", "go@example.com", PW).await;
+    let now = usercenter::time::now();
+    let mine = s.app().db.create_group("kitchen", "", now).await.unwrap();
+    let theirs = s.app().db.create_group("board", "", now).await.unwrap();
+    let gm = s.app().db.user_by_login("gm").await.unwrap().unwrap();
+    let go = s.app().db.user_by_login("go").await.unwrap().unwrap();
+    s.app().db.add_to_group(mine.id, gm.id, now).await.unwrap();
+    s.app()
+        .db
+        .add_to_group(theirs.id, go.id, now)
+        .await
+        .unwrap();
+    let (http, _) = s.login("gm", PW).await;
+    let list = json_of(http.get(s.url("/api/groups/")).send().await.unwrap()).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["name"], "kitchen");
+    let g = json_of(
+        http.get(s.url(&format!("/api/groups/{}/", mine.id)))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(g["members"][0]["username"], "gm");
+    assert_eq!(
+        http.get(s.url(&format!("/api/groups/{}/", theirs.id)))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let html = http
+        .get(s.url("/api/groups/?format=html"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("kitchen"));
+    s.stop().await;
+}
