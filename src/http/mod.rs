@@ -58,6 +58,38 @@ pub fn router(state: SharedState) -> Router {
         .route("/account/password", post(pages::account::password_submit))
         .route("/account/email", post(pages::account::email_submit))
         .route(
+            "/account/apps",
+            get(pages::console::apps).post(pages::console::create_app),
+        )
+        .route(
+            "/account/apps/{pk}",
+            get(pages::console::app).post(pages::console::update_app),
+        )
+        .route(
+            "/account/apps/{pk}/reset-secret",
+            post(pages::console::reset_secret),
+        )
+        .route(
+            "/account/apps/{pk}/delete",
+            post(pages::console::delete_app),
+        )
+        .route(
+            "/account/authorizations",
+            get(pages::console::authorizations),
+        )
+        .route(
+            "/account/authorizations/{pk}/scope",
+            post(pages::console::change_scope),
+        )
+        .route(
+            "/account/authorizations/{pk}/revoke",
+            post(pages::console::revoke),
+        )
+        .route(
+            "/account/authorizations/{pk}/tokens/{id}/delete",
+            post(pages::console::delete_token),
+        )
+        .route(
             "/account/sessions/end",
             post(pages::account::end_session_submit),
         )

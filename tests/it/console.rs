@@ -503,3 +503,191 @@ async fn groups_show_only_mine() {
     assert!(html.contains("kitchen"));
     s.stop().await;
 }
+
+on_both!(console_pages_run_an_app_end_to_end, |backend| {
+    use crate::harness::hidden;
+    let s = TestServer::start(backend).await;
+    s.register("dev", "dev@example.com", PW).await;
+    let (http, _) = s.login("dev", PW).await;
+    let page = http
+        .get(s.url("/account/apps"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf_token");
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("name", "Canteen"),
+        (
+            "redirect_uris",
+            "https://canteen.example.com/cb https://canteen.example.com/cb2",
+        ),
+        ("scopes", "openid"),
+        ("scopes", "basic"),
+        ("scopes", "root"),
+        ("grant_types", "authorization_code"),
+        ("grant_types", "client_credentials"),
+        ("token_format", "opaque"),
+        ("token_policy", "independent"),
+    ];
+    let res = http
+        .post(s.url("/account/apps"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("id=\"client-secret\""),
+        "the secret is shown once"
+    );
+    let mine = s.app().db.user_by_login("dev").await.unwrap().unwrap();
+    let apps = s.app().db.clients_owned_by(mine.id).await.unwrap();
+    assert_eq!(apps.len(), 1);
+    let app = &apps[0];
+    assert_eq!(app.redirect_uris.len(), 2);
+    assert_eq!(
+        app.requested_scopes,
+        vec!["root".to_string()],
+        "root is a request for an admin"
+    );
+    let list = http
+        .get(s.url("/account/apps"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("Canteen") && !list.contains("id=\"client-secret\""));
+
+    // Without CSRF nothing happens.
+    let res = http
+        .post(s.url(&format!("/account/apps/{}/delete", app.id)))
+        .form(&[("csrf_token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // A bad redirect URI is refused with the form kept.
+    let bad = [
+        ("csrf_token", csrf.as_str()),
+        ("name", "Canteen 2"),
+        ("redirect_uris", "javascript:alert(1)"),
+        ("grant_types", "authorization_code"),
+    ];
+    let res = http
+        .post(s.url(&format!("/account/apps/{}", app.id)))
+        .form(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("javascript"));
+    let good = [
+        ("csrf_token", csrf.as_str()),
+        ("name", "Canteen 2"),
+        ("redirect_uris", "https://canteen.example.com/cb"),
+        ("grant_types", "authorization_code"),
+        ("scopes", "basic"),
+    ];
+    let res = http
+        .post(s.url(&format!("/account/apps/{}", app.id)))
+        .form(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        s.app().db.client_by_id(app.id).await.unwrap().unwrap().name,
+        "Canteen 2"
+    );
+    let res = http
+        .post(s.url(&format!("/account/apps/{}/reset-secret", app.id)))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.text().await.unwrap().contains("id=\"client-secret\""));
+
+    // Someone else cannot see or touch it.
+    s.register("eve", "eve@example.com", PW).await;
+    let (eve, _) = s.login("eve", PW).await;
+    assert_eq!(
+        eve.get(s.url(&format!("/account/apps/{}", app.id)))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    let res = http
+        .post(s.url(&format!("/account/apps/{}/delete", app.id)))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(s.app().db.client_by_id(app.id).await.unwrap().is_none());
+    let page = http
+        .get(s.url("/account/authorizations"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("no-authorizations"));
+    s.stop().await;
+});
+
+#[tokio::test]
+async fn authorizations_page_revokes() {
+    use crate::harness::hidden;
+    let s = TestServer::start(Backend::Sqlite).await;
+    let app = make_client(
+        &s,
+        &["authorization_code"],
+        &["openid", "email", "basic"],
+        false,
+        |_| {},
+    )
+    .await;
+    let watcher = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+    s.register("pam", "pam@example.com", PW).await;
+    let (http, _) = s.login("pam", PW).await;
+    let t = authorized(&s, &http, &app, "openid email").await;
+    let page = http
+        .get(s.url("/account/authorizations"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Canteen App"));
+    let csrf = hidden(&page, "csrf_token");
+    let pk = s
+        .app()
+        .db
+        .client_by_client_id(&app.client_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let res = http
+        .post(s.url(&format!("/account/authorizations/{pk}/revoke")))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        introspect_with(&s, &watcher, t["access_token"].as_str().unwrap()).await["active"],
+        false
+    );
+    s.stop().await;
+}

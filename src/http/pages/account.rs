@@ -42,6 +42,7 @@ pub struct SessionView {
 pub struct AccountPage {
     pub lang: Lang,
     pub csrf: String,
+    pub is_admin: bool,
     pub username: String,
     pub email: String,
     pub p: ProfileView,
@@ -75,7 +76,7 @@ fn device(ua: &str) -> String {
     }
 }
 
-fn format_time(t: i64) -> String {
+pub fn format_time(t: i64) -> String {
     // UTC, minute precision: enough to recognise a session.
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
@@ -149,6 +150,7 @@ async fn page(
     let page = AccountPage {
         lang: ctx.lang,
         csrf: ctx.csrf.clone(),
+        is_admin: user.is_admin,
         username: user.username.clone(),
         email: user.email.clone().unwrap_or_default(),
         p,

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod console;
 pub mod password;
 
 use super::ctx::Ctx;
