@@ -26,8 +26,18 @@ pub type SharedState = Arc<State>;
 
 /// The whole HTTP surface.
 pub fn router(state: SharedState) -> Router {
-    use axum::routing::{delete, get, post};
+    use axum::routing::{get, post};
+    let (api, openapi) = api::routes::router().split_for_parts();
+    let openapi = Arc::new(openapi);
     Router::new()
+        .merge(api)
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
         .route("/healthz", get(health::healthz))
         .route(
             "/",
@@ -93,6 +103,43 @@ pub fn router(state: SharedState) -> Router {
             "/account/sessions/end",
             post(pages::account::end_session_submit),
         )
+        .route("/admin", get(pages::admin::settings::settings_page))
+        .route(
+            "/admin/settings",
+            get(pages::admin::settings::settings_page)
+                .post(pages::admin::settings::settings_submit),
+        )
+        .route(
+            "/admin/scopes",
+            get(pages::admin::scopes::scopes_page).post(pages::admin::scopes::scopes_submit),
+        )
+        .route(
+            "/admin/scopes/{name}",
+            get(pages::admin::scopes::scope_page).post(pages::admin::scopes::scope_submit),
+        )
+        .route("/admin/users", get(pages::admin::users::users_page))
+        .route(
+            "/admin/users/{id}",
+            get(pages::admin::users::user_page).post(pages::admin::users::user_submit),
+        )
+        .route(
+            "/admin/groups",
+            get(pages::admin::groups::groups_page).post(pages::admin::groups::groups_submit),
+        )
+        .route(
+            "/admin/groups/{id}",
+            get(pages::admin::groups::group_page).post(pages::admin::groups::group_submit),
+        )
+        .route("/admin/clients", get(pages::admin::clients::clients_page))
+        .route(
+            "/admin/clients/{id}",
+            post(pages::admin::clients::client_submit),
+        )
+        .route(
+            "/admin/cards",
+            get(pages::admin::cards::cards_page).post(pages::admin::cards::cards_submit),
+        )
+        .route("/admin/audit", get(pages::admin::audit::audit_page))
         .route(
             "/.well-known/openid-configuration",
             get(oauth::discovery::metadata),
@@ -115,50 +162,6 @@ pub fn router(state: SharedState) -> Router {
             "/oauth/userinfo",
             get(oauth::userinfo::userinfo).post(oauth::userinfo::userinfo),
         )
-        .route("/api/auth/register", post(api::auth::register))
-        .route("/api/auth/login", post(api::auth::login))
-        .route("/api/auth/session", get(api::auth::session))
-        .route("/api/auth/logout", post(api::auth::logout))
-        .route("/api/auth/password/forgot", post(api::auth::forgot))
-        .route("/api/auth/password/reset", post(api::auth::reset))
-        .route(
-            "/api/account",
-            get(api::account::get).patch(api::account::patch),
-        )
-        .route("/api/user", get(api::console::resource_user))
-        .route(
-            "/api/apps/",
-            get(api::console::list_apps).post(api::console::create_app),
-        )
-        .route(
-            "/api/apps/{pk}/",
-            get(api::console::get_app)
-                .put(api::console::update_app)
-                .delete(api::console::delete_app),
-        )
-        .route(
-            "/api/apps/{pk}/reset-secret/",
-            post(api::console::reset_secret),
-        )
-        .route(
-            "/api/authorizations/",
-            get(api::console::list_authorizations),
-        )
-        .route(
-            "/api/authorizations/{pk}/",
-            get(api::console::get_authorization)
-                .put(api::console::update_authorization)
-                .delete(api::console::delete_authorization),
-        )
-        .route(
-            "/api/authorizations/{pk}/tokens/{id}/",
-            delete(api::console::delete_token),
-        )
-        .route("/api/tokens/", get(api::console::list_tokens))
-        .route("/api/users/me/", get(api::console::me))
-        .route("/api/users/{pk}/", get(api::console::user))
-        .route("/api/groups/", get(api::console::groups))
-        .route("/api/groups/{pk}/", get(api::console::group))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }

@@ -2,6 +2,7 @@
 //! [`App`] holds what every operation needs: the database, the server key and the
 //! password hasher.
 
+pub mod admin;
 pub mod auth;
 mod clients;
 pub mod console;

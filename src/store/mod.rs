@@ -5,6 +5,7 @@
 //! replaces `{{id}}` with each backend's auto-increment primary key and nothing else.
 //! CI runs every storage test on both backends, so neither copy can rot.
 
+mod admin;
 mod audit;
 mod clients;
 mod console;

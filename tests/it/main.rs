@@ -6,6 +6,7 @@ mod harness;
 mod independent;
 
 mod accounts;
+mod admin;
 mod browser;
 mod console;
 mod foundation;

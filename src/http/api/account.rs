@@ -39,6 +39,7 @@ fn view(state: &SharedState, user: &User, groups: Vec<String>) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/api/account", tag = "account", summary = "My profile", responses((status = 200, description = "the profile of seed 003, identity masked"), (status = 401, description = "not signed in")))]
 pub async fn get(State(state): State<SharedState>, ctx: Ctx) -> Result<Response> {
     let user = ctx.require_user()?;
     let groups = state.app.db.group_names_of(user.id).await?;
@@ -46,6 +47,7 @@ pub async fn get(State(state): State<SharedState>, ctx: Ctx) -> Result<Response>
 }
 
 /// Changes only the fields present in the body; `null` clears one.
+#[utoipa::path(patch, path = "/api/account", tag = "account", summary = "Change my profile (fields present only; null clears)", request_body = Object, responses((status = 200, description = "the new profile"), (status = 400, description = "field errors")))]
 pub async fn patch(
     State(state): State<SharedState>,
     ctx: Ctx,

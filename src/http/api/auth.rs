@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RegisterBody {
     username: String,
     email: String,
@@ -20,6 +20,7 @@ pub struct RegisterBody {
     phone: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", summary = "Register an account", request_body = RegisterBody, responses((status = 201, description = "created: {id, username, email}"), (status = 409, description = "email_taken or username_taken"), (status = 403, description = "registration is off")))]
 pub async fn register(
     State(state): State<SharedState>,
     ctx: Ctx,
@@ -40,12 +41,13 @@ pub async fn register(
     Ok(ctx.finish((StatusCode::CREATED, Json(body))))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LoginBody {
     login: String,
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", summary = "Log in with username, e-mail or phone", request_body = LoginBody, responses((status = 200, description = "{id, username, csrf_token} and the session cookie"), (status = 401, description = "invalid_credentials"), (status = 429, description = "throttled")))]
 pub async fn login(
     State(state): State<SharedState>,
     mut ctx: Ctx,
@@ -57,6 +59,7 @@ pub async fn login(
     Ok(ctx.finish(Json(body)))
 }
 
+#[utoipa::path(get, path = "/api/auth/session", tag = "auth", summary = "The current session", responses((status = 200, description = "{id, username, csrf_token}"), (status = 401, description = "no session")))]
 pub async fn session(ctx: Ctx) -> Result<Response> {
     let (Some(session), Some(user)) = (&ctx.session, &ctx.user) else {
         return Err(Error::Unauthorized("login_required", "no session".into()));
@@ -66,6 +69,7 @@ pub async fn session(ctx: Ctx) -> Result<Response> {
     )))
 }
 
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", summary = "Log out (X-CSRF-Token)", responses((status = 204, description = "logged out")))]
 pub async fn logout(
     State(state): State<SharedState>,
     mut ctx: Ctx,
@@ -79,12 +83,13 @@ pub async fn logout(
     Ok(ctx.finish(StatusCode::NO_CONTENT))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ForgotBody {
     email: String,
 }
 
 /// Always 202: the answer never tells whether the address is registered.
+#[utoipa::path(post, path = "/api/auth/password/forgot", tag = "auth", summary = "Send a password reset link", request_body = ForgotBody, responses((status = 202, description = "always, whether or not the address is registered")))]
 pub async fn forgot(
     State(state): State<SharedState>,
     ctx: Ctx,
@@ -94,12 +99,13 @@ pub async fn forgot(
     Ok((StatusCode::ACCEPTED, Json(json!({"status": "accepted"}))).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ResetBody {
     token: String,
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/auth/password/reset", tag = "auth", summary = "Set a new password with a reset token", request_body = ResetBody, responses((status = 204, description = "changed"), (status = 400, description = "invalid_token")))]
 pub async fn reset(
     State(state): State<SharedState>,
     ctx: Ctx,

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 /// An app as registered or changed (SPEC §3); only `name` and `redirect_uris` are
 /// required.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AppBody {
     name: String,
     #[serde(default)]
@@ -89,6 +89,7 @@ pub fn authorization_json(a: &Authorization) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/api/apps/", tag = "apps", summary = "My apps", params(("format" = Option<String>, Query, description = "json (default) or html")), responses((status = 200, description = "a list of apps")))]
 pub async fn list_apps(
     State(state): State<SharedState>,
     c: Caller,
@@ -107,6 +108,7 @@ pub async fn list_apps(
     ))
 }
 
+#[utoipa::path(post, path = "/api/apps/", tag = "apps", summary = "Register an app; the secret is in this answer only", params(("format" = Option<String>, Query, description = "json (default) or html")), request_body = AppBody, responses((status = 201, description = "the app with client_id and client_secret"), (status = 400, description = "field errors")))]
 pub async fn create_app(
     State(state): State<SharedState>,
     c: Caller,
@@ -138,6 +140,7 @@ pub async fn create_app(
     ))
 }
 
+#[utoipa::path(get, path = "/api/apps/{pk}/", tag = "apps", summary = "One of my apps", params(("pk" = i64, Path, description = "the id (seed 000 pk)"), ("format" = Option<String>, Query, description = "json (default) or html")), responses((status = 200, description = "the app"), (status = 404, description = "not one of my apps")))]
 pub async fn get_app(
     State(state): State<SharedState>,
     c: Caller,
@@ -156,6 +159,7 @@ pub async fn get_app(
     ))
 }
 
+#[utoipa::path(put, path = "/api/apps/{pk}/", tag = "apps", summary = "Change one of my apps", params(("pk" = i64, Path, description = "the id (seed 000 pk)"), ("format" = Option<String>, Query, description = "json (default) or html")), request_body = AppBody, responses((status = 200, description = "the app"), (status = 404, description = "not one of my apps")))]
 pub async fn update_app(
     State(state): State<SharedState>,
     c: Caller,
@@ -178,6 +182,7 @@ pub async fn update_app(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/apps/{pk}/", tag = "apps", summary = "Delete one of my apps; its tokens stop working", params(("pk" = i64, Path, description = "the id (seed 000 pk)")), responses((status = 204, description = "deleted"), (status = 404, description = "not one of my apps")))]
 pub async fn delete_app(
     State(state): State<SharedState>,
     c: Caller,
@@ -187,6 +192,7 @@ pub async fn delete_app(
     Ok(c.ctx.finish(StatusCode::NO_CONTENT))
 }
 
+#[utoipa::path(post, path = "/api/apps/{pk}/reset-secret/", tag = "apps", summary = "Issue a new client secret", params(("pk" = i64, Path, description = "the id (seed 000 pk)"), ("format" = Option<String>, Query, description = "json (default) or html")), responses((status = 200, description = "the app with its new client_secret")))]
 pub async fn reset_secret(
     State(state): State<SharedState>,
     c: Caller,
@@ -206,6 +212,7 @@ pub async fn reset_secret(
     ))
 }
 
+#[utoipa::path(get, path = "/api/authorizations/", tag = "authorizations", summary = "Apps I authorized, with scopes and valid tokens", params(("format" = Option<String>, Query, description = "json (default) or html")), responses((status = 200, description = "a list of authorizations")))]
 pub async fn list_authorizations(
     State(state): State<SharedState>,
     c: Caller,
@@ -224,6 +231,7 @@ pub async fn list_authorizations(
     ))
 }
 
+#[utoipa::path(get, path = "/api/authorizations/{pk}/", tag = "authorizations", summary = "My authorization of app pk", params(("pk" = i64, Path, description = "the id (seed 000 pk)"), ("format" = Option<String>, Query, description = "json (default) or html")), responses((status = 200, description = "the authorization"), (status = 404, description = "not authorized")))]
 pub async fn get_authorization(
     State(state): State<SharedState>,
     c: Caller,
@@ -242,11 +250,12 @@ pub async fn get_authorization(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ScopeBody {
     scope: String,
 }
 
+#[utoipa::path(put, path = "/api/authorizations/{pk}/", tag = "authorizations", summary = "Narrow the scopes granted to app pk", params(("pk" = i64, Path, description = "the id (seed 000 pk)"), ("format" = Option<String>, Query, description = "json (default) or html")), request_body = ScopeBody, responses((status = 200, description = "the authorization")))]
 pub async fn update_authorization(
     State(state): State<SharedState>,
     c: Caller,
@@ -269,6 +278,7 @@ pub async fn update_authorization(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/authorizations/{pk}/", tag = "authorizations", summary = "Revoke app pk: every token of it stops working", params(("pk" = i64, Path, description = "the id (seed 000 pk)")), responses((status = 204, description = "revoked")))]
 pub async fn delete_authorization(
     State(state): State<SharedState>,
     c: Caller,
@@ -278,6 +288,7 @@ pub async fn delete_authorization(
     Ok(c.ctx.finish(StatusCode::NO_CONTENT))
 }
 
+#[utoipa::path(get, path = "/api/tokens/", tag = "tokens", summary = "My valid tokens (never the token itself)", params(("format" = Option<String>, Query, description = "json (default) or html")), responses((status = 200, description = "a list of tokens")))]
 pub async fn list_tokens(
     State(state): State<SharedState>,
     c: Caller,
@@ -307,6 +318,7 @@ pub async fn list_tokens(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/authorizations/{pk}/tokens/{id}/", tag = "authorizations", summary = "Delete one token of app pk", params(("pk" = i64, Path, description = "the id (seed 000 pk)"), ("id" = i64, Path, description = "the token's id")), responses((status = 204, description = "deleted"), (status = 404, description = "no such token of mine")))]
 pub async fn delete_token(
     State(state): State<SharedState>,
     c: Caller,
@@ -328,6 +340,7 @@ async fn user_details(state: &SharedState, c: &Caller) -> Result<Value> {
     }
 }
 
+#[utoipa::path(get, path = "/api/users/me/", tag = "users", summary = "My user details", params(("format" = Option<String>, Query, description = "json (default) or html")), responses((status = 200, description = "user details by scope")))]
 pub async fn me(
     State(state): State<SharedState>,
     c: Caller,
@@ -346,6 +359,7 @@ pub async fn me(
 }
 
 /// `GET /api/users/{pk}/`: only the authorized user; anyone else's `pk` is 404.
+#[utoipa::path(get, path = "/api/users/{pk}/", tag = "users", summary = "User details (only the authorized user)", params(("pk" = String, Path, description = "the user's id, or me"), ("format" = Option<String>, Query, description = "json (default) or html")), responses((status = 200, description = "user details by scope"), (status = 404, description = "another user")))]
 pub async fn user(
     State(state): State<SharedState>,
     c: Caller,
@@ -367,6 +381,7 @@ pub async fn user(
     ))
 }
 
+#[utoipa::path(get, path = "/api/groups/", tag = "groups", summary = "My groups", params(("format" = Option<String>, Query, description = "json (default) or html")), responses((status = 200, description = "a list of groups")))]
 pub async fn groups(
     State(state): State<SharedState>,
     c: Caller,
@@ -385,6 +400,7 @@ pub async fn groups(
 }
 
 /// `GET /api/groups/{pk}/`: only a group the user is in.
+#[utoipa::path(get, path = "/api/groups/{pk}/", tag = "groups", summary = "A group I am in, with its members", params(("pk" = i64, Path, description = "the id (seed 000 pk)"), ("format" = Option<String>, Query, description = "json (default) or html")), responses((status = 200, description = "the group"), (status = 404, description = "not my group")))]
 pub async fn group(
     State(state): State<SharedState>,
     c: Caller,
@@ -420,6 +436,7 @@ pub async fn group(
 }
 
 /// `GET /api/user` (seed 002): the fields the token's scopes allow.
+#[utoipa::path(get, path = "/api/user", tag = "resource", summary = "The user of a token: the fields its scopes allow (seed 002)", params(("format" = Option<String>, Query, description = "json (default) or html"), ("access_token" = Option<String>, Query, description = "the token, when not in Authorization")), responses((status = 200, description = "user fields by scope"), (status = 401, description = "invalid_token"), (status = 403, description = "insufficient_scope")))]
 pub async fn resource_user(
     State(state): State<SharedState>,
     c: Caller,

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod caller;
 pub mod console;
 pub mod format;
+pub mod routes;
 
 use crate::error::Error;
 use axum::extract::{FromRequest, Request};

@@ -1,6 +1,7 @@
 //! Server-rendered pages (askama templates under `templates/`).
 
 pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod console;
 pub mod password;

@@ -1,0 +1,457 @@
+//! The queries of the admin console: listings with search and pages, and the
+//! changes only an admin makes (flags on users and clients, scopes, groups, cards).
+//! Every method is prefixed `admin_` so it cannot clash with the per-user queries.
+
+use super::{Client, Db, Scope, User, flag, split_list, unique_violation};
+use crate::error::{Error, Result};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+const USER_COLUMNS: &str = "id, username, email, email_verified, phone, phone_verified, \
+    password_hash, is_admin, disabled, nickname, avatar, gender, province, city, area, birthdate, \
+    real_name_enc, id_card_enc, certificate_type, verify_tag, created_at, updated_at";
+
+const CLIENT_COLUMNS: &str = "c.id, c.client_id, c.secret_hash, c.is_public, c.name, c.description, \
+    c.icon, c.homepage, c.redirect_uris, c.grant_types, c.scopes, c.requested_scopes, \
+    c.approved_scopes, c.owner_id, c.token_format, c.token_policy, c.id_token_alg, c.access_ttl, \
+    c.refresh_ttl, c.daily_quota, c.disabled, c.created_at, c.updated_at";
+
+/// A `LIKE` pattern that matches `text` anywhere, with `%`, `_` and `\` taken
+/// literally (the queries say `ESCAPE '\'`).
+pub fn contains_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// A client with the username of its owner.
+#[derive(Debug, Clone)]
+pub struct ClientWithOwner {
+    pub client: Client,
+    pub owner: Option<String>,
+}
+
+fn client_with_owner(row: &AnyRow) -> Result<ClientWithOwner, sqlx::Error> {
+    let list = |name: &str| -> Result<Vec<String>, sqlx::Error> {
+        Ok(split_list(&row.try_get::<String, _>(name)?))
+    };
+    Ok(ClientWithOwner {
+        client: Client {
+            id: row.try_get("id")?,
+            client_id: row.try_get("client_id")?,
+            secret_hash: row.try_get("secret_hash")?,
+            is_public: flag(row, "is_public")?,
+            name: row.try_get("name")?,
+            description: row.try_get("description")?,
+            icon: row.try_get("icon")?,
+            homepage: row.try_get("homepage")?,
+            redirect_uris: list("redirect_uris")?,
+            grant_types: list("grant_types")?,
+            scopes: list("scopes")?,
+            requested_scopes: list("requested_scopes")?,
+            approved_scopes: list("approved_scopes")?,
+            owner_id: row.try_get("owner_id")?,
+            token_format: row.try_get("token_format")?,
+            token_policy: row.try_get("token_policy")?,
+            id_token_alg: row.try_get("id_token_alg")?,
+            access_ttl: row.try_get("access_ttl")?,
+            refresh_ttl: row.try_get("refresh_ttl")?,
+            daily_quota: row.try_get("daily_quota")?,
+            disabled: flag(row, "disabled")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        },
+        owner: row.try_get("owner_name")?,
+    })
+}
+
+/// A group with how many members it has.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GroupWithCount {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub created_at: i64,
+    pub members: i64,
+}
+
+/// A physical card (seed 004) with its user.
+#[derive(Debug, Clone)]
+pub struct CardRow {
+    pub card_no: String,
+    pub user_id: i64,
+    pub username: String,
+    pub email: Option<String>,
+    pub lost: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An audit entry with the username of its actor.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: i64,
+    pub actor_user_id: Option<i64>,
+    pub actor: Option<String>,
+    pub action: String,
+    pub target: String,
+    pub ip: String,
+    pub detail: String,
+}
+
+impl Db {
+    // ---- users ----
+
+    /// Users whose username, e-mail or phone contains `q` (all when empty), oldest
+    /// first.
+    pub async fn admin_search_users(&self, q: &str, limit: i64, offset: i64) -> Result<Vec<User>> {
+        let q = q.trim();
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE $1 = '' \
+             OR LOWER(username) LIKE $2 ESCAPE '\\' OR LOWER(email) LIKE $2 ESCAPE '\\' \
+             OR phone LIKE $2 ESCAPE '\\' ORDER BY id LIMIT $3 OFFSET $4"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(q)
+            .bind(contains_pattern(&q.to_lowercase()))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    pub async fn admin_set_user_disabled(
+        &self,
+        user_id: i64,
+        disabled: bool,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
+            .bind(i64::from(disabled))
+            .bind(now)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Grants or removes the admin flag. Removing it fails (returns `false`) when no
+    /// other enabled admin would remain; the check and the change are one statement,
+    /// so two admins removing each other at once cannot both succeed.
+    pub async fn admin_set_user_admin(
+        &self,
+        user_id: i64,
+        is_admin: bool,
+        now: i64,
+    ) -> Result<bool> {
+        let done = if is_admin {
+            sqlx::query("UPDATE users SET is_admin = 1, updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(user_id)
+                .execute(self.pool())
+                .await?
+        } else {
+            sqlx::query(
+                "UPDATE users SET is_admin = 0, updated_at = $1 WHERE id = $2 AND \
+                 (SELECT COUNT(*) FROM users WHERE is_admin = 1 AND disabled = 0 AND id <> $2) > 0",
+            )
+            .bind(now)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?
+        };
+        Ok(done.rows_affected() > 0)
+    }
+
+    // ---- groups ----
+
+    pub async fn admin_groups(&self) -> Result<Vec<GroupWithCount>> {
+        Ok(sqlx::query_as(
+            "SELECT g.id, g.name, g.description, g.created_at, COUNT(m.user_id) AS members \
+             FROM user_groups g LEFT JOIN group_members m ON m.group_id = g.id \
+             GROUP BY g.id, g.name, g.description, g.created_at ORDER BY g.name",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn admin_delete_group(&self, group_id: i64) -> Result<bool> {
+        sqlx::query("DELETE FROM group_members WHERE group_id = $1")
+            .bind(group_id)
+            .execute(self.pool())
+            .await?;
+        let done = sqlx::query("DELETE FROM user_groups WHERE id = $1")
+            .bind(group_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn admin_remove_from_group(&self, group_id: i64, user_id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+            .bind(group_id)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// A group's members: id, username, e-mail.
+    pub async fn admin_group_members(
+        &self,
+        group_id: i64,
+    ) -> Result<Vec<(i64, String, Option<String>)>> {
+        Ok(sqlx::query_as(
+            "SELECT u.id, u.username, u.email FROM users u JOIN group_members m ON m.user_id = u.id \
+             WHERE m.group_id = $1 ORDER BY u.username",
+        )
+        .bind(group_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    // ---- scopes ----
+
+    pub async fn admin_scope(&self, name: &str) -> Result<Option<Scope>> {
+        Ok(self.scopes().await?.into_iter().find(|s| s.name == name))
+    }
+
+    /// Rewrites a scope that is not built in; `false` when there is none such.
+    pub async fn admin_update_scope(&self, s: &Scope) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE scopes SET path = $1, method = $2, is_default = $3, display_name = $4, \
+             description = $5, icon = $6 WHERE name = $7 AND builtin = 0",
+        )
+        .bind(&s.path)
+        .bind(&s.method)
+        .bind(i64::from(s.is_default))
+        .bind(&s.display_name)
+        .bind(&s.description)
+        .bind(&s.icon)
+        .bind(&s.name)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes a scope that is not built in; `false` when there is none such.
+    pub async fn admin_delete_scope(&self, name: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM scopes WHERE name = $1 AND builtin = 0")
+            .bind(name)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The clients whose registered scopes include `scope`.
+    pub async fn admin_clients_with_scope(&self, scope: &str) -> Result<Vec<Client>> {
+        let sql = format!(
+            "SELECT {CLIENT_COLUMNS}, CAST(NULL AS TEXT) AS owner_name FROM clients c \
+             WHERE (' ' || c.scopes || ' ') LIKE $1 ESCAPE '\\'"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(contains_pattern(&format!(" {scope} ")))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| client_with_owner(r).map(|c| c.client).map_err(Into::into))
+            .collect()
+    }
+
+    // ---- clients ----
+
+    /// Clients, newest first, whose name or client_id contains `q`; with `pending`,
+    /// only those with a `develop`/`root` request waiting for an admin.
+    pub async fn admin_clients(
+        &self,
+        q: &str,
+        pending: bool,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<ClientWithOwner>> {
+        let q = q.trim();
+        // A request is either recorded in requested_scopes or a privileged scope
+        // registered without approval (seed 001).
+        let waiting = |s: &str| {
+            format!(
+                "((' ' || c.scopes || ' ') LIKE '% {s} %' AND (' ' || c.approved_scopes || ' ') NOT LIKE '% {s} %')"
+            )
+        };
+        let sql = format!(
+            "SELECT {CLIENT_COLUMNS}, u.username AS owner_name FROM clients c \
+             LEFT JOIN users u ON u.id = c.owner_id \
+             WHERE ($1 = '' OR LOWER(c.name) LIKE $2 ESCAPE '\\' OR c.client_id LIKE $2 ESCAPE '\\') \
+             AND ($3 = 0 OR c.requested_scopes <> '' OR {} OR {}) \
+             ORDER BY c.id DESC LIMIT $4 OFFSET $5",
+            waiting("develop"),
+            waiting("root")
+        );
+        let rows = sqlx::query(&sql)
+            .bind(q)
+            .bind(contains_pattern(&q.to_lowercase()))
+            .bind(i64::from(pending))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| client_with_owner(r).map_err(Into::into))
+            .collect()
+    }
+
+    pub async fn admin_set_client_disabled(&self, id: i64, disabled: bool, now: i64) -> Result<()> {
+        sqlx::query("UPDATE clients SET disabled = $1, updated_at = $2 WHERE id = $3")
+            .bind(i64::from(disabled))
+            .bind(now)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn admin_set_requested_scopes(
+        &self,
+        id: i64,
+        requested: &[String],
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query("UPDATE clients SET requested_scopes = $1, updated_at = $2 WHERE id = $3")
+            .bind(requested.join(" "))
+            .bind(now)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    // ---- cards (seed 004) ----
+
+    /// Cards, newest first, whose number, holder's username or e-mail contains `q`.
+    pub async fn admin_cards(&self, q: &str, limit: i64, offset: i64) -> Result<Vec<CardRow>> {
+        let q = q.trim();
+        let rows = sqlx::query(
+            "SELECT k.card_no, k.user_id, u.username, u.email, k.lost, k.created_at, k.updated_at \
+             FROM cards k JOIN users u ON u.id = k.user_id \
+             WHERE $1 = '' OR LOWER(k.card_no) LIKE $2 ESCAPE '\\' \
+             OR LOWER(u.username) LIKE $2 ESCAPE '\\' OR LOWER(u.email) LIKE $2 ESCAPE '\\' \
+             ORDER BY k.created_at DESC, k.card_no LIMIT $3 OFFSET $4",
+        )
+        .bind(q)
+        .bind(contains_pattern(&q.to_lowercase()))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CardRow {
+                    card_no: r.try_get("card_no")?,
+                    user_id: r.try_get("user_id")?,
+                    username: r.try_get("username")?,
+                    email: r.try_get("email")?,
+                    lost: flag(r, "lost")?,
+                    created_at: r.try_get("created_at")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn admin_card_user(&self, card_no: &str) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT user_id FROM cards WHERE card_no = $1")
+                .bind(card_no)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    pub async fn admin_bind_card(&self, card_no: &str, user_id: i64, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO cards (card_no, user_id, lost, created_at, updated_at) VALUES ($1, $2, 0, $3, $3)",
+        )
+        .bind(card_no)
+        .bind(user_id)
+        .bind(now)
+        .execute(self.pool())
+        .await
+        .map_err(|e| match unique_violation(&e) {
+            Some(_) => Error::Conflict(
+                "card_bound",
+                format!("card {card_no} is already bound to a user"),
+            ),
+            None => e.into(),
+        })?;
+        Ok(())
+    }
+
+    pub async fn admin_set_card_lost(&self, card_no: &str, lost: bool, now: i64) -> Result<bool> {
+        let done = sqlx::query("UPDATE cards SET lost = $1, updated_at = $2 WHERE card_no = $3")
+            .bind(i64::from(lost))
+            .bind(now)
+            .bind(card_no)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn admin_unbind_card(&self, card_no: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM cards WHERE card_no = $1")
+            .bind(card_no)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    // ---- audit log ----
+
+    /// Entries, newest first, of one action (all when empty) and one actor.
+    pub async fn admin_audit(
+        &self,
+        action: &str,
+        actor: Option<i64>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<AuditRow>> {
+        Ok(sqlx::query_as(
+            "SELECT a.id, a.at, a.actor_user_id, u.username AS actor, a.action, a.target, a.ip, a.detail \
+             FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id \
+             WHERE ($1 = '' OR a.action = $1) AND ($2 = 0 OR a.actor_user_id = $2) \
+             ORDER BY a.id DESC LIMIT $3 OFFSET $4",
+        )
+        .bind(action)
+        .bind(actor.unwrap_or(0))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Every action name in the log, for the filter.
+    pub async fn admin_audit_actions(&self) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT DISTINCT action FROM audit_log ORDER BY action")
+                .fetch_all(self.pool())
+                .await?,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_are_literal() {
+        assert_eq!(contains_pattern("ab"), "%ab%");
+        assert_eq!(contains_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+}
