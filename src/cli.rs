@@ -46,6 +46,31 @@ pub enum Command {
     /// Manage the token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Physical cards (seed 004).
+    #[command(subcommand)]
+    Card(CardCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CardCommand {
+    /// Bind a card number to a user.
+    Bind {
+        #[arg(long)]
+        card: String,
+        /// The user's e-mail.
+        #[arg(long, value_name = "EMAIL")]
+        user: String,
+    },
+    /// Report a card lost: its tokens then carry no scope.
+    Lost {
+        #[arg(long)]
+        card: String,
+    },
+    /// Report a lost card found again.
+    Found {
+        #[arg(long)]
+        card: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -368,6 +393,53 @@ async fn dispatch(app: &App, command: Command) -> Result<Value, CliError> {
                 })
                 .await?;
             Ok(json!(scope))
+        }
+        Command::Card(CardCommand::Bind { card, user }) => {
+            let card = card.trim().to_string();
+            if !crate::service::admin::valid_card_no(&card) {
+                return Err(CliError::Usage(
+                    "a card number is 1–64 letters, digits, '-' or '_'".into(),
+                ));
+            }
+            let holder = app
+                .db
+                .user_by_email(&user)
+                .await?
+                .ok_or_else(|| CliError::Usage(format!("no user with e-mail {user}")))?;
+            app.db
+                .admin_bind_card(&card, holder.id, crate::time::now())
+                .await?;
+            app.db
+                .audit(
+                    None,
+                    "card_bound",
+                    &card,
+                    "cli",
+                    &holder.username,
+                    crate::time::now(),
+                )
+                .await?;
+            Ok(
+                json!({"card": card, "user_id": holder.id, "username": holder.username, "lost": false}),
+            )
+        }
+        Command::Card(cmd @ (CardCommand::Lost { .. } | CardCommand::Found { .. })) => {
+            let (card, lost) = match cmd {
+                CardCommand::Lost { card } => (card, true),
+                CardCommand::Found { card } | CardCommand::Bind { card, .. } => (card, false),
+            };
+            if !app
+                .db
+                .admin_set_card_lost(&card, lost, crate::time::now())
+                .await?
+            {
+                return Err(CliError::Usage(format!("no card {card}")));
+            }
+            let action = if lost { "card_lost" } else { "card_found" };
+            app.db
+                .audit(None, action, &card, "cli", "", crate::time::now())
+                .await?;
+            Ok(json!({"card": card, "lost": lost}))
         }
         Command::Keys(KeysCommand::Rotate) => {
             let kids = crate::jose::rotate(&app.db, &app.key, crate::time::now()).await?;

@@ -75,11 +75,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "用户名、邮箱或手机号",
     ),
     ("password", "Password", "密码"),
-    ("forgot", "Forgot your password?", "忘记密码?"),
-    ("no_account", "No account yet?", "还没有账号?"),
+    ("forgot", "Forgot your password?", "忘记密码？"),
+    ("no_account", "No account yet?", "还没有账号？"),
     ("register", "Create account", "注册"),
     ("register_title", "Create your account", "创建你的账号"),
-    ("have_account", "Already have an account?", "已有账号?"),
+    ("have_account", "Already have an account?", "已有账号？"),
     ("username", "Username", "用户名"),
     ("email", "E-mail", "邮箱"),
     ("phone", "Mobile phone", "手机号"),
@@ -87,10 +87,10 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (
         "password_hint",
         "At least 8 characters; not your username or e-mail.",
-        "至少 8 个字符,不能与用户名或邮箱相同。",
+        "至少 8 个字符，不能与用户名或邮箱相同。",
     ),
     ("sign_out", "Sign out", "退出登录"),
-    ("sign_out_title", "Sign out?", "确定退出登录?"),
+    ("sign_out_title", "Sign out?", "确定退出登录？"),
     (
         "sign_out_text",
         "You will be signed out of usercenter on this device.",
@@ -101,13 +101,13 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (
         "forgot_text",
         "Enter the e-mail address of your account and we will send you a link to choose a new password.",
-        "输入账号的注册邮箱,我们会发送一个重置密码的链接。",
+        "输入账号的注册邮箱，我们会发送一个重置密码的链接。",
     ),
     ("send_link", "Send reset link", "发送重置链接"),
     (
         "forgot_sent",
         "If an account uses that address, a reset link is on its way. It works for 30 minutes.",
-        "如果该邮箱已注册,重置链接已发出,30 分钟内有效。",
+        "如果该邮箱已注册，重置链接已发出，30 分钟内有效。",
     ),
     ("back_to_sign_in", "Back to sign in", "返回登录"),
     ("reset_title", "Choose a new password", "设置新密码"),
@@ -116,12 +116,12 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (
         "reset_done",
         "Your password is changed. Sign in with the new one.",
-        "密码已修改,请使用新密码登录。",
+        "密码已修改，请使用新密码登录。",
     ),
     (
         "reset_invalid",
         "This reset link is invalid, used or expired. Ask for a new one.",
-        "重置链接无效、已使用或已过期,请重新申请。",
+        "重置链接无效、已使用或已过期，请重新申请。",
     ),
     ("account", "Account", "账号"),
     ("profile", "Profile", "个人资料"),
@@ -144,7 +144,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (
         "stored_encrypted",
         "Stored encrypted; shown masked.",
-        "加密保存,仅显示掩码。",
+        "加密保存，仅显示掩码。",
     ),
     ("save", "Save", "保存"),
     ("saved", "Saved.", "已保存。"),
@@ -153,7 +153,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (
         "password_changed",
         "Password changed. Your other sessions were ended.",
-        "密码已修改,其他设备已退出登录。",
+        "密码已修改，其他设备已退出登录。",
     ),
     ("change_email", "Change e-mail", "修改邮箱"),
     ("new_email", "New e-mail", "新邮箱"),
@@ -177,7 +177,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (
         "csrf_failed",
         "The form expired. Please try again.",
-        "表单已过期,请重试。",
+        "表单已过期，请重试。",
     ),
     (
         "registration_closed",
@@ -197,7 +197,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (
         "too_many",
         "Too many failed attempts. Try again later.",
-        "失败次数过多,请稍后再试。",
+        "失败次数过多，请稍后再试。",
     ),
     ("my_apps", "My apps", "我的应用"),
     ("my_authorizations", "Authorized apps", "已授权应用"),
@@ -222,7 +222,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (
         "app_redirects_hint",
         "Several are separated by spaces; each must match exactly.",
-        "多个地址用空格分隔;必须完全一致。",
+        "多个地址用空格分隔；必须完全一致。",
     ),
     ("app_scopes", "Scopes", "权限"),
     ("app_grants", "Grant types", "授权类型"),
@@ -232,7 +232,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (
         "public_client_hint",
         "Public client (mobile or single-page app: no secret, PKCE required)",
-        "公开客户端(移动端或单页应用:无密钥,须使用 PKCE)",
+        "公开客户端（移动端或单页应用：无密钥，须使用 PKCE）",
     ),
     (
         "needs_approval",
@@ -243,7 +243,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (
         "secret_once",
         "Copy the secret now: it is shown only this once.",
-        "请立即复制密钥:它只显示这一次。",
+        "请立即复制密钥：它只显示这一次。",
     ),
     ("edit", "Edit", "编辑"),
     ("reset_secret", "Reset secret", "重置密钥"),
@@ -251,7 +251,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (
         "delete_app_confirm",
         "Delete this app? Its tokens stop working at once.",
-        "删除此应用?它的令牌将立即失效。",
+        "删除此应用？它的令牌将立即失效。",
     ),
     ("app_saved", "App saved.", "应用已保存。"),
     (
@@ -282,14 +282,14 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (
         "authorization_revoked",
         "Access was revoked; the app's tokens stopped working.",
-        "已撤销授权,该应用的令牌已失效。",
+        "已撤销授权，该应用的令牌已失效。",
     ),
     ("token_deleted", "The token was deleted.", "令牌已删除。"),
     ("consent_title", "Authorize", "授权"),
     (
         "consent_asks",
         "This application asks for permission to:",
-        "该应用请求以下权限:",
+        "该应用请求以下权限：",
     ),
     ("allow", "Allow", "允许"),
     ("deny", "Deny", "拒绝"),
@@ -299,7 +299,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (
         "scope.openid.desc",
         "{client_name} will know who you are ({user})",
-        "{client_name} 将获知你的身份({user})",
+        "{client_name} 将获知你的身份（{user}）",
     ),
     ("scope.profile", "Your profile", "你的个人资料"),
     (
@@ -535,7 +535,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (
         "admin.scope.name_hint",
         "Letters, digits, '.', '_', '-' or ':'; cannot be changed later.",
-        "字母、数字、“.”、“_”、“-”或“:”；创建后不能修改。",
+        "字母、数字、“.”、“_”、“-”或“：”；创建后不能修改。",
     ),
     (
         "admin.scope.path_hint",

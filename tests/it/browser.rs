@@ -3,7 +3,10 @@
 //! once in English and once in Chinese, in headless Chromium on a phone-sized
 //! window, driven through chromedriver (WebDriver). Issue 4 likewise: an app sends
 //! the person to `/oauth/authorize`, who signs in, approves the consent page and is
-//! sent back with a code, which the app exchanges for tokens.
+//! sent back with a code, which the app exchanges for tokens. Issue 5 likewise: one
+//! person registers an app in the developer console (`/account/apps`), another
+//! authorizes it and then revokes its access (`/account/authorizations`), after
+//! which its tokens no longer work.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); without
 //! them the tests fail rather than skip. With `USERCENTER_SCREENSHOTS=DIR` set, every
@@ -66,6 +69,15 @@ struct Texts {
     deny: &'static str,
     signed_in_as: &'static str,
     redirect_to: &'static str,
+    /// The consoles: my apps, and the apps I authorized.
+    my_apps: &'static str,
+    create_app: &'static str,
+    secret_once: &'static str,
+    edit: &'static str,
+    my_authorizations: &'static str,
+    revoke_app: &'static str,
+    authorization_revoked: &'static str,
+    no_authorizations: &'static str,
 }
 
 impl Lang {
@@ -112,32 +124,48 @@ impl Lang {
                 deny: "Deny",
                 signed_in_as: "Signed in as",
                 redirect_to: "you will be sent back to",
+                my_apps: "My apps",
+                create_app: "Register an app",
+                secret_once: "Copy the secret now: it is shown only this once.",
+                edit: "Edit",
+                my_authorizations: "Authorized apps",
+                revoke_app: "Revoke access",
+                authorization_revoked: "Access was revoked; the app's tokens stopped working.",
+                no_authorizations: "You have not authorized any app.",
             },
             Self::Zh => Texts {
                 html_lang: "zh-CN",
                 register_title: "创建你的账号",
                 profile: "个人资料",
                 sign_out: "退出登录",
-                sign_out_title: "确定退出登录?",
+                sign_out_title: "确定退出登录？",
                 signed_out: "你已退出登录。",
                 sign_in_title: "登录你的账号",
-                forgot: "忘记密码?",
+                forgot: "忘记密码？",
                 forgot_title: "重置密码",
-                forgot_sent: "如果该邮箱已注册,重置链接已发出,30 分钟内有效。",
+                forgot_sent: "如果该邮箱已注册，重置链接已发出，30 分钟内有效。",
                 reset_title: "设置新密码",
-                reset_done: "密码已修改,请使用新密码登录。",
+                reset_done: "密码已修改，请使用新密码登录。",
                 invalid_credentials: "账号或密码错误。",
                 saved: "已保存。",
                 sign_in_to: "以继续使用",
                 consent_title: "授权",
-                consent_asks: "该应用请求以下权限:",
-                scope_openid: ("使用你的账号登录", "{client_name} 将获知你的身份({user})"),
+                consent_asks: "该应用请求以下权限：",
+                scope_openid: ("使用你的账号登录", "{client_name} 将获知你的身份（{user}）"),
                 scope_email: ("你的邮箱地址", "{client_name} 将读取 {user} 的邮箱地址"),
                 scope_basic: ("基本权限", "{client_name} 将以 {user} 的身份使用基本接口"),
                 allow: "允许",
                 deny: "拒绝",
                 signed_in_as: "当前账号",
                 redirect_to: "授权后将返回",
+                my_apps: "我的应用",
+                create_app: "注册应用",
+                secret_once: "请立即复制密钥：它只显示这一次。",
+                edit: "编辑",
+                my_authorizations: "已授权应用",
+                revoke_app: "撤销授权",
+                authorization_revoked: "已撤销授权，该应用的令牌已失效。",
+                no_authorizations: "你还没有授权任何应用。",
             },
         }
     }
@@ -807,4 +835,378 @@ async fn sign_in_and_approve_an_app_in_english() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_and_approve_an_app_in_chinese() {
     authorize_flow(Lang::Zh).await;
+}
+
+/// The app registered in the developer console.
+const CONSOLE_APP: &str = "Bookshelf";
+
+/// The values of the ticked checkboxes called `name` on the page, in page order.
+async fn ticked(c: &Client, name: &str) -> Vec<String> {
+    let values = c
+        .execute(
+            "return [...document.querySelectorAll(`input[type=checkbox][name=\"${arguments[0]}\"]:checked`)]\
+               .map(i => i.value);",
+            vec![json!(name)],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(values).unwrap()
+}
+
+/// The words of a space-separated scope, sorted.
+fn sorted_scope(scope: &str) -> Vec<String> {
+    let mut words: Vec<String> = scope.split_whitespace().map(str::to_string).collect();
+    words.sort_unstable();
+    words
+}
+
+/// Issue 5 as people meet it. A developer signs in through the login page, registers
+/// an app at `/account/apps` with the form's default scopes and grant types, copies
+/// the client_id and the secret shown once, looks at the app's edit page and signs
+/// out. Another person authorizes the app through `/oauth/authorize` (login, consent);
+/// the app (reqwest) exchanges the code for tokens with the secret from the console.
+/// That person then finds the app at `/account/authorizations` with the scopes granted
+/// and one token, and revokes its access: the page says so and lists no app, and the
+/// access token is inactive at `/oauth/introspect` and refused by `/oauth/userinfo`.
+async fn console_flow(lang: Lang) {
+    let started = Instant::now();
+    let t = lang.texts();
+    let s = TestServer::start(Backend::Sqlite).await;
+    let (developer, person) = match lang {
+        Lang::En => ("hanna", "bruno"),
+        Lang::Zh => ("xiaoming", "xiaohong"),
+    };
+    s.register(developer, &format!("{developer}@example.com"), OLD_PASSWORD)
+        .await;
+    let person_id = s
+        .register(person, &format!("{person}@example.com"), OLD_PASSWORD)
+        .await;
+    // The app's callback: a loopback port where nothing listens (as in the OAuth flow).
+    let redirect = format!("http://127.0.0.1:{}/callback", free_port());
+
+    let driver = Driver::start();
+    let c = driver
+        .browser(match lang {
+            Lang::En => "en-US,en",
+            Lang::Zh => "zh-CN,zh",
+        })
+        .await;
+    let mut shots = Shots::of_flow(lang, "console");
+
+    // The console needs a signed-in person: the login page first, then back.
+    c.goto(&s.url("/account/apps")).await.unwrap();
+    wait_at(&c, "/login?return_to=%2Faccount%2Fapps").await;
+    assert_eq!(text(&c, "h1").await, t.sign_in_title);
+    fill(&c, "login", developer).await;
+    fill(&c, "password", OLD_PASSWORD).await;
+    click(&c, "sign-in").await;
+    wait_at(&c, "/account/apps").await;
+    assert_eq!(text(&c, "h1").await, t.my_apps);
+    check_page(&c, &t).await;
+    shots.take(&c, "apps-empty").await;
+
+    // Register an app: the form is in a <details> (open already while there is no
+    // app); the default scopes and grant types are ticked.
+    assert_eq!(text(&c, "details > summary").await, t.create_app);
+    let open = || async {
+        c.execute("return document.querySelector('details').open;", vec![])
+            .await
+            .unwrap()
+            == Value::Bool(true)
+    };
+    if !open().await {
+        c.find(Locator::Css("details > summary"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    assert!(open().await, "the app form is shown");
+    fill(&c, "app-name", CONSOLE_APP).await;
+    fill(&c, "app-redirects", &redirect).await;
+    let mut scopes = ticked(&c, "scopes").await;
+    scopes.sort_unstable();
+    assert_eq!(
+        scopes,
+        ["basic", "email", "openid", "profile"],
+        "default scopes"
+    );
+    assert_eq!(
+        ticked(&c, "grant_types").await,
+        ["authorization_code", "refresh_token"],
+        "default grant types"
+    );
+    assert_eq!(
+        ticked(&c, "public").await,
+        Vec::<String>::new(),
+        "confidential"
+    );
+    click(&c, "save-app").await;
+
+    // The new app's client_id and secret, shown this once; the app is in the list.
+    let client_id = text(&c, "#client-id").await;
+    let secret = text(&c, "#client-secret").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/account/apps");
+    assert_eq!(text(&c, "#new-secret strong").await, t.secret_once);
+    assert!(!client_id.is_empty(), "a client_id");
+    assert!(
+        secret.len() >= 20 && !secret.contains(char::is_whitespace),
+        "a secret: {secret:?}"
+    );
+    assert!(
+        c.find_all(Locator::Css(".alert.error"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let links = c
+        .find_all(Locator::Css(".list a[href^='/account/apps/']"))
+        .await
+        .unwrap();
+    assert!(!links.is_empty(), "the app is listed");
+    assert_eq!(links[0].text().await.unwrap(), CONSOLE_APP);
+    let href = links[0].attr("href").await.unwrap().unwrap();
+    let pk: i64 = href
+        .strip_prefix("/account/apps/")
+        .and_then(|pk| pk.parse().ok())
+        .unwrap_or_else(|| panic!("no app id in {href}"));
+    assert_eq!(text(&c, ".list code").await, client_id);
+    assert_eq!(text(&c, ".list li .meta:nth-child(3)").await, redirect);
+    check_page(&c, &t).await;
+    shots.take(&c, "apps-created").await;
+
+    // The app's edit page: its settings, and no secret any more.
+    c.find(Locator::LinkText(t.edit))
+        .await
+        .unwrap_or_else(|e| panic!("no link {:?} on the apps page: {e}", t.edit))
+        .click()
+        .await
+        .unwrap();
+    wait_at(&c, &format!("/account/apps/{pk}")).await;
+    assert_eq!(text(&c, "h1").await, CONSOLE_APP);
+    assert_eq!(text(&c, "h1 + .sub code").await, client_id);
+    assert_eq!(value(&c, "app-name").await, CONSOLE_APP);
+    assert_eq!(value(&c, "app-redirects").await, redirect);
+    let mut scopes = ticked(&c, "scopes").await;
+    scopes.sort_unstable();
+    assert_eq!(scopes, ["basic", "email", "openid", "profile"]);
+    assert_eq!(
+        ticked(&c, "grant_types").await,
+        ["authorization_code", "refresh_token"]
+    );
+    assert!(
+        c.find_all(Locator::Id("client-secret"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !c.source().await.unwrap().contains(&secret),
+        "the secret is shown once"
+    );
+    check_page(&c, &t).await;
+    shots.take(&c, "app-edit").await;
+
+    // The developer signs out.
+    c.goto(&s.url("/logout")).await.unwrap();
+    assert_eq!(text(&c, "h1").await, t.sign_out_title);
+    click(&c, "sign-out").await;
+    wait_at(&c, "/login?notice=signed_out").await;
+
+    // Another person authorizes the app: login page, consent page, back to the app.
+    let verifier = usercenter::crypto::random_token(48);
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let state = usercenter::crypto::random_token(16);
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &client_id)
+        .append_pair("redirect_uri", &redirect)
+        .append_pair("scope", "openid profile email")
+        .append_pair("state", &state)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .finish()
+        .replace('+', "%20");
+    c.goto(&s.url(&format!("/oauth/authorize?{query}")))
+        .await
+        .unwrap();
+    assert_eq!(text(&c, "h1").await, t.sign_in_title);
+    assert_eq!(text(&c, "h1 + .sub strong").await, CONSOLE_APP);
+    fill(&c, "login", person).await;
+    fill(&c, "password", OLD_PASSWORD).await;
+    click(&c, "sign-in").await;
+    let approve = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("approve"))
+        .await
+        .unwrap_or_else(|e| panic!("no consent page after signing in: {e}"));
+    assert_eq!(text(&c, "h1").await, CONSOLE_APP);
+    assert!(
+        text(&c, ".who").await.contains(person),
+        "the consent page names who is signed in"
+    );
+    check_page(&c, &t).await;
+    shots.take(&c, "consent").await;
+    approve.click().await.unwrap();
+    let back = wait_at_url(&c, &format!("{redirect}?")).await;
+    let params: std::collections::HashMap<String, String> =
+        back.query_pairs().into_owned().collect();
+    assert_eq!(params.get("error"), None, "{back}");
+    assert_eq!(params.get("state"), Some(&state), "{back}");
+    let code = params
+        .get("code")
+        .unwrap_or_else(|| panic!("no code in {back}"));
+
+    // The app exchanges the code with the secret from the console (HTTP Basic).
+    let res = client()
+        .post(s.url("/oauth/token"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect.as_str()),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().await.unwrap();
+    let access = tokens["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access_token in {tokens}"))
+        .to_string();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no refresh_token in {tokens}"))
+        .to_string();
+    let granted = sorted_scope(tokens["scope"].as_str().unwrap());
+    assert_eq!(granted, ["basic", "email", "openid", "profile"], "{tokens}");
+    let userinfo = || {
+        client()
+            .get(s.url("/oauth/userinfo"))
+            .bearer_auth(&access)
+            .send()
+    };
+    let res = userinfo().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let info: Value = res.json().await.unwrap();
+    assert_eq!(info["sub"], json!(person_id.to_string()), "{info}");
+    // The app introspects with its own credentials.
+    let introspect = |token: String| {
+        let (client_id, secret) = (client_id.clone(), secret.clone());
+        let url = s.url("/oauth/introspect");
+        async move {
+            let res = client()
+                .post(url)
+                .basic_auth(client_id, Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let before = introspect(access.clone()).await;
+    assert_eq!(before["active"], true, "{before}");
+    assert_eq!(before["client_id"], json!(client_id), "{before}");
+
+    // The person's authorized apps: this one, with the scopes granted and one token.
+    c.goto(&s.url("/account/authorizations")).await.unwrap();
+    assert_eq!(text(&c, "h1").await, t.my_authorizations);
+    let blocks = c.find_all(Locator::Css(".auth")).await.unwrap();
+    assert_eq!(blocks.len(), 1, "one authorized app");
+    let mut block = None;
+    for b in blocks {
+        if b.find(Locator::Css("h2"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            == CONSOLE_APP
+        {
+            block = Some(b);
+        }
+    }
+    let block = block.unwrap_or_else(|| panic!("{CONSOLE_APP} is not listed"));
+    assert_eq!(
+        block.attr("id").await.unwrap().as_deref(),
+        Some(format!("authorization-{pk}").as_str())
+    );
+    let mut shown_scopes = Vec::new();
+    for input in block
+        .find_all(Locator::Css("input[type=checkbox][name=scope]"))
+        .await
+        .unwrap()
+    {
+        assert_eq!(
+            input.prop("checked").await.unwrap().as_deref(),
+            Some("true")
+        );
+        shown_scopes.push(input.prop("value").await.unwrap().unwrap_or_default());
+    }
+    shown_scopes.sort_unstable();
+    assert_eq!(shown_scopes, granted, "the scopes granted");
+    let mut token_rows = Vec::new();
+    for row in block.find_all(Locator::Css("li.token-row")).await.unwrap() {
+        let text = row.text().await.unwrap();
+        let scope = row
+            .find(Locator::Css("span.meta"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        token_rows.push((text, scope));
+    }
+    assert_eq!(token_rows.len(), 1, "one token: {token_rows:?}");
+    assert!(token_rows[0].0.contains('#'), "{token_rows:?}");
+    assert_eq!(sorted_scope(&token_rows[0].1), granted, "{token_rows:?}");
+    let revoke = block
+        .find(Locator::Css("button[id^='revoke-']"))
+        .await
+        .unwrap_or_else(|e| panic!("no revoke button for {CONSOLE_APP}: {e}"));
+    assert_eq!(
+        revoke.attr("id").await.unwrap().as_deref(),
+        Some(format!("revoke-{pk}").as_str())
+    );
+    assert_eq!(revoke.text().await.unwrap(), t.revoke_app);
+    check_page(&c, &t).await;
+    shots.take(&c, "authorizations").await;
+
+    // Revoke: the page says so and lists the app no more.
+    revoke.click().await.unwrap();
+    wait_at(&c, "/account/authorizations?notice=authorization_revoked").await;
+    assert_eq!(text(&c, ".alert.ok").await, t.authorization_revoked);
+    assert_eq!(text(&c, "#no-authorizations").await, t.no_authorizations);
+    assert!(c.find_all(Locator::Css(".auth")).await.unwrap().is_empty());
+    check_page(&c, &t).await;
+    shots.take(&c, "authorizations-revoked").await;
+
+    // The tokens stopped working.
+    assert_eq!(introspect(access.clone()).await, json!({"active": false}));
+    assert_eq!(introspect(refresh).await, json!({"active": false}));
+    assert_eq!(userinfo().await.unwrap().status(), 401, "a revoked token");
+
+    c.close().await.unwrap();
+    drop(driver);
+    s.stop().await;
+    eprintln!(
+        "{lang:?} console flow took {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_an_app_authorize_it_and_revoke_access_in_english() {
+    console_flow(Lang::En).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_an_app_authorize_it_and_revoke_access_in_chinese() {
+    console_flow(Lang::Zh).await;
 }

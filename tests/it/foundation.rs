@@ -426,3 +426,126 @@ async fn postgres_is_required_when_the_ci_says_so() {
         );
     }
 }
+
+on_both!(
+    admin_cli_commands_print_json_and_refuse_bad_input,
+    |backend| {
+        let db = TestDb::new(backend).await;
+        let run = |args: &[&str]| usercenter(&db).args(args).output().unwrap();
+        json_of(&run(&[
+            "user",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--password",
+            "correct horse 9",
+        ]));
+        let s = json_of(&run(&["settings", "set", "allow_implicit", "true"]));
+        assert_eq!(s["allow_implicit"], true);
+        assert_eq!(
+            json_of(&run(&["settings", "get"]))["access_token_ttl"],
+            3600
+        );
+        assert!(
+            !run(&["settings", "set", "access_token_ttl", "-5"])
+                .status
+                .success()
+        );
+        assert!(
+            !run(&["settings", "set", "no_such_key", "1"])
+                .status
+                .success()
+        );
+
+        let scope = json_of(&run(&[
+            "scope",
+            "create",
+            "pass:payment",
+            "--path",
+            "/api/pay",
+            "--method",
+            "post",
+            "--display-name",
+            "Pay",
+        ]));
+        assert_eq!(scope["method"], "POST");
+        assert!(
+            !run(&["scope", "create", "pass:payment"]).status.success(),
+            "a duplicate"
+        );
+
+        json_of(&run(&["group", "create", "canteen"]));
+        let g = json_of(&run(&[
+            "group",
+            "add",
+            "canteen",
+            "--user",
+            "ops@example.com",
+        ]));
+        assert_eq!(g["members"].as_array().unwrap().len(), 1);
+        assert!(
+            !run(&["group", "add", "nope", "--user", "ops@example.com"])
+                .status
+                .success()
+        );
+
+        let card = json_of(&run(&[
+            "card",
+            "bind",
+            "--card",
+            "001",
+            "--user",
+            "ops@example.com",
+        ]));
+        assert_eq!(card["card"], "001");
+        assert_eq!(
+            json_of(&run(&["card", "lost", "--card", "001"]))["lost"],
+            true
+        );
+        assert_eq!(
+            json_of(&run(&["card", "found", "--card", "001"]))["lost"],
+            false
+        );
+        assert!(!run(&["card", "lost", "--card", "999"]).status.success());
+        assert!(
+            !run(&[
+                "card",
+                "bind",
+                "--card",
+                "bad card!",
+                "--user",
+                "ops@example.com"
+            ])
+            .status
+            .success()
+        );
+
+        let c = json_of(&run(&[
+            "client",
+            "create",
+            "--name",
+            "Svc",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "basic",
+            "--token-policy",
+            "reuse",
+            "--access-ttl",
+            "604800",
+        ]));
+        assert_eq!(c["token_policy"], "reuse");
+        assert_eq!(c["access_ttl"], 604800);
+        let id = c["client_id"].as_str().unwrap();
+        let approved = json_of(&run(&["client", "approve-scope", id, "develop"]));
+        assert_eq!(approved["approved_scopes"], serde_json::json!(["develop"]));
+        assert!(
+            !run(&["client", "approve-scope", id, "email"])
+                .status
+                .success()
+        );
+        let rotated = json_of(&run(&["keys", "rotate"]));
+        assert_eq!(rotated["rotated"].as_array().unwrap().len(), 3);
+        db.drop_database().await;
+    }
+);

@@ -1444,3 +1444,136 @@ async fn expired_rows_are_purged() {
     assert_eq!(left, 1);
     s.stop().await;
 }
+
+on_both!(expired_codes_and_the_refresh_grace_period, |backend| {
+    let s = TestServer::start(backend).await;
+    let app = make_client(
+        &s,
+        &["authorization_code", "refresh_token"],
+        &["openid", "basic"],
+        false,
+        |_| {},
+    )
+    .await;
+    let http = person(&s, "mia").await;
+    let (verifier, challenge) = pkce();
+    let code = code_for(&s, &http, &app, "openid", &challenge).await;
+    sqlx::query("UPDATE authorization_codes SET expires_at = 1")
+        .execute(s.app().db.pool())
+        .await
+        .unwrap();
+    let res = token(
+        &s,
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", CB),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(json(res).await["error_code"], 8);
+
+    // With a grace period, a rotated refresh token still works for a moment (a
+    // client's concurrent retry) without killing the family.
+    s.app()
+        .set_setting("refresh_grace_seconds", "30")
+        .await
+        .unwrap();
+    let code = code_for(&s, &http, &app, "openid", &challenge).await;
+    let t = json(
+        token(
+            &s,
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", CB),
+                ("code_verifier", &verifier),
+            ],
+        )
+        .await,
+    )
+    .await;
+    let r1 = t["refresh_token"].as_str().unwrap().to_string();
+    let a = token(
+        &s,
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
+    )
+    .await;
+    let b = token(
+        &s,
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
+    )
+    .await;
+    assert_eq!(
+        (a.status(), b.status()),
+        (reqwest::StatusCode::OK, reqwest::StatusCode::OK)
+    );
+    let r2 = json(b).await["refresh_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        token(
+            &s,
+            &app,
+            &[("grant_type", "refresh_token"), ("refresh_token", &r2)]
+        )
+        .await
+        .status(),
+        200
+    );
+    s.stop().await;
+});
+
+#[tokio::test]
+async fn hybrid_flow_carries_c_hash_in_the_fragment() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    s.app().set_setting("allow_implicit", "true").await.unwrap();
+    let app = make_client(
+        &s,
+        &["authorization_code", "implicit"],
+        &["openid", "basic"],
+        false,
+        |_| {},
+    )
+    .await;
+    let http = person(&s, "hyb").await;
+    let loc = authorize(
+        &s,
+        &http,
+        &[
+            ("response_type", "code id_token"),
+            ("client_id", &app.client_id),
+            ("redirect_uri", CB),
+            ("scope", "openid"),
+            ("nonce", "abc"),
+            ("state", "s"),
+        ],
+    )
+    .await;
+    assert!(loc.contains('#'), "tokens travel in the fragment: {loc}");
+    let p = params_of(&loc);
+    let (_, claims) = verify_with_jwks(&s, &p["id_token"], &app.client_id).await;
+    assert_eq!(
+        claims["c_hash"],
+        URL_SAFE_NO_PAD.encode(&Sha256::digest(p["code"].as_bytes())[..16])
+    );
+    assert_eq!(claims["nonce"], "abc");
+    // id_token without a nonce is refused.
+    let res = http
+        .get(s.url("/oauth/authorize"))
+        .query(&[
+            ("response_type", "id_token"),
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", CB),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(params_of(&location(&res))["error"], "invalid_request");
+    s.stop().await;
+}

@@ -24,6 +24,30 @@ pub struct ScopeLine {
     pub description: String,
     /// Default scopes are always granted, so they cannot be unticked.
     pub fixed: bool,
+    /// An image URL, or a glyph standing for a Font Awesome name (seed 002's icons;
+    /// no icon font is fetched from elsewhere).
+    pub icon_url: String,
+    pub glyph: &'static str,
+}
+
+/// A glyph for the Font Awesome names seed 002 uses; a neutral dot otherwise.
+fn glyph(icon: &str) -> &'static str {
+    match icon
+        .trim_start_matches("fa ")
+        .trim_start_matches("fas ")
+        .trim()
+    {
+        "fa-id-badge" | "fa-id-card" => "\u{25c9}",
+        "fa-user" | "fa-user-circle" => "\u{263a}",
+        "fa-envelope" => "\u{2709}",
+        "fa-phone" | "fa-mobile" => "\u{260e}",
+        "fa-check" => "\u{2714}",
+        "fa-code" => "\u{2318}",
+        "fa-crown" => "\u{265b}",
+        "fa-users" | "fa-group" => "\u{2637}",
+        "fa-lock" | "fa-key" => "\u{26bf}",
+        _ => "•",
+    }
 }
 
 #[derive(Template)]
@@ -338,6 +362,12 @@ async fn consent_page(
                 },
                 description: fill(&description),
                 fixed: d.is_default || d.name == "openid",
+                icon_url: if d.icon.starts_with("https://") {
+                    d.icon.clone()
+                } else {
+                    String::new()
+                },
+                glyph: glyph(&d.icon),
             }
         })
         .collect();
