@@ -141,10 +141,11 @@ if [ -n "$PEERS" ]; then
   PEER_PID=$!
   for _ in $(seq 1 100); do curl -sf http://127.0.0.1:3100/.well-known/openid-configuration > /dev/null && break; sleep 0.1; done
   PAUTH=$(basic bench bench-secret)
-  PTOKEN=$(curl -s -u bench:bench-secret -d grant_type=client_credentials -d scope=api http://127.0.0.1:3100/token | json_field access_token)
   for c in $CONNS; do
     run "peer b client_credentials opaque" "$PEER_PID" http://127.0.0.1:3100 client_credentials.lua "$c" AUTH="$PAUTH" TOKEN_PATH=/token TOKEN_BODY="grant_type=client_credentials&scope=api"
     run "peer c client_credentials JWT RS256" "$PEER_PID" http://127.0.0.1:3100 client_credentials.lua "$c" AUTH="$PAUTH" TOKEN_PATH=/token TOKEN_BODY="grant_type=client_credentials&scope=api&resource=urn%3Abench%3Ajwt"
+    # The peer's in-memory store forgets old tokens: fetch one right before (d).
+    PTOKEN=$(curl -s -u bench:bench-secret -d grant_type=client_credentials -d scope=api http://127.0.0.1:3100/token | json_field access_token)
     run "peer d introspection" "$PEER_PID" http://127.0.0.1:3100 introspect.lua "$c" AUTH="$PAUTH" TOKEN="$PTOKEN" INTROSPECT_PATH=/token/introspection
   done
 fi

@@ -199,6 +199,7 @@ impl App {
         if !self.db.admin_update_scope(&scope).await? {
             return Err(Error::NotFound);
         }
+        self.scopes_changed();
         self.admin_audit(by, "scope_updated", &scope.name, &scope.path)
             .await
     }
@@ -229,6 +230,7 @@ impl App {
         if !self.db.admin_delete_scope(name).await? {
             return Err(Error::NotFound);
         }
+        self.scopes_changed();
         self.admin_audit(by, "scope_deleted", name, "").await
     }
 

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cache;
 mod clients;
 pub mod console;
 pub mod mail;
@@ -55,6 +56,8 @@ pub struct App {
     /// The JOSE signing keys (ID tokens, JWT access tokens).
     pub keys: crate::jose::KeySet,
     pub throttle: Arc<throttle::Throttle>,
+    settings_cache: Arc<cache::Cached<Settings>>,
+    scopes_cache: Arc<cache::Cached<Vec<crate::store::Scope>>>,
     pub mailer: mail::Mailer,
     issuer: Arc<OnceLock<String>>,
 }
@@ -71,9 +74,10 @@ impl App {
             (None, None) => return Err(StartError::SecretKeyRequired),
         };
         let db = Db::open(&url).await?;
-        // Two hashes at a time on two cores keeps one core for the token endpoint.
-        let workers = std::thread::available_parallelism().map_or(2, usize::from);
-        let passwords = PasswordHasher::new(workers.clamp(1, 4))
+        // Half the cores hash passwords; the other half stay free for the token
+        // endpoint, whatever the login load (issue 6, scenario h).
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let passwords = PasswordHasher::new((cores / 2).clamp(1, 4))
             .map_err(|e| StartError::Other(e.to_string()))?;
         let host = config
             .issuer
@@ -97,9 +101,24 @@ impl App {
             passwords,
             keys,
             throttle: Arc::default(),
+            settings_cache: Arc::default(),
+            scopes_cache: Arc::default(),
             mailer,
             issuer,
         })
+    }
+
+    /// Every scope definition (kept for [`cache::TTL`]).
+    pub async fn scopes(&self) -> crate::Result<Arc<Vec<crate::store::Scope>>> {
+        if let Some(scopes) = self.scopes_cache.get() {
+            return Ok(scopes);
+        }
+        Ok(self.scopes_cache.put(self.db.scopes().await?))
+    }
+
+    /// Forgets the cached scopes after a change made here.
+    pub fn scopes_changed(&self) {
+        self.scopes_cache.clear();
     }
 
     /// The public base URL: `USERCENTER_ISSUER`, or `http://` + the bound address once

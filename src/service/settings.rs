@@ -84,7 +84,16 @@ impl Settings {
 
 impl App {
     /// The settings in force: stored values over the defaults.
+    /// The settings in force (kept for [`super::cache::TTL`]).
     pub async fn settings(&self) -> Result<Settings> {
+        if let Some(s) = self.settings_cache.get() {
+            return Ok(s.as_ref().clone());
+        }
+        let fresh = self.read_settings().await?;
+        Ok(self.settings_cache.put(fresh).as_ref().clone())
+    }
+
+    async fn read_settings(&self) -> Result<Settings> {
         let mut settings = Settings::default();
         for (key, value) in self.db.settings().await? {
             // A value stored by an older version that no longer parses keeps the default.
@@ -97,11 +106,12 @@ impl App {
 
     /// Validates and stores one setting.
     pub async fn set_setting(&self, key: &str, value: &str) -> Result<Settings> {
-        let mut settings = self.settings().await?;
+        let mut settings = self.read_settings().await?;
         settings.set(key, value)?;
         self.db
             .set_setting(key, value.trim(), crate::time::now())
             .await?;
+        self.settings_cache.put(settings.clone());
         Ok(settings)
     }
 }

@@ -16,6 +16,7 @@ mod scopes;
 mod sessions;
 mod settings;
 mod signing_keys;
+mod token_writer;
 mod tokens;
 mod users;
 
@@ -123,6 +124,8 @@ pub fn redact(url: &str) -> String {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// Group commit of access tokens ([`token_writer`]).
+    tokens: token_writer::TokenWriter,
 }
 
 impl Db {
@@ -183,7 +186,12 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Connect { url: shown, source })?;
-        let db = Self { pool, backend };
+        let tokens = token_writer::TokenWriter::start(pool.clone());
+        let db = Self {
+            pool,
+            backend,
+            tokens,
+        };
         migrate::run(&db).await?;
         Ok(db)
     }

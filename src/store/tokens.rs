@@ -155,22 +155,12 @@ impl Db {
         Ok(())
     }
 
+    /// Stores an access token (through the group-commit writer) and returns its id.
     pub async fn create_access_token(&self, t: &NewAccessToken<'_>, now: i64) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO access_tokens (token_hash, client_id, user_id, scope, family_id, code_hash, extra, \
-             expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(t.token_hash)
-        .bind(t.client_id)
-        .bind(t.user_id)
-        .bind(t.scope)
-        .bind(t.family_id)
-        .bind(t.code_hash)
-        .bind(t.extra)
-        .bind(t.expires_at)
-        .bind(now)
-        .fetch_one(self.pool())
-        .await?)
+        Ok(self
+            .tokens
+            .write(super::token_writer::Row::new(t, now))
+            .await?)
     }
 
     pub async fn create_refresh_token(&self, t: &NewRefreshToken<'_>, now: i64) -> Result<i64> {

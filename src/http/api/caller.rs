@@ -29,7 +29,7 @@ impl FromRequestParts<SharedState> for Caller {
         let allow_query = parts.uri.path() == "/api/user";
         if let Some(token) = bearer(&parts.headers, if allow_query { query } else { None }) {
             let active = state.app.require_access_token(&token).await?;
-            let scopes = state.app.db.scopes().await?;
+            let scopes = state.app.scopes().await?;
             let guards: Vec<guard::Guard> = scopes
                 .iter()
                 .map(|s| (s.name.as_str(), s.path.as_str(), s.method.as_str()))

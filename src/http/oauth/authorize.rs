@@ -326,7 +326,7 @@ async fn consent_page(
     username: &str,
     session_csrf: &str,
 ) -> Response {
-    let defined = match state.app.db.scopes().await {
+    let defined = match state.app.scopes().await {
         Ok(s) => s,
         Err(e) => return error_page(ctx, &e),
     };

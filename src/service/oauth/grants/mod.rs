@@ -57,12 +57,11 @@ impl App {
     /// RFC 6749 §3.3 with the rules of [`crate::oauth::scope`].
     pub async fn resolve_scopes(&self, client: &Client, requested: &str) -> Result<Vec<String>> {
         let defaults: Vec<String> = self
-            .db
             .scopes()
             .await?
-            .into_iter()
+            .iter()
             .filter(|s| s.is_default)
-            .map(|s| s.name)
+            .map(|s| s.name.clone())
             .collect();
         scope::resolve(
             &scope::parse(requested),
