@@ -205,17 +205,24 @@ impl PasswordHasher {
                 .map_err(|e| HashError(e.to_string()))?;
         }
         let dummy_hash = hash_blocking(&random_token(16))?;
-        Ok(Self { jobs, dummy_hash: dummy_hash.into() })
+        Ok(Self {
+            jobs,
+            dummy_hash: dummy_hash.into(),
+        })
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.jobs
             .send(Box::new(move || {
                 let _ = tx.send(work());
             }))
             .map_err(|_| HashError("the hashing pool has stopped".into()))?;
-        rx.await.map_err(|_| HashError("the hashing pool has stopped".into()))
+        rx.await
+            .map_err(|_| HashError("the hashing pool has stopped".into()))
     }
 
     /// The PHC string of `password`.
@@ -228,9 +235,14 @@ impl PasswordHasher {
     /// answers false.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> bool {
         let exists = stored.is_some();
-        let stored = stored.map(str::to_owned).unwrap_or_else(|| self.dummy_hash.to_string());
+        let stored = stored
+            .map(str::to_owned)
+            .unwrap_or_else(|| self.dummy_hash.to_string());
         let password = password.to_owned();
-        let ok = self.run(move || verify_blocking(&password, &stored)).await.unwrap_or(false);
+        let ok = self
+            .run(move || verify_blocking(&password, &stored))
+            .await
+            .unwrap_or(false);
         ok && exists
     }
 }

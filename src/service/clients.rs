@@ -47,6 +47,17 @@ fn flatten(values: &[String]) -> Vec<String> {
     out
 }
 
+/// A random client_id that never starts with `-`, so that it can be passed to the CLI
+/// (`usercenter client reset-secret ID`) without being read as a flag.
+fn new_client_id() -> String {
+    loop {
+        let id = random_token(16);
+        if id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return id;
+        }
+    }
+}
+
 fn positive(name: &str, value: Option<i64>) -> Result<Option<i64>> {
     match value {
         Some(v) if v <= 0 => Err(Error::field(name, "must be a positive number")),
@@ -168,7 +179,7 @@ impl App {
         let is_public = input.is_public;
         let mut new = self.validate_app(input).await?;
         let client_secret = (!is_public).then(|| random_token(32));
-        new.client_id = random_token(16);
+        new.client_id = new_client_id();
         new.secret_hash = client_secret.as_deref().map(|s| self.key.hash_secret(s));
         let client = self.db.create_client(&new, crate::time::now()).await?;
         Ok(ClientCreated {

@@ -138,7 +138,7 @@ impl Db {
             .bind(i64::from(disabled))
             .bind(now)
             .bind(user_id)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         Ok(())
     }
@@ -156,7 +156,7 @@ impl Db {
             sqlx::query("UPDATE users SET is_admin = 1, updated_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(user_id)
-                .execute(self.pool())
+                .execute(self.wpool())
                 .await?
         } else {
             sqlx::query(
@@ -165,7 +165,7 @@ impl Db {
             )
             .bind(now)
             .bind(user_id)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?
         };
         Ok(done.rows_affected() > 0)
@@ -186,11 +186,11 @@ impl Db {
     pub async fn admin_delete_group(&self, group_id: i64) -> Result<bool> {
         sqlx::query("DELETE FROM group_members WHERE group_id = $1")
             .bind(group_id)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         let done = sqlx::query("DELETE FROM user_groups WHERE id = $1")
             .bind(group_id)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -199,7 +199,7 @@ impl Db {
         let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
             .bind(group_id)
             .bind(user_id)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -237,7 +237,7 @@ impl Db {
         .bind(&s.description)
         .bind(&s.icon)
         .bind(&s.name)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -246,7 +246,7 @@ impl Db {
     pub async fn admin_delete_scope(&self, name: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM scopes WHERE name = $1 AND builtin = 0")
             .bind(name)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -312,7 +312,7 @@ impl Db {
             .bind(i64::from(disabled))
             .bind(now)
             .bind(id)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         Ok(())
     }
@@ -327,7 +327,7 @@ impl Db {
             .bind(requested.join(" "))
             .bind(now)
             .bind(id)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         Ok(())
     }
@@ -381,7 +381,7 @@ impl Db {
         .bind(card_no)
         .bind(user_id)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await
         .map_err(|e| match unique_violation(&e) {
             Some(_) => Error::Conflict(
@@ -398,7 +398,7 @@ impl Db {
             .bind(i64::from(lost))
             .bind(now)
             .bind(card_no)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -406,7 +406,7 @@ impl Db {
     pub async fn admin_unbind_card(&self, card_no: &str) -> Result<bool> {
         let done = sqlx::query("DELETE FROM cards WHERE card_no = $1")
             .bind(card_no)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         Ok(done.rows_affected() > 0)
     }

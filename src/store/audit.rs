@@ -33,7 +33,7 @@ impl Db {
         .bind(target)
         .bind(ip)
         .bind(detail)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         Ok(())
     }

@@ -184,7 +184,7 @@ impl Db {
             .bind(now)
             .bind(&c.id_token_alg)
             .bind(c.requested_scopes.join(" "))
-            .fetch_one(self.pool())
+            .fetch_one(self.wpool())
             .await?;
         Ok(row.into())
     }
@@ -213,7 +213,7 @@ impl Db {
             .bind(secret_hash)
             .bind(now)
             .bind(id)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         Ok(())
     }
@@ -232,7 +232,7 @@ impl Db {
         .bind(approved.join(" "))
         .bind(now)
         .bind(id)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         Ok(())
     }

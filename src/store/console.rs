@@ -61,7 +61,7 @@ impl Db {
         .bind(&u.token_policy)
         .bind(now)
         .bind(id)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         Ok(())
     }
@@ -70,7 +70,7 @@ impl Db {
     pub async fn delete_client(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM clients WHERE id = $1")
             .bind(id)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         Ok(())
     }
@@ -88,7 +88,7 @@ impl Db {
         let done = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
             .bind(user_id)
             .bind(client_id)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -122,7 +122,7 @@ impl Db {
                 .bind(now)
                 .bind(user_id)
                 .bind(client_id)
-                .execute(self.pool())
+                .execute(self.wpool())
                 .await?;
         }
         Ok(())

@@ -20,7 +20,7 @@ impl Db {
         .bind(name)
         .bind(description)
         .bind(now)
-        .fetch_one(self.pool())
+        .fetch_one(self.wpool())
         .await
         .map_err(|e| match super::unique_violation(&e) {
             Some(_) => Error::Conflict("group_exists", format!("a group named {name:?} exists")),
@@ -54,7 +54,7 @@ impl Db {
         .bind(group_id)
         .bind(user_id)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         Ok(())
     }

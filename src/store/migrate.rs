@@ -27,11 +27,11 @@ pub(super) async fn run(db: &Db) -> Result<(), StoreError> {
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     )
-    .execute(db.pool())
+    .execute(db.wpool())
     .await
     .map_err(fail(0))?;
     for (version, sql) in MIGRATIONS {
-        let mut tx = db.pool().begin().await.map_err(fail(*version))?;
+        let mut tx = db.wpool().begin().await.map_err(fail(*version))?;
         if db.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(LOCK_ID)

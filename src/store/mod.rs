@@ -123,6 +123,8 @@ pub fn redact(url: &str) -> String {
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
+    /// Where writes go: one connection on SQLite, the same pool on PostgreSQL.
+    writer: AnyPool,
     backend: Backend,
     /// Group commit of access tokens ([`token_writer`]).
     tokens: token_writer::TokenWriter,
@@ -166,29 +168,47 @@ impl Db {
             Err(source) => return Err(StoreError::Connect { url: shown, source }),
             Ok(()) => {}
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .acquire_timeout(Duration::from_secs(5))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the one writer; NORMAL sync in WAL
-                        // mode survives a process crash (kill -9) without fsync per commit.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
+        let pool_with = |max: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(5))
+                .after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            // WAL lets readers run beside the one writer; NORMAL sync in
+                            // WAL mode survives a process crash (kill -9) without an
+                            // fsync per commit.
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                            )
+                            .await?;
+                        }
+                        Ok(())
+                    })
                 })
-            })
-            .connect_with(options)
+        };
+        let pool = pool_with(max)
+            .connect_with(options.clone())
             .await
-            .map_err(|source| StoreError::Connect { url: shown, source })?;
-        let tokens = token_writer::TokenWriter::start(pool.clone());
+            .map_err(|source| StoreError::Connect {
+                url: shown.clone(),
+                source,
+            })?;
+        // SQLite has one writer at a time. Writers sharing the read pool would wait on
+        // its lock by sleeping and retrying (busy_timeout), which shows up as tail
+        // latency; one write connection makes them queue in order instead.
+        let writer = match backend {
+            Backend::Sqlite => pool_with(1)
+                .connect_with(options)
+                .await
+                .map_err(|source| StoreError::Connect { url: shown, source })?,
+            Backend::Postgres => pool.clone(),
+        };
+        let tokens = token_writer::TokenWriter::start(writer.clone());
         let db = Self {
             pool,
+            writer,
             backend,
             tokens,
         };
@@ -200,8 +220,14 @@ impl Db {
         self.backend
     }
 
+    /// The pool for reads (and for tests' direct SQL).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool for writes.
+    pub fn wpool(&self) -> &AnyPool {
+        &self.writer
     }
 
     /// Whether the database answers.
@@ -210,6 +236,7 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }

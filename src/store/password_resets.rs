@@ -18,7 +18,7 @@ impl Db {
         .bind(user_id)
         .bind(expires_at)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         Ok(())
     }
@@ -32,7 +32,7 @@ impl Db {
         )
         .bind(now)
         .bind(token_hash)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.wpool())
         .await?)
     }
 }

@@ -65,7 +65,7 @@ impl Db {
         .bind(&s.description)
         .bind(&s.icon)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await
         .map_err(|e| match super::unique_violation(&e) {
             Some(_) => Error::Conflict("scope_exists", format!("a scope named {:?} exists", s.name)),

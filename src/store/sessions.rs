@@ -44,7 +44,7 @@ impl Db {
         .bind(s.expires_at)
         .bind(s.user_agent)
         .bind(s.ip)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         Ok(())
     }
@@ -67,7 +67,7 @@ impl Db {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
             .bind(now)
             .bind(id_hash)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         Ok(())
     }
@@ -75,7 +75,7 @@ impl Db {
     pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         Ok(())
     }
@@ -85,7 +85,7 @@ impl Db {
         let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1 AND user_id = $2")
             .bind(id_hash)
             .bind(user_id)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -95,7 +95,7 @@ impl Db {
         let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
             .bind(user_id)
             .bind(keep.unwrap_or(""))
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         Ok(done.rows_affected())
     }

@@ -21,7 +21,7 @@ impl Db {
         .bind(key)
         .bind(value)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         Ok(())
     }

@@ -149,7 +149,7 @@ impl Db {
         )
         .bind(now)
         .bind(alg)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         Ok(done.rows_affected())
     }
@@ -161,7 +161,7 @@ impl Db {
             "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND retired_at < $1",
         )
         .bind(cutoff)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         Ok(done.rows_affected())
     }
@@ -170,7 +170,7 @@ impl Db {
     /// advisory lock until it ends, so that two instances cannot both see "no active
     /// key" and both add one. On SQLite the first write takes the one write lock.
     async fn begin_key_change(&self) -> Result<Transaction<'static, Any>> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.wpool().begin().await?;
         if self.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(LOCK_ID)

@@ -103,7 +103,7 @@ impl Db {
         .bind(c.auth_time)
         .bind(c.expires_at)
         .bind(c.created_at)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         Ok(())
     }
@@ -122,7 +122,7 @@ impl Db {
         Ok(sqlx::query_as(&sql)
             .bind(now)
             .bind(code_hash)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.wpool())
             .await?)
     }
 
@@ -143,14 +143,14 @@ impl Db {
         )
         .bind(now)
         .bind(code_hash)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL",
         )
         .bind(now)
         .bind(code_hash)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         Ok(())
     }
@@ -177,7 +177,7 @@ impl Db {
         .bind(t.auth_time)
         .bind(t.expires_at)
         .bind(now)
-        .fetch_one(self.pool())
+        .fetch_one(self.wpool())
         .await?)
     }
 
@@ -186,7 +186,7 @@ impl Db {
         sqlx::query("UPDATE access_tokens SET token_enc = $1 WHERE id = $2")
             .bind(token_enc)
             .bind(id)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         Ok(())
     }
@@ -235,7 +235,7 @@ impl Db {
         )
         .bind(now)
         .bind(id)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -247,14 +247,14 @@ impl Db {
         )
         .bind(now)
         .bind(family_id)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         sqlx::query(
             "UPDATE access_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
         )
         .bind(now)
         .bind(family_id)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         Ok(())
     }
@@ -265,7 +265,7 @@ impl Db {
         )
         .bind(now)
         .bind(id)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         Ok(())
     }
@@ -284,7 +284,7 @@ impl Db {
         .bind(now)
         .bind(client_id)
         .bind(user_id.unwrap_or(0))
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         Ok(())
     }
@@ -315,7 +315,7 @@ impl Db {
         .bind(client_id)
         .bind(scope)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await?;
         Ok(())
     }
@@ -332,7 +332,7 @@ impl Db {
         ] {
             removed += sqlx::query(sql)
                 .bind(now)
-                .execute(self.pool())
+                .execute(self.wpool())
                 .await?
                 .rows_affected();
         }

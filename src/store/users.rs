@@ -140,7 +140,7 @@ impl Db {
             .bind(&new.password_hash)
             .bind(i64::from(new.is_admin))
             .bind(now)
-            .fetch_one(self.pool())
+            .fetch_one(self.wpool())
             .await
             .map_err(taken)
     }
@@ -179,7 +179,7 @@ impl Db {
             .bind(hash)
             .bind(now)
             .bind(user_id)
-            .execute(self.pool())
+            .execute(self.wpool())
             .await?;
         Ok(())
     }
@@ -191,7 +191,7 @@ impl Db {
         .bind(email.to_lowercase())
         .bind(now)
         .bind(user_id)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await
         .map_err(taken)?;
         Ok(())
@@ -215,7 +215,7 @@ impl Db {
         .bind(&p.phone)
         .bind(now)
         .bind(user_id)
-        .execute(self.pool())
+        .execute(self.wpool())
         .await
         .map_err(taken)?;
         Ok(())
