@@ -54,7 +54,7 @@ else
 fi
 
 echo "seeding ($BACKEND${SCALE:+, 1 M users and 10 M tokens})…" >&2
-SEED_ARGS=(--refresh 600000)
+SEED_ARGS=(--refresh 600000) # 4 regions: 2 connection counts × (warm-up + run)
 [ -n "$SCALE" ] && SEED_ARGS+=(--users 1000000 --tokens 10000000)
 BENCH_REFRESH_FILE="$WORK/refresh.txt" "$ROOT/target/release/examples/bench_seed" "${SEED_ARGS[@]}" > "$WORK/seed.env"
 set -a; . "$WORK/seed.env"; set +a
@@ -92,22 +92,24 @@ sample_rss() { # PID OUTFILE: writes the max VmRSS (kB) seen until killed
 
 RESULTS="$WORK/results.tsv"
 RUN_NO=0
-SPENT=0 # refresh tokens used so far
+SPENT=0 # refresh tokens handed to earlier runs
+REGION=150000 # refresh tokens per run: a warm-up and a measured run per connection count
 : > "$RESULTS"
 # run NAME TARGET_PID URL SCRIPT CONNS [ENV…]
 run() {
   local name=$1 pid=$2 url=$3 script=$4 conns=$5; shift 5
   local warm
-  warm=$(env REFRESH_SKIP="$SPENT" "$@" wrk -t$THREADS -c"$conns" -d2s -s "$BENCH_LUA/$script" "$url" 2>&1 | grep '^RESULT' || true)
-  [ "$script" = refresh.lua ] && SPENT=$((SPENT + $(echo "$warm" | sed -n 's/.*requests=\([0-9]*\).*/\1/p') + 2 * conns))
+  # Each refresh run (warm-up or measured) gets a region of tokens of its own.
+  warm=$(env REFRESH_SKIP="$SPENT" REFRESH_REGION="$REGION" "$@" wrk -t$THREADS -c"$conns" -d2s -s "$BENCH_LUA/$script" "$url" 2>&1 | grep '^RESULT' || true)
+  [ "$script" = refresh.lua ] && SPENT=$((SPENT + REGION))
   RUN_NO=$((RUN_NO + 1))
   local t0 rssf="$WORK/rss.$RUN_NO" sampler
   echo 0 > "$rssf"
   sample_rss "$pid" "$rssf" & sampler=$!
   t0=$(ticks "$pid")
   local out
-  out=$(env REFRESH_SKIP="$SPENT" "$@" wrk -t$THREADS -c"$conns" -d"${DURATION}s" --latency -s "$BENCH_LUA/$script" "$url" 2>&1 | grep '^RESULT' || true)
-  [ "$script" = refresh.lua ] && SPENT=$((SPENT + $(echo "$out" | sed -n 's/.*requests=\([0-9]*\).*/\1/p') + 2 * conns))
+  out=$(env REFRESH_SKIP="$SPENT" REFRESH_REGION="$REGION" "$@" wrk -t$THREADS -c"$conns" -d"${DURATION}s" --latency -s "$BENCH_LUA/$script" "$url" 2>&1 | grep '^RESULT' || true)
+  [ "$script" = refresh.lua ] && SPENT=$((SPENT + REGION))
   local cpu
   cpu=$(awk -v a="$t0" -v b="$(ticks "$pid")" -v d="$DURATION" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (b - a) / hz / d}')
   kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
