@@ -97,8 +97,11 @@ async fn purge_expired(app: App) {
 
 /// Serves until SIGTERM or SIGINT, then finishes the requests in flight.
 pub async fn run(config: Config) -> Result<(), StartError> {
+    // The handlers are installed before the address is logged: a supervisor that
+    // sends SIGTERM as soon as it sees "listening on" must get a graceful stop.
+    let stop = shutdown_signal()?;
     let running = start(config).await?;
-    wait_for_signal().await;
+    stop.await;
     tracing::info!("shutting down: finishing requests in flight");
     running
         .shutdown()
@@ -106,23 +109,18 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         .map_err(|e| StartError::Other(format!("server error: {e}")))
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// A future that resolves on SIGTERM or SIGINT; the handlers are in place when this
+/// returns.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, StartError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let install =
+        |kind| signal(kind).map_err(|e| StartError::Other(format!("cannot handle signals: {e}")));
+    let mut term = install(SignalKind::terminate())?;
+    let mut int = install(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+    })
 }

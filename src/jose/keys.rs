@@ -6,9 +6,8 @@ use super::Alg;
 use crate::error::{Error, Result};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::DecodingKey;
 use rand::RngCore;
-use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use rsa::traits::PublicKeyParts;
 use serde_json::{Map, Value};
@@ -46,12 +45,64 @@ pub(super) fn generate(alg: Alg) -> Result<Zeroizing<Vec<u8>>> {
     Ok(Zeroizing::new(document.as_bytes().to_vec()))
 }
 
-/// Opens a PKCS#8 DER private key of `alg`: the key jsonwebtoken signs with, and the
-/// public key's JWK members (`kty`, `crv`, `n`, `e`, `x`, `y`).
-pub(super) fn open(alg: Alg, der: &[u8]) -> Result<(EncodingKey, Members)> {
+/// A private key parsed once and kept ready: parsing and checking a key (an RSA key
+/// above all) costs more than a signature, and jsonwebtoken would do it per token.
+pub(super) enum Signer {
+    Rsa(aws_lc_rs::signature::RsaKeyPair),
+    Ec(aws_lc_rs::signature::EcdsaKeyPair),
+    Ed(aws_lc_rs::signature::Ed25519KeyPair),
+}
+
+impl Signer {
+    fn prepare(alg: Alg, der: &[u8]) -> Result<Self> {
+        use aws_lc_rs::signature::{
+            ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair,
+        };
+        let fail = |e: &dyn std::fmt::Display| internal("cannot prepare a signing key", e);
+        Ok(match alg {
+            Alg::RS256 => Self::Rsa(RsaKeyPair::from_pkcs8(der).map_err(|e| fail(&e))?),
+            // RFC 7518 §3.4: ES256 signatures are R || S, 32 octets each ("fixed").
+            Alg::ES256 => Self::Ec(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(|e| fail(&e))?,
+            ),
+            Alg::EdDSA => Self::Ed(Ed25519KeyPair::from_pkcs8(der).map_err(|e| fail(&e))?),
+        })
+    }
+
+    /// The JWS signature of `message` (RFC 7518 §3.3 RSASSA-PKCS1-v1_5 with SHA-256,
+    /// §3.4 ECDSA P-256 SHA-256, RFC 8037 §3.1 Ed25519).
+    pub(super) fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+        let fail = |e: &dyn std::fmt::Display| internal("signing failed", e);
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        match self {
+            Self::Rsa(key) => {
+                let mut signature = vec![0; key.public_modulus_len()];
+                key.sign(
+                    &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                    &rng,
+                    message,
+                    &mut signature,
+                )
+                .map_err(|e| fail(&e))?;
+                Ok(signature)
+            }
+            Self::Ec(key) => Ok(key
+                .sign(&rng, message)
+                .map_err(|e| fail(&e))?
+                .as_ref()
+                .to_vec()),
+            Self::Ed(key) => Ok(key.sign(message).as_ref().to_vec()),
+        }
+    }
+}
+
+/// Opens a PKCS#8 DER private key of `alg`: the prepared signer, and the public
+/// key's JWK members (`kty`, `crv`, `n`, `e`, `x`, `y`).
+pub(super) fn open(alg: Alg, der: &[u8]) -> Result<(Signer, Members)> {
     let fail = |e: &dyn std::fmt::Display| internal("cannot read a signing key", e);
     let mut public = Members::new();
-    let encoding = match alg {
+    match alg {
         Alg::RS256 => {
             let key = rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(|e| fail(&e))?;
             // RFC 7518 §6.3.1: n and e as unsigned big-endian integers in the fewest
@@ -59,9 +110,6 @@ pub(super) fn open(alg: Alg, der: &[u8]) -> Result<(EncodingKey, Members)> {
             public.insert("kty".into(), "RSA".into());
             public.insert("n".into(), b64(&key.n().to_bytes_be()));
             public.insert("e".into(), b64(&key.e().to_bytes_be()));
-            // jsonwebtoken's RSA signer reads PKCS#1 (RFC 8017 appendix A.1.2).
-            let pkcs1 = key.to_pkcs1_der().map_err(|e| fail(&e))?;
-            EncodingKey::from_rsa_der(pkcs1.as_bytes())
         }
         Alg::ES256 => {
             let key = p256::ecdsa::SigningKey::from_pkcs8_der(der).map_err(|e| fail(&e))?;
@@ -74,7 +122,6 @@ pub(super) fn open(alg: Alg, der: &[u8]) -> Result<(EncodingKey, Members)> {
             public.insert("crv".into(), "P-256".into());
             public.insert("x".into(), b64(x));
             public.insert("y".into(), b64(y));
-            EncodingKey::from_ec_der(der)
         }
         Alg::EdDSA => {
             let key = ed25519_dalek::SigningKey::from_pkcs8_der(der).map_err(|e| fail(&e))?;
@@ -82,10 +129,9 @@ pub(super) fn open(alg: Alg, der: &[u8]) -> Result<(EncodingKey, Members)> {
             public.insert("kty".into(), "OKP".into());
             public.insert("crv".into(), "Ed25519".into());
             public.insert("x".into(), b64(key.verifying_key().as_bytes()));
-            EncodingKey::from_ed_der(der)
         }
-    };
-    Ok((encoding, public))
+    }
+    Ok((Signer::prepare(alg, der)?, public))
 }
 
 /// The published JWK of a key: its public members plus `kid`, `alg` and

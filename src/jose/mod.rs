@@ -22,7 +22,9 @@ mod token;
 use crate::crypto::{SecretKey, random_token};
 use crate::error::{Error, Result};
 use crate::store::{Db, unique_violation};
-use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -114,7 +116,7 @@ struct Keys {
 
 struct SignKey {
     kid: String,
-    encoding: EncodingKey,
+    signer: keys::Signer,
 }
 
 #[derive(Clone)]
@@ -229,11 +231,16 @@ impl KeySet {
             .signing
             .get(&alg)
             .ok_or_else(|| Error::Internal(format!("no active {alg} signing key")))?;
-        let mut header = Header::new(alg.jwt());
-        header.typ = Some(typ.to_string());
-        header.kid = Some(key.kid.clone());
-        jsonwebtoken::encode(&header, claims, &key.encoding)
-            .map_err(|e| Error::Internal(format!("cannot sign a {alg} token: {e}")))
+        // RFC 7515 §7.1: BASE64URL(header) "." BASE64URL(payload) "." BASE64URL(signature).
+        let header = serde_json::json!({"alg": alg.as_str(), "typ": typ, "kid": key.kid});
+        let encode = |v: &Value| serde_json::to_vec(v).map(|bytes| URL_SAFE_NO_PAD.encode(bytes));
+        let (header, payload) = match (encode(&header), encode(claims)) {
+            (Ok(h), Ok(p)) => (h, p),
+            _ => return Err(Error::Internal(format!("cannot encode a {alg} token"))),
+        };
+        let input = format!("{header}.{payload}");
+        let signature = key.signer.sign(input.as_bytes())?;
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
 
     /// Verifies a compact JWS signed by one of our keys, of type `expected_typ`,
@@ -380,7 +387,7 @@ async fn read_keys(db: &Db, secret: &SecretKey) -> Result<Keys> {
             };
             let der =
                 zeroize::Zeroizing::new(secret.decrypt(&row.private_enc).ok_or_else(unreadable)?);
-            let (encoding, public) = keys::open(alg, &der)?;
+            let (signer, public) = keys::open(alg, &der)?;
             if !keys::same_public_key(&public, &stored) {
                 return Err(unreadable());
             }
@@ -388,7 +395,7 @@ async fn read_keys(db: &Db, secret: &SecretKey) -> Result<Keys> {
                 alg,
                 SignKey {
                     kid: row.kid.clone(),
-                    encoding,
+                    signer,
                 },
             );
         }

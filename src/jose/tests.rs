@@ -1,4 +1,5 @@
 use super::*;
+use jsonwebtoken::{EncodingKey, Header};
 use crate::store::DatabaseUrl;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
