@@ -549,3 +549,24 @@ on_both!(
         db.drop_database().await;
     }
 );
+
+#[tokio::test]
+async fn the_configured_admin_is_created_once() {
+    let s = TestServer::start_with(Backend::Sqlite, |c| {
+        c.admin_email = Some("root@example.com".into());
+        c.admin_password = Some("a long admin password".into());
+    })
+    .await;
+    let admin = s.app().db.user_by_email("root@example.com").await.unwrap().unwrap();
+    assert!(admin.is_admin);
+    // A second start with another address does not add a second admin.
+    s.app().ensure_admin().await.unwrap();
+    let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE is_admin = 1")
+        .fetch_one(s.app().db.pool())
+        .await
+        .unwrap();
+    assert_eq!(admins, 1);
+    let (http, _) = s.login("root@example.com", "a long admin password").await;
+    assert_eq!(http.get(s.url("/admin")).send().await.unwrap().status(), 200);
+    s.stop().await;
+}
