@@ -1,8 +1,8 @@
 use super::*;
-use jsonwebtoken::{EncodingKey, Header};
 use crate::store::DatabaseUrl;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{EncodingKey, Header};
 use serde_json::json;
 use std::path::PathBuf;
 

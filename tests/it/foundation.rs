@@ -557,7 +557,13 @@ async fn the_configured_admin_is_created_once() {
         c.admin_password = Some("a long admin password".into());
     })
     .await;
-    let admin = s.app().db.user_by_email("root@example.com").await.unwrap().unwrap();
+    let admin = s
+        .app()
+        .db
+        .user_by_email("root@example.com")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(admin.is_admin);
     // A second start with another address does not add a second admin.
     s.app().ensure_admin().await.unwrap();
@@ -567,6 +573,9 @@ async fn the_configured_admin_is_created_once() {
         .unwrap();
     assert_eq!(admins, 1);
     let (http, _) = s.login("root@example.com", "a long admin password").await;
-    assert_eq!(http.get(s.url("/admin")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.get(s.url("/admin")).send().await.unwrap().status(),
+        200
+    );
     s.stop().await;
 }
