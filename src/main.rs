@@ -2,13 +2,6 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
-
-/// mimalloc returns freed memory to the system where glibc's per-thread arenas kept
-/// it (SQLite's connection threads and the hashing workers each hold one). Measured
-/// on SQLite at 256 connections (`bench/run.sh --conns 256`): introspection 169 → 113
-/// MB, the resource API 169 → 82 MB; token issuing stayed near 140–170 MB.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 use usercenter::Config;
 use usercenter::cli::{self, Cli, Command};
