@@ -118,13 +118,7 @@ async fn handle(state: SharedState, ctx: Ctx, pairs: Vec<(String, String)>) -> R
     let mut csrf = String::new();
     let mut scopes_ticked: Vec<String> = Vec::new();
     let mut request_pairs = Vec::new();
-    let mut is_decision = false;
-    for (k, v) in &pairs {
-        if k == "decision" {
-            is_decision = true;
-        }
-        let _ = v;
-    }
+    let is_decision = pairs.iter().any(|(k, _)| k == "decision");
     for (k, v) in pairs {
         match k.as_str() {
             "decision" => decision = Some(v),
