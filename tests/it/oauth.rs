@@ -1577,3 +1577,51 @@ async fn hybrid_flow_carries_c_hash_in_the_fragment() {
     assert_eq!(params_of(&location(&res))["error"], "invalid_request");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_consent_token_works_only_in_its_own_session() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let app = make_client(&s, &["authorization_code"], &["basic"], false, |_| {}).await;
+    let alice = person(&s, "cs_alice").await;
+    let mallory = person(&s, "cs_mallory").await;
+    let q = [
+        ("response_type", "code"),
+        ("client_id", app.client_id.as_str()),
+        ("redirect_uri", CB),
+        ("scope", "basic"),
+        ("state", "z"),
+    ];
+    let page = alice
+        .get(s.url("/oauth/authorize"))
+        .query(&q)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf_token");
+    let mut form: Vec<(&str, &str)> = q.to_vec();
+    form.push(("decision", "approve"));
+    form.push(("csrf_token", csrf.as_str()));
+    let res = mallory
+        .post(s.url("/oauth/authorize"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        403,
+        "another session's consent token is refused"
+    );
+    let res = alice
+        .post(s.url("/oauth/authorize"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(params_of(&location(&res)).contains_key("code"));
+    s.stop().await;
+}

@@ -17,6 +17,15 @@ fn authorization(headers: &HeaderMap) -> Option<&str> {
     headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
 }
 
+/// The `token` parameter of introspection and revocation.
+fn required_token(params: &HashMap<String, String>) -> Result<&str> {
+    params
+        .get("token")
+        .map(String::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::invalid_request("the token parameter is required"))
+}
+
 /// The parameters of a form POST, each once.
 fn params(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, String>> {
     require_form(headers)?;
@@ -52,7 +61,7 @@ pub async fn introspect(
     body: Bytes,
 ) -> Result<Response> {
     let params = params(&headers, &body)?;
-    let (client, method) = state
+    let (_, method) = state
         .app
         .authenticate_client(authorization(&headers), &params)
         .await?;
@@ -61,11 +70,7 @@ pub async fn introspect(
             "introspection needs a confidential client".into(),
         ));
     }
-    let token = params.get("token").map(String::as_str).unwrap_or_default();
-    if token.is_empty() {
-        return Err(Error::invalid_request("the token parameter is required"));
-    }
-    let _ = client;
+    let token = required_token(&params)?;
     let answer = state
         .app
         .introspect(token, params.get("token_type_hint").map(String::as_str))
@@ -83,10 +88,7 @@ pub async fn revoke(
         .app
         .authenticate_client(authorization(&headers), &params)
         .await?;
-    let token = params.get("token").map(String::as_str).unwrap_or_default();
-    if token.is_empty() {
-        return Err(Error::invalid_request("the token parameter is required"));
-    }
+    let token = required_token(&params)?;
     state
         .app
         .revoke(
