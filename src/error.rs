@@ -59,6 +59,8 @@ pub enum Error {
     TooManyRequests(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -100,7 +102,7 @@ impl Error {
             Self::Forbidden(name, _) => (StatusCode::FORBIDDEN, name, 1),
             Self::Rejected(name, _) => (StatusCode::BAD_REQUEST, name, 1),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", 1),
-            Self::Database(_) | Self::Internal(_) => {
+            Self::Database(_) | Self::Sqlite(_) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "server_error", 2)
             }
         }
@@ -110,7 +112,7 @@ impl Error {
     /// goes to the log only.
     pub fn description(&self) -> String {
         match self {
-            Self::Database(_) | Self::Internal(_) => {
+            Self::Database(_) | Self::Sqlite(_) | Self::Internal(_) => {
                 "the server could not complete the request".into()
             }
             other => other.to_string(),

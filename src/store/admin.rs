@@ -2,19 +2,11 @@
 //! changes only an admin makes (flags on users and clients, scopes, groups, cards).
 //! Every method is prefixed `admin_` so it cannot clash with the per-user queries.
 
-use super::{Client, Db, Scope, User, flag, split_list, unique_violation};
+use super::read::{Cursor, Decode, decode_any};
+use super::{Client, Db, Scope, User, flag, unique_violation};
 use crate::error::{Error, Result};
 use sqlx::Row;
 use sqlx::any::AnyRow;
-
-const USER_COLUMNS: &str = "id, username, email, email_verified, phone, phone_verified, \
-    password_hash, is_admin, disabled, nickname, avatar, gender, province, city, area, birthdate, \
-    real_name_enc, id_card_enc, certificate_type, verify_tag, created_at, updated_at";
-
-const CLIENT_COLUMNS: &str = "c.id, c.client_id, c.secret_hash, c.is_public, c.name, c.description, \
-    c.icon, c.homepage, c.redirect_uris, c.grant_types, c.scopes, c.requested_scopes, \
-    c.approved_scopes, c.owner_id, c.token_format, c.token_policy, c.id_token_alg, c.access_ttl, \
-    c.refresh_ttl, c.daily_quota, c.disabled, c.created_at, c.updated_at";
 
 /// A `LIKE` pattern that matches `text` anywhere, with `%`, `_` and `\` taken
 /// literally (the queries say `ESCAPE '\'`).
@@ -38,37 +30,12 @@ pub struct ClientWithOwner {
     pub owner: Option<String>,
 }
 
-fn client_with_owner(row: &AnyRow) -> Result<ClientWithOwner, sqlx::Error> {
-    let list = |name: &str| -> Result<Vec<String>, sqlx::Error> {
-        Ok(split_list(&row.try_get::<String, _>(name)?))
-    };
+/// A client's `COLUMNS` (alias `c`) and then `owner_name`.
+fn client_with_owner(row: &AnyRow) -> Result<ClientWithOwner> {
+    let mut r = Cursor::new(row);
     Ok(ClientWithOwner {
-        client: Client {
-            id: row.try_get("id")?,
-            client_id: row.try_get("client_id")?,
-            secret_hash: row.try_get("secret_hash")?,
-            is_public: flag(row, "is_public")?,
-            name: row.try_get("name")?,
-            description: row.try_get("description")?,
-            icon: row.try_get("icon")?,
-            homepage: row.try_get("homepage")?,
-            redirect_uris: list("redirect_uris")?,
-            grant_types: list("grant_types")?,
-            scopes: list("scopes")?,
-            requested_scopes: list("requested_scopes")?,
-            approved_scopes: list("approved_scopes")?,
-            owner_id: row.try_get("owner_id")?,
-            token_format: row.try_get("token_format")?,
-            token_policy: row.try_get("token_policy")?,
-            id_token_alg: row.try_get("id_token_alg")?,
-            access_ttl: row.try_get("access_ttl")?,
-            refresh_ttl: row.try_get("refresh_ttl")?,
-            daily_quota: row.try_get("daily_quota")?,
-            disabled: flag(row, "disabled")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        },
-        owner: row.try_get("owner_name")?,
+        client: Client::decode(&mut r)?,
+        owner: r.opt_text()?,
     })
 }
 
@@ -115,9 +82,10 @@ impl Db {
     pub async fn admin_search_users(&self, q: &str, limit: i64, offset: i64) -> Result<Vec<User>> {
         let q = q.trim();
         let sql = format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE $1 = '' \
+            "SELECT {} FROM users WHERE $1 = '' \
              OR LOWER(username) LIKE $2 ESCAPE '\\' OR LOWER(email) LIKE $2 ESCAPE '\\' \
-             OR phone LIKE $2 ESCAPE '\\' ORDER BY id LIMIT $3 OFFSET $4"
+             OR phone LIKE $2 ESCAPE '\\' ORDER BY id LIMIT $3 OFFSET $4",
+            User::COLUMNS
         );
         Ok(sqlx::query_as(&sql)
             .bind(q)
@@ -254,16 +222,15 @@ impl Db {
     /// The clients whose registered scopes include `scope`.
     pub async fn admin_clients_with_scope(&self, scope: &str) -> Result<Vec<Client>> {
         let sql = format!(
-            "SELECT {CLIENT_COLUMNS}, CAST(NULL AS TEXT) AS owner_name FROM clients c \
-             WHERE (' ' || c.scopes || ' ') LIKE $1 ESCAPE '\\'"
+            "SELECT {} FROM clients c \
+             WHERE (' ' || c.scopes || ' ') LIKE $1 ESCAPE '\\'",
+            Client::columns_of("c")
         );
         let rows = sqlx::query(&sql)
             .bind(contains_pattern(&format!(" {scope} ")))
             .fetch_all(self.pool())
             .await?;
-        rows.iter()
-            .map(|r| client_with_owner(r).map(|c| c.client).map_err(Into::into))
-            .collect()
+        rows.iter().map(decode_any).collect()
     }
 
     // ---- clients ----
@@ -286,11 +253,12 @@ impl Db {
             )
         };
         let sql = format!(
-            "SELECT {CLIENT_COLUMNS}, u.username AS owner_name FROM clients c \
+            "SELECT {}, u.username AS owner_name FROM clients c \
              LEFT JOIN users u ON u.id = c.owner_id \
              WHERE ($1 = '' OR LOWER(c.name) LIKE $2 ESCAPE '\\' OR c.client_id LIKE $2 ESCAPE '\\') \
              AND ($3 = 0 OR c.requested_scopes <> '' OR {} OR {}) \
              ORDER BY c.id DESC LIMIT $4 OFFSET $5",
+            Client::columns_of("c"),
             waiting("develop"),
             waiting("root")
         );
@@ -302,9 +270,7 @@ impl Db {
             .bind(offset)
             .fetch_all(self.pool())
             .await?;
-        rows.iter()
-            .map(|r| client_with_owner(r).map_err(Into::into))
-            .collect()
+        rows.iter().map(client_with_owner).collect()
     }
 
     pub async fn admin_set_client_disabled(&self, id: i64, disabled: bool, now: i64) -> Result<()> {

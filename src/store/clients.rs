@@ -1,34 +1,8 @@
 //! Clients (the apps of seed 002).
 
-use super::{Db, split_list};
+use super::Db;
+use super::read::{Cursor, Decode, decode_any};
 use crate::error::Result;
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ClientRow {
-    id: i64,
-    client_id: String,
-    secret_hash: Option<String>,
-    is_public: i64,
-    name: String,
-    description: String,
-    icon: String,
-    homepage: String,
-    redirect_uris: String,
-    grant_types: String,
-    scopes: String,
-    requested_scopes: String,
-    approved_scopes: String,
-    owner_id: Option<i64>,
-    token_format: String,
-    token_policy: String,
-    id_token_alg: String,
-    access_ttl: Option<i64>,
-    refresh_ttl: Option<i64>,
-    daily_quota: Option<i64>,
-    disabled: i64,
-    created_at: i64,
-    updated_at: i64,
-}
 
 /// A registered app. Lists are split; the secret exists only as its keyed hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,33 +32,38 @@ pub struct Client {
     pub updated_at: i64,
 }
 
-impl From<ClientRow> for Client {
-    fn from(r: ClientRow) -> Self {
-        Self {
-            id: r.id,
-            client_id: r.client_id,
-            secret_hash: r.secret_hash,
-            is_public: r.is_public != 0,
-            name: r.name,
-            description: r.description,
-            icon: r.icon,
-            homepage: r.homepage,
-            redirect_uris: split_list(&r.redirect_uris),
-            grant_types: split_list(&r.grant_types),
-            scopes: split_list(&r.scopes),
-            requested_scopes: split_list(&r.requested_scopes),
-            approved_scopes: split_list(&r.approved_scopes),
-            owner_id: r.owner_id,
-            token_format: r.token_format,
-            token_policy: r.token_policy,
-            id_token_alg: r.id_token_alg,
-            access_ttl: r.access_ttl,
-            refresh_ttl: r.refresh_ttl,
-            daily_quota: r.daily_quota,
-            disabled: r.disabled != 0,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
+impl Decode for Client {
+    const COLUMNS: &'static str = "id, client_id, secret_hash, is_public, name, description, icon, \
+        homepage, redirect_uris, grant_types, scopes, requested_scopes, approved_scopes, owner_id, \
+        token_format, token_policy, id_token_alg, access_ttl, refresh_ttl, daily_quota, disabled, \
+        created_at, updated_at";
+
+    fn decode(r: &mut Cursor<'_>) -> Result<Self> {
+        Ok(Self {
+            id: r.int()?,
+            client_id: r.text()?,
+            secret_hash: r.opt_text()?,
+            is_public: r.flag()?,
+            name: r.text()?,
+            description: r.text()?,
+            icon: r.text()?,
+            homepage: r.text()?,
+            redirect_uris: r.list()?,
+            grant_types: r.list()?,
+            scopes: r.list()?,
+            requested_scopes: r.list()?,
+            approved_scopes: r.list()?,
+            owner_id: r.opt_int()?,
+            token_format: r.text()?,
+            token_policy: r.text()?,
+            id_token_alg: r.text()?,
+            access_ttl: r.opt_int()?,
+            refresh_ttl: r.opt_int()?,
+            daily_quota: r.opt_int()?,
+            disabled: r.flag()?,
+            created_at: r.int()?,
+            updated_at: r.int()?,
+        })
     }
 }
 
@@ -126,9 +105,7 @@ impl Client {
     }
 }
 
-const COLUMNS: &str = "id, client_id, secret_hash, is_public, name, description, icon, homepage, \
-    redirect_uris, grant_types, scopes, requested_scopes, approved_scopes, owner_id, token_format, \
-    token_policy, id_token_alg, access_ttl, refresh_ttl, daily_quota, disabled, created_at, updated_at";
+const COLUMNS: &str = <Client as Decode>::COLUMNS;
 
 /// A validated app, ready to store.
 #[derive(Debug, Clone, Default)]
@@ -163,7 +140,7 @@ impl Db {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, $20) \
              RETURNING {COLUMNS}"
         );
-        let row: ClientRow = sqlx::query_as(&sql)
+        let row = sqlx::query(&sql)
             .bind(&c.client_id)
             .bind(&c.secret_hash)
             .bind(i64::from(c.is_public))
@@ -186,25 +163,17 @@ impl Db {
             .bind(c.requested_scopes.join(" "))
             .fetch_one(self.wpool())
             .await?;
-        Ok(row.into())
+        decode_any(&row)
     }
 
     pub async fn client_by_client_id(&self, client_id: &str) -> Result<Option<Client>> {
         let sql = format!("SELECT {COLUMNS} FROM clients WHERE client_id = $1");
-        let row: Option<ClientRow> = sqlx::query_as(&sql)
-            .bind(client_id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.map(Into::into))
+        self.one(&sql, &[client_id.into()]).await
     }
 
     pub async fn client_by_id(&self, id: i64) -> Result<Option<Client>> {
         let sql = format!("SELECT {COLUMNS} FROM clients WHERE id = $1");
-        let row: Option<ClientRow> = sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.map(Into::into))
+        self.one(&sql, &[id.into()]).await
     }
 
     /// Replaces the secret hash; the old secret stops working at once.

@@ -1,5 +1,6 @@
 //! Queries of the self-service consoles: my apps, my authorizations, my tokens.
 
+use super::read::Decode;
 use super::{AccessToken, Client, Db};
 use crate::error::Result;
 
@@ -100,16 +101,17 @@ impl Db {
         client_id: Option<i64>,
         now: i64,
     ) -> Result<Vec<AccessToken>> {
-        Ok(sqlx::query_as(
-            "SELECT id, token_hash, client_id, user_id, scope, family_id, code_hash, extra, revoked_at, expires_at, \
-             created_at FROM access_tokens WHERE user_id = $1 AND ($2 = 0 OR client_id = $2) AND revoked_at IS NULL \
-             AND expires_at > $3 ORDER BY id DESC",
-        )
-        .bind(user_id)
-        .bind(client_id.unwrap_or(0))
-        .bind(now)
-        .fetch_all(self.pool())
-        .await?)
+        let sql = format!(
+            "SELECT {} FROM access_tokens WHERE user_id = $1 AND ($2 = 0 OR client_id = $2) \
+             AND revoked_at IS NULL AND expires_at > $3 ORDER BY id DESC",
+            AccessToken::COLUMNS
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(user_id)
+            .bind(client_id.unwrap_or(0))
+            .bind(now)
+            .fetch_all(self.pool())
+            .await?)
     }
 
     /// Revokes every access and refresh token of a user for an app.

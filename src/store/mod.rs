@@ -12,6 +12,7 @@ mod console;
 mod groups;
 mod migrate;
 mod password_resets;
+mod read;
 mod scopes;
 mod sessions;
 mod settings;
@@ -26,7 +27,9 @@ pub use console::{ClientUpdate, Consent};
 pub use groups::Group;
 pub use scopes::Scope;
 pub use sessions::{NewSession, Session};
-pub use tokens::{AccessToken, AuthorizationCode, NewAccessToken, NewRefreshToken, RefreshToken};
+pub use tokens::{
+    AccessToken, AuthorizationCode, NewAccessToken, NewRefreshToken, RefreshToken, TokenWithOwners,
+};
 pub use users::{NewUser, Profile, User};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -126,6 +129,8 @@ pub struct Db {
     backend: Backend,
     /// Group commit of access tokens ([`token_writer`]).
     tokens: token_writer::TokenWriter,
+    /// SQLite's point reads on the request's thread ([`read`]).
+    readers: Option<std::sync::Arc<read::Readers>>,
 }
 
 impl Db {
@@ -194,10 +199,17 @@ impl Db {
                 source,
             })?;
         let tokens = token_writer::TokenWriter::start(pool.clone());
+        let readers = match url {
+            DatabaseUrl::Sqlite(path) => {
+                Some(std::sync::Arc::new(read::Readers::new(path.clone())))
+            }
+            DatabaseUrl::Postgres(_) => None,
+        };
         let db = Self {
             pool,
             backend,
             tokens,
+            readers,
         };
         migrate::run(&db).await?;
         Ok(db)

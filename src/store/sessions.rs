@@ -2,9 +2,10 @@
 //! hash, so a copy of the database cannot be used to log in.
 
 use super::Db;
+use super::read::{Cursor, Decode, from_any_row};
 use crate::error::Result;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Session {
     pub id_hash: String,
     pub user_id: i64,
@@ -28,8 +29,27 @@ pub struct NewSession<'a> {
     pub ip: &'a str,
 }
 
-const COLUMNS: &str =
-    "id_hash, user_id, csrf_token, auth_time, last_seen_at, expires_at, user_agent, ip, created_at";
+impl Decode for Session {
+    const COLUMNS: &'static str = "id_hash, user_id, csrf_token, auth_time, last_seen_at, expires_at, user_agent, ip, created_at";
+
+    fn decode(r: &mut Cursor<'_>) -> Result<Self> {
+        Ok(Self {
+            id_hash: r.text()?,
+            user_id: r.int()?,
+            csrf_token: r.text()?,
+            auth_time: r.int()?,
+            last_seen_at: r.int()?,
+            expires_at: r.int()?,
+            user_agent: r.text()?,
+            ip: r.text()?,
+            created_at: r.int()?,
+        })
+    }
+}
+
+from_any_row!(Session);
+
+const COLUMNS: &str = <Session as Decode>::COLUMNS;
 
 impl Db {
     pub async fn create_session(&self, s: &NewSession<'_>, now: i64) -> Result<()> {
@@ -55,12 +75,8 @@ impl Db {
         let sql = format!(
             "SELECT {COLUMNS} FROM sessions WHERE id_hash = $1 AND expires_at > $2 AND last_seen_at > $3"
         );
-        Ok(sqlx::query_as(&sql)
-            .bind(id_hash)
-            .bind(now)
-            .bind(now - idle)
-            .fetch_optional(self.pool())
-            .await?)
+        self.one(&sql, &[id_hash.into(), now.into(), (now - idle).into()])
+            .await
     }
 
     pub async fn touch_session(&self, id_hash: &str, now: i64) -> Result<()> {

@@ -1,8 +1,10 @@
 //! Authorization codes, access tokens, refresh tokens and consents. Every secret is
 //! stored as its keyed hash; a row is found by the hash of what the client presents.
 
-use super::Db;
+use super::read::{Cursor, Decode, from_any_row};
+use super::{Client, Db, User};
 use crate::error::Result;
+use std::sync::LazyLock;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuthorizationCode {
@@ -23,7 +25,7 @@ pub struct AuthorizationCode {
 const CODE_COLUMNS: &str = "code_hash, client_id, user_id, redirect_uri, scope, nonce, code_challenge, \
     code_challenge_method, auth_time, used_at, expires_at, created_at";
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct AccessToken {
     pub id: i64,
     pub token_hash: String,
@@ -38,9 +40,30 @@ pub struct AccessToken {
     pub created_at: i64,
 }
 
-const ACCESS_COLUMNS: &str = "id, token_hash, client_id, user_id, scope, family_id, code_hash, extra, revoked_at, expires_at, created_at";
+impl Decode for AccessToken {
+    const COLUMNS: &'static str = "id, token_hash, client_id, user_id, scope, family_id, code_hash, \
+        extra, revoked_at, expires_at, created_at";
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+    fn decode(r: &mut Cursor<'_>) -> Result<Self> {
+        Ok(Self {
+            id: r.int()?,
+            token_hash: r.text()?,
+            client_id: r.int()?,
+            user_id: r.opt_int()?,
+            scope: r.text()?,
+            family_id: r.opt_text()?,
+            code_hash: r.opt_text()?,
+            extra: r.opt_text()?,
+            revoked_at: r.opt_int()?,
+            expires_at: r.int()?,
+            created_at: r.int()?,
+        })
+    }
+}
+
+from_any_row!(AccessToken);
+
+#[derive(Debug, Clone)]
 pub struct RefreshToken {
     pub id: i64,
     pub token_hash: String,
@@ -56,8 +79,36 @@ pub struct RefreshToken {
     pub created_at: i64,
 }
 
-const REFRESH_COLUMNS: &str = "id, token_hash, family_id, client_id, user_id, scope, code_hash, auth_time, \
-    rotated_at, revoked_at, expires_at, created_at";
+impl Decode for RefreshToken {
+    const COLUMNS: &'static str = "id, token_hash, family_id, client_id, user_id, scope, code_hash, \
+        auth_time, rotated_at, revoked_at, expires_at, created_at";
+
+    fn decode(r: &mut Cursor<'_>) -> Result<Self> {
+        Ok(Self {
+            id: r.int()?,
+            token_hash: r.text()?,
+            family_id: r.text()?,
+            client_id: r.int()?,
+            user_id: r.opt_int()?,
+            scope: r.text()?,
+            code_hash: r.opt_text()?,
+            auth_time: r.opt_int()?,
+            rotated_at: r.opt_int()?,
+            revoked_at: r.opt_int()?,
+            expires_at: r.int()?,
+            created_at: r.int()?,
+        })
+    }
+}
+
+/// An access token with its client and, unless it was issued to the client itself,
+/// its user: what validating a bearer token needs, read in one query.
+#[derive(Debug, Clone)]
+pub struct TokenWithOwners {
+    pub token: AccessToken,
+    pub client: Client,
+    pub user: Option<User>,
+}
 
 /// A new access token row.
 #[derive(Debug, Clone)]
@@ -213,19 +264,43 @@ impl Db {
     }
 
     pub async fn access_token(&self, token_hash: &str) -> Result<Option<AccessToken>> {
-        let sql = format!("SELECT {ACCESS_COLUMNS} FROM access_tokens WHERE token_hash = $1");
-        Ok(sqlx::query_as(&sql)
-            .bind(token_hash)
-            .fetch_optional(self.pool())
-            .await?)
+        let sql = format!(
+            "SELECT {} FROM access_tokens WHERE token_hash = $1",
+            AccessToken::COLUMNS
+        );
+        self.one(&sql, &[token_hash.into()]).await
+    }
+
+    /// [`Db::access_token`] with its client and user, in one query.
+    pub async fn access_token_with_owners(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<TokenWithOwners>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, {}, {} FROM access_tokens t JOIN clients c ON c.id = t.client_id \
+                 LEFT JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+                AccessToken::columns_of("t"),
+                Client::columns_of("c"),
+                User::columns_of("u"),
+            )
+        });
+        self.one_with(&SQL, &[token_hash.into()], |r| {
+            Ok(TokenWithOwners {
+                token: AccessToken::decode(r)?,
+                client: Client::decode(r)?,
+                user: User::decode_opt(r)?,
+            })
+        })
+        .await
     }
 
     pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>> {
-        let sql = format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE token_hash = $1");
-        Ok(sqlx::query_as(&sql)
-            .bind(token_hash)
-            .fetch_optional(self.pool())
-            .await?)
+        let sql = format!(
+            "SELECT {} FROM refresh_tokens WHERE token_hash = $1",
+            RefreshToken::COLUMNS
+        );
+        self.one(&sql, &[token_hash.into()]).await
     }
 
     /// Marks a refresh token rotated; false when another request rotated it first.

@@ -1,9 +1,8 @@
 //! Users: accounts with the profile fields of seed 003.
 
-use super::{Db, flag, unique_violation};
+use super::read::{Cursor, Decode, from_any_row};
+use super::{Db, unique_violation};
 use crate::error::{Error, Result};
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 /// A user as stored. The password hash never leaves the store layer in a response.
 #[derive(Debug, Clone)]
@@ -32,38 +31,42 @@ pub struct User {
     pub updated_at: i64,
 }
 
-impl<'r> sqlx::FromRow<'r, AnyRow> for User {
-    fn from_row(row: &'r AnyRow) -> Result<Self, sqlx::Error> {
+impl Decode for User {
+    const COLUMNS: &'static str = "id, username, email, email_verified, phone, phone_verified, \
+        password_hash, is_admin, disabled, nickname, avatar, gender, province, city, area, \
+        birthdate, real_name_enc, id_card_enc, certificate_type, verify_tag, created_at, updated_at";
+
+    fn decode(r: &mut Cursor<'_>) -> Result<Self> {
         Ok(Self {
-            id: row.try_get("id")?,
-            username: row.try_get("username")?,
-            email: row.try_get("email")?,
-            email_verified: flag(row, "email_verified")?,
-            phone: row.try_get("phone")?,
-            phone_verified: flag(row, "phone_verified")?,
-            password_hash: row.try_get("password_hash")?,
-            is_admin: flag(row, "is_admin")?,
-            disabled: flag(row, "disabled")?,
-            nickname: row.try_get("nickname")?,
-            avatar: row.try_get("avatar")?,
-            gender: row.try_get("gender")?,
-            province: row.try_get("province")?,
-            city: row.try_get("city")?,
-            area: row.try_get("area")?,
-            birthdate: row.try_get("birthdate")?,
-            real_name_enc: row.try_get("real_name_enc")?,
-            id_card_enc: row.try_get("id_card_enc")?,
-            certificate_type: row.try_get("certificate_type")?,
-            verify_tag: row.try_get("verify_tag")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
+            id: r.int()?,
+            username: r.text()?,
+            email: r.opt_text()?,
+            email_verified: r.flag()?,
+            phone: r.opt_text()?,
+            phone_verified: r.flag()?,
+            password_hash: r.opt_text()?,
+            is_admin: r.flag()?,
+            disabled: r.flag()?,
+            nickname: r.opt_text()?,
+            avatar: r.opt_text()?,
+            gender: r.opt_int()?,
+            province: r.opt_text()?,
+            city: r.opt_text()?,
+            area: r.opt_text()?,
+            birthdate: r.opt_text()?,
+            real_name_enc: r.opt_text()?,
+            id_card_enc: r.opt_text()?,
+            certificate_type: r.opt_int()?,
+            verify_tag: r.int()?,
+            created_at: r.int()?,
+            updated_at: r.int()?,
         })
     }
 }
 
-const COLUMNS: &str = "id, username, email, email_verified, phone, phone_verified, password_hash, \
-    is_admin, disabled, nickname, avatar, gender, province, city, area, birthdate, real_name_enc, \
-    id_card_enc, certificate_type, verify_tag, created_at, updated_at";
+from_any_row!(User);
+
+const COLUMNS: &str = <User as Decode>::COLUMNS;
 
 /// What creating a user needs; the password is already hashed.
 #[derive(Debug, Clone, Default)]
@@ -147,10 +150,7 @@ impl Db {
 
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-        Ok(sqlx::query_as(&sql)
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?)
+        self.one(&sql, &[id.into()]).await
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {

@@ -30,27 +30,21 @@ impl App {
             return Ok(None);
         }
         let now = crate::time::now();
-        let Some(row) = self.db.access_token(&self.key.hash_secret(token)).await? else {
-            return Ok(None);
-        };
-        if row.revoked_at.is_some() || row.expires_at <= now {
-            return Ok(None);
-        }
-        let Some(client) = self
+        let Some(found) = self
             .db
-            .client_by_id(row.client_id)
+            .access_token_with_owners(&self.key.hash_secret(token))
             .await?
-            .filter(|c| !c.disabled)
         else {
             return Ok(None);
         };
-        let user = match row.user_id {
-            Some(id) => match self.db.user_by_id(id).await?.filter(|u| !u.disabled) {
-                Some(u) => Some(u),
-                None => return Ok(None),
-            },
-            None => None,
-        };
+        let (row, client, user) = (found.token, found.client, found.user);
+        if row.revoked_at.is_some() || row.expires_at <= now || client.disabled {
+            return Ok(None);
+        }
+        // A user's token stops working when the user is disabled or gone.
+        if row.user_id.is_some() && user.as_ref().is_none_or(|u| u.disabled) {
+            return Ok(None);
+        }
         let scopes = crate::oauth::scope::parse(&row.scope);
         Ok(Some(Active {
             token: row,

@@ -1,0 +1,280 @@
+//! Reading rows: one decoder per type for both drivers, and SQLite point reads on
+//! the request's own thread.
+//!
+//! sqlx runs every SQLite statement on a thread of its own per connection and hands
+//! the rows back over channels: two thread switches per query, which on the hot
+//! paths (client authentication, token lookups) cost more than the query itself
+//! (`docs/performance.md`). Reads there go through [`Db::one`] instead, which on
+//! SQLite asks a small set of read-only connections synchronously: in WAL mode a
+//! reader never waits for the writer, and a lookup by a unique index takes
+//! microseconds. PostgreSQL keeps sqlx, whose driver already runs on the request's
+//! task. Every read sees every commit made before it began, whichever driver wrote.
+
+use super::{Db, split_list};
+use crate::error::{Error, Result};
+use rusqlite::{Connection, OpenFlags};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// A query parameter.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Arg<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(v: i64) -> Self {
+        Self::Int(v)
+    }
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(v: &'a str) -> Self {
+        Self::Text(v)
+    }
+}
+
+/// A row of either driver, read by position.
+pub(crate) trait Cols {
+    fn int_at(&self, i: usize) -> Result<Option<i64>>;
+    fn text_at(&self, i: usize) -> Result<Option<String>>;
+}
+
+impl Cols for AnyRow {
+    fn int_at(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.try_get(i)?)
+    }
+    fn text_at(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.try_get(i)?)
+    }
+}
+
+impl Cols for rusqlite::Row<'_> {
+    fn int_at(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.get(i)?)
+    }
+    fn text_at(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.get(i)?)
+    }
+}
+
+/// Reads a row's columns in order; a type's decoder reads exactly its `COLUMNS`.
+pub(crate) struct Cursor<'r> {
+    row: &'r dyn Cols,
+    at: usize,
+}
+
+impl<'r> Cursor<'r> {
+    pub fn new(row: &'r dyn Cols) -> Self {
+        Self { row, at: 0 }
+    }
+
+    fn next(&mut self) -> usize {
+        self.at += 1;
+        self.at - 1
+    }
+
+    pub fn opt_int(&mut self) -> Result<Option<i64>> {
+        let i = self.next();
+        self.row.int_at(i)
+    }
+
+    pub fn int(&mut self) -> Result<i64> {
+        let i = self.next();
+        self.row
+            .int_at(i)?
+            .ok_or_else(|| Error::Internal(format!("column {i} is NULL")))
+    }
+
+    /// A 0/1 flag (flags are BIGINT on both backends).
+    pub fn flag(&mut self) -> Result<bool> {
+        Ok(self.int()? != 0)
+    }
+
+    pub fn opt_text(&mut self) -> Result<Option<String>> {
+        let i = self.next();
+        self.row.text_at(i)
+    }
+
+    pub fn text(&mut self) -> Result<String> {
+        let i = self.next();
+        self.row
+            .text_at(i)?
+            .ok_or_else(|| Error::Internal(format!("column {i} is NULL")))
+    }
+
+    /// A space-separated list.
+    pub fn list(&mut self) -> Result<Vec<String>> {
+        Ok(split_list(&self.text()?))
+    }
+
+    /// Whether the next column is NULL (the first column of an outer join's
+    /// missing side), without moving.
+    pub fn next_is_null(&self) -> Result<bool> {
+        Ok(self.row.int_at(self.at)?.is_none())
+    }
+
+    pub fn skip(&mut self, columns: usize) {
+        self.at += columns;
+    }
+}
+
+/// A type read from a row: `COLUMNS` lists what [`Decode::decode`] reads, in order.
+pub(crate) trait Decode: Sized {
+    const COLUMNS: &'static str;
+    fn decode(row: &mut Cursor<'_>) -> Result<Self>;
+
+    /// How many columns `COLUMNS` names.
+    fn width() -> usize {
+        Self::COLUMNS.split(',').count()
+    }
+
+    /// `COLUMNS` with each name qualified by a table alias (`c.id, c.name…`).
+    fn columns_of(alias: &str) -> String {
+        Self::COLUMNS
+            .split(',')
+            .map(|c| format!("{alias}.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The row of an outer join's side that may be missing (its first column is NULL).
+    fn decode_opt(row: &mut Cursor<'_>) -> Result<Option<Self>> {
+        if row.next_is_null()? {
+            row.skip(Self::width());
+            return Ok(None);
+        }
+        Self::decode(row).map(Some)
+    }
+}
+
+/// `sqlx::FromRow` by way of [`Decode`], for `query_as` with the type's `COLUMNS`.
+macro_rules! from_any_row {
+    ($t:ty) => {
+        impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for $t {
+            fn from_row(row: &'r sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+                $crate::store::read::decode_any(row).map_err(|e| match e {
+                    $crate::error::Error::Database(e) => e,
+                    other => sqlx::Error::Decode(other.to_string().into()),
+                })
+            }
+        }
+    };
+}
+pub(crate) use from_any_row;
+
+/// Decodes an sqlx row (from a write's `RETURNING`, or a read in a transaction).
+pub(crate) fn decode_any<T: Decode>(row: &AnyRow) -> Result<T> {
+    T::decode(&mut Cursor::new(row))
+}
+
+/// Read-only SQLite connections, used synchronously by whichever thread asks.
+#[derive(Debug)]
+pub(crate) struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// More connections than threads that read at once are never needed; a burst
+/// beyond this many opens connections that are then closed.
+const IDLE_READERS: usize = 8;
+
+impl Readers {
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn take(&self) -> Result<Connection> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        match idle {
+            Some(c) => Ok(c),
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(Duration::from_secs(5))?;
+                c.set_prepared_statement_cache_capacity(64);
+                Ok(c)
+            }
+        }
+    }
+
+    fn give_back(&self, c: Connection) {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < IDLE_READERS {
+            idle.push(c);
+        }
+    }
+
+    /// The first row of `sql`, decoded.
+    fn optional<T>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        decode: impl FnOnce(&mut Cursor<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let conn = self.take()?;
+        let result = (|| {
+            let mut stmt = conn.prepare_cached(sql)?;
+            for (i, arg) in args.iter().enumerate() {
+                match arg {
+                    Arg::Int(v) => stmt.raw_bind_parameter(i + 1, v)?,
+                    Arg::Text(v) => stmt.raw_bind_parameter(i + 1, v)?,
+                }
+            }
+            let mut rows = stmt.raw_query();
+            match rows.next()? {
+                Some(row) => decode(&mut Cursor::new(row)).map(Some),
+                None => Ok(None),
+            }
+        })();
+        self.give_back(conn);
+        result
+    }
+}
+
+impl Db {
+    /// The first row of a read, decoded; on SQLite without leaving this thread.
+    /// Not for reads that must see a transaction's own writes.
+    pub(crate) async fn one<T: Decode>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Option<T>> {
+        self.one_with(sql, args, T::decode).await
+    }
+
+    /// [`Db::one`] with a decoder of its own (for joins).
+    pub(crate) async fn one_with<T>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        decode: impl FnOnce(&mut Cursor<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        if let Some(readers) = &self.readers {
+            return readers.optional(sql, args, decode);
+        }
+        let mut q = sqlx::query(sql);
+        for arg in args {
+            q = match *arg {
+                Arg::Int(v) => q.bind(v),
+                Arg::Text(v) => q.bind(v),
+            };
+        }
+        match q.fetch_optional(self.pool()).await? {
+            Some(row) => decode(&mut Cursor::new(&row)).map(Some),
+            None => Ok(None),
+        }
+    }
+}
