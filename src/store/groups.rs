@@ -71,12 +71,13 @@ impl Db {
 
     /// The names of a user's groups.
     pub async fn group_names_of(&self, user_id: i64) -> Result<Vec<String>> {
-        Ok(self
-            .groups_of(user_id)
-            .await?
-            .into_iter()
-            .map(|g| g.name)
-            .collect())
+        self.all_with(
+            "SELECT g.name FROM user_groups g JOIN group_members m ON m.group_id = g.id \
+             WHERE m.user_id = $1 ORDER BY g.name",
+            &[user_id.into()],
+            |r| r.text(),
+        )
+        .await
     }
 
     /// Usernames of a group's members.

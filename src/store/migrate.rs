@@ -9,6 +9,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_token_reuse.sql")),
     (3, include_str!("../../migrations/0003_scope_guards.sql")),
+    (
+        4,
+        include_str!("../../migrations/0004_partial_token_indexes.sql"),
+    ),
 ];
 
 /// An arbitrary constant naming our lock on PostgreSQL.

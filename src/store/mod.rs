@@ -198,12 +198,18 @@ impl Db {
                 url: shown.clone(),
                 source,
             })?;
-        let tokens = token_writer::TokenWriter::start(pool.clone());
-        let readers = match url {
+        let (tokens, readers) = match url {
             DatabaseUrl::Sqlite(path) => {
-                Some(std::sync::Arc::new(read::Readers::new(path.clone())))
+                let writer = token_writer::TokenWriter::start_sqlite(path).map_err(|e| {
+                    StoreError::Connect {
+                        url: shown.clone(),
+                        source: sqlx::Error::Configuration(e.into()),
+                    }
+                })?;
+                let readers = read::Readers::new(path.clone());
+                (writer, Some(std::sync::Arc::new(readers)))
             }
-            DatabaseUrl::Postgres(_) => None,
+            DatabaseUrl::Postgres(_) => (token_writer::TokenWriter::start(pool.clone()), None),
         };
         let db = Self {
             pool,

@@ -221,13 +221,14 @@ impl Readers {
         }
     }
 
-    /// The first row of `sql`, decoded.
-    fn optional<T>(
+    /// The rows of `sql` (at most `limit`), decoded.
+    fn query<T>(
         &self,
         sql: &str,
         args: &[Arg<'_>],
-        decode: impl FnOnce(&mut Cursor<'_>) -> Result<T>,
-    ) -> Result<Option<T>> {
+        limit: usize,
+        mut decode: impl FnMut(&mut Cursor<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
         let conn = self.take()?;
         let result = (|| {
             let mut stmt = conn.prepare_cached(sql)?;
@@ -238,10 +239,12 @@ impl Readers {
                 }
             }
             let mut rows = stmt.raw_query();
-            match rows.next()? {
-                Some(row) => decode(&mut Cursor::new(row)).map(Some),
-                None => Ok(None),
+            let mut out = Vec::new();
+            while out.len() < limit {
+                let Some(row) = rows.next()? else { break };
+                out.push(decode(&mut Cursor::new(row))?);
             }
+            Ok(out)
         })();
         self.give_back(conn);
         result
@@ -260,10 +263,30 @@ impl Db {
         &self,
         sql: &str,
         args: &[Arg<'_>],
-        decode: impl FnOnce(&mut Cursor<'_>) -> Result<T>,
+        decode: impl FnMut(&mut Cursor<'_>) -> Result<T>,
     ) -> Result<Option<T>> {
+        Ok(self.rows_with(sql, args, 1, decode).await?.pop())
+    }
+
+    /// Every row of a read, decoded, like [`Db::one`].
+    pub(crate) async fn all_with<T>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        decode: impl FnMut(&mut Cursor<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        self.rows_with(sql, args, usize::MAX, decode).await
+    }
+
+    async fn rows_with<T>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        limit: usize,
+        mut decode: impl FnMut(&mut Cursor<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
         if let Some(readers) = &self.readers {
-            return readers.optional(sql, args, decode);
+            return readers.query(sql, args, limit, decode);
         }
         let mut q = sqlx::query(sql);
         for arg in args {
@@ -272,9 +295,14 @@ impl Db {
                 Arg::Text(v) => q.bind(v),
             };
         }
-        match q.fetch_optional(self.pool()).await? {
-            Some(row) => decode(&mut Cursor::new(&row)).map(Some),
-            None => Ok(None),
-        }
+        let rows = if limit == 1 {
+            q.fetch_optional(self.pool()).await?.into_iter().collect()
+        } else {
+            q.fetch_all(self.pool()).await?
+        };
+        rows.iter()
+            .take(limit)
+            .map(|row| decode(&mut Cursor::new(row)))
+            .collect()
     }
 }

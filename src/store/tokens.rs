@@ -208,10 +208,9 @@ impl Db {
 
     /// Stores an access token (through the group-commit writer) and returns its id.
     pub async fn create_access_token(&self, t: &NewAccessToken<'_>, now: i64) -> Result<i64> {
-        Ok(self
-            .tokens
+        self.tokens
             .write(super::token_writer::Row::new(t, now))
-            .await?)
+            .await
     }
 
     pub async fn create_refresh_token(&self, t: &NewRefreshToken<'_>, now: i64) -> Result<i64> {
