@@ -7,6 +7,7 @@
 
 mod admin;
 mod audit;
+mod checkpoint;
 mod clients;
 mod console;
 mod groups;
@@ -131,6 +132,8 @@ pub struct Db {
     tokens: token_writer::TokenWriter,
     /// SQLite's point reads on the request's thread ([`read`]).
     readers: Option<std::sync::Arc<read::Readers>>,
+    /// SQLite's WAL checkpoints ([`checkpoint`]), while any copy of the Db lives.
+    _checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 impl Db {
@@ -183,7 +186,8 @@ impl Db {
                             // fsync per commit.
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                                 PRAGMA wal_autocheckpoint = 0;",
                             )
                             .await?;
                         }
@@ -198,24 +202,31 @@ impl Db {
                 url: shown.clone(),
                 source,
             })?;
-        let (tokens, readers) = match url {
+        let (tokens, readers, checkpointer) = match url {
             DatabaseUrl::Sqlite(path) => {
-                let writer = token_writer::TokenWriter::start_sqlite(path).map_err(|e| {
-                    StoreError::Connect {
-                        url: shown.clone(),
-                        source: sqlx::Error::Configuration(e.into()),
-                    }
-                })?;
+                let failed = |e: rusqlite::Error| StoreError::Connect {
+                    url: shown.clone(),
+                    source: sqlx::Error::Configuration(e.into()),
+                };
+                let writer = token_writer::TokenWriter::start_sqlite(path).map_err(failed)?;
+                let checkpointer = checkpoint::Checkpointer::start(path).map_err(failed)?;
                 let readers = read::Readers::new(path.clone());
-                (writer, Some(std::sync::Arc::new(readers)))
+                (
+                    writer,
+                    Some(std::sync::Arc::new(readers)),
+                    Some(checkpointer),
+                )
             }
-            DatabaseUrl::Postgres(_) => (token_writer::TokenWriter::start(pool.clone()), None),
+            DatabaseUrl::Postgres(_) => {
+                (token_writer::TokenWriter::start(pool.clone()), None, None)
+            }
         };
         let db = Self {
             pool,
             backend,
             tokens,
             readers,
+            _checkpointer: checkpointer,
         };
         migrate::run(&db).await?;
         Ok(db)

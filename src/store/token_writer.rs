@@ -80,7 +80,10 @@ impl TokenWriter {
     pub(super) fn start_sqlite(path: &Path) -> rusqlite::Result<Self> {
         let conn = rusqlite::Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+        // Checkpoints are not this thread's work (checkpoint.rs).
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+        )?;
         let (tx, mut rx) = mpsc::channel(4096);
         std::thread::Builder::new()
             .name("token-writer".into())

@@ -579,3 +579,35 @@ async fn the_configured_admin_is_created_once() {
     );
     s.stop().await;
 }
+
+/// SQLite's WAL is checkpointed in the background (src/store/checkpoint.rs): issued
+/// tokens reach the database file itself, not only the write-ahead log, while the
+/// server runs — a copy of the main file alone holds them.
+#[tokio::test]
+async fn sqlite_checkpoints_reach_the_database_file_while_serving() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let app =
+        crate::oauth::make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+    for _ in 0..20 {
+        let res = crate::oauth::token(&s, &app, &[("grant_type", "client_credentials")]).await;
+        assert_eq!(res.status(), 200);
+    }
+    let main_file = s.db.dir.path().join("usercenter.db");
+    let copy = s.db.dir.path().join("copy.db");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let count = loop {
+        std::fs::copy(&main_file, &copy).unwrap();
+        let conn = rusqlite::Connection::open(&copy).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM access_tokens", [], |r| r.get(0))
+            .unwrap_or(0);
+        drop(conn);
+        let _ = std::fs::remove_file(&copy);
+        if n >= 20 || Instant::now() > deadline {
+            break n;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(count, 20, "the tokens stayed in the WAL");
+    s.stop().await;
+}
