@@ -18,9 +18,9 @@ mod scopes;
 mod sessions;
 mod settings;
 mod signing_keys;
-mod token_writer;
 mod tokens;
 mod users;
+mod writer;
 
 pub use audit::AuditEntry;
 pub use clients::{Client, NewClient};
@@ -128,8 +128,8 @@ pub fn redact(url: &str) -> String {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
-    /// Group commit of access tokens ([`token_writer`]).
-    tokens: token_writer::TokenWriter,
+    /// Group commit of the hot paths' writes ([`writer`]).
+    writer: writer::Writer,
     /// SQLite's point reads on the request's thread ([`read`]).
     readers: Option<std::sync::Arc<read::Readers>>,
     /// SQLite's WAL checkpoints ([`checkpoint`]), while any copy of the Db lives.
@@ -202,13 +202,13 @@ impl Db {
                 url: shown.clone(),
                 source,
             })?;
-        let (tokens, readers, checkpointer) = match url {
+        let (writer, readers, checkpointer) = match url {
             DatabaseUrl::Sqlite(path) => {
                 let failed = |e: rusqlite::Error| StoreError::Connect {
                     url: shown.clone(),
                     source: sqlx::Error::Configuration(e.into()),
                 };
-                let writer = token_writer::TokenWriter::start_sqlite(path).map_err(failed)?;
+                let writer = writer::Writer::start_sqlite(path).map_err(failed)?;
                 let checkpointer = checkpoint::Checkpointer::start(path).map_err(failed)?;
                 let readers = read::Readers::new(path.clone());
                 (
@@ -217,14 +217,12 @@ impl Db {
                     Some(checkpointer),
                 )
             }
-            DatabaseUrl::Postgres(_) => {
-                (token_writer::TokenWriter::start(pool.clone()), None, None)
-            }
+            DatabaseUrl::Postgres(_) => (writer::Writer::start_postgres(pool.clone()), None, None),
         };
         let db = Self {
             pool,
             backend,
-            tokens,
+            writer,
             readers,
             _checkpointer: checkpointer,
         };
@@ -241,10 +239,9 @@ impl Db {
         &self.pool
     }
 
-    /// The pool for writes: the same pool today. A separate single write connection
-    /// for SQLite was measured slower (refresh rotation 577 against 1,064 req/s):
-    /// statements that could overlap then waited in one queue. Writes still go
-    /// through here, so that choice stays in one place.
+    /// The pool for the writes that are not on a hot path (administration, purges,
+    /// migrations). Writes of the hot paths go through the group-commit writer
+    /// ([`writer`]): one transaction per batch rather than one per request.
     pub fn wpool(&self) -> &AnyPool {
         &self.pool
     }

@@ -2,11 +2,12 @@
 //! stored as its keyed hash; a row is found by the hash of what the client presents.
 
 use super::read::{Cursor, Decode, from_any_row};
-use super::{Client, Db, User};
+use super::writer::Answer;
+use super::{Backend, Client, Db, User};
 use crate::error::Result;
 use std::sync::LazyLock;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct AuthorizationCode {
     pub code_hash: String,
     pub client_id: i64,
@@ -22,8 +23,27 @@ pub struct AuthorizationCode {
     pub created_at: i64,
 }
 
-const CODE_COLUMNS: &str = "code_hash, client_id, user_id, redirect_uri, scope, nonce, code_challenge, \
-    code_challenge_method, auth_time, used_at, expires_at, created_at";
+impl Decode for AuthorizationCode {
+    const COLUMNS: &'static str = "code_hash, client_id, user_id, redirect_uri, scope, nonce, \
+        code_challenge, code_challenge_method, auth_time, used_at, expires_at, created_at";
+
+    fn decode(r: &mut Cursor<'_>) -> Result<Self> {
+        Ok(Self {
+            code_hash: r.text()?,
+            client_id: r.int()?,
+            user_id: r.int()?,
+            redirect_uri: r.text()?,
+            scope: r.text()?,
+            nonce: r.opt_text()?,
+            code_challenge: r.opt_text()?,
+            code_challenge_method: r.opt_text()?,
+            auth_time: r.int()?,
+            used_at: r.opt_int()?,
+            expires_at: r.int()?,
+            created_at: r.int()?,
+        })
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct AccessToken {
@@ -138,43 +158,65 @@ pub struct NewRefreshToken<'a> {
 
 impl Db {
     pub async fn create_code(&self, c: &AuthorizationCode) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, nonce, \
-             code_challenge, code_challenge_method, auth_time, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&c.code_hash)
-        .bind(c.client_id)
-        .bind(c.user_id)
-        .bind(&c.redirect_uri)
-        .bind(&c.scope)
-        .bind(&c.nonce)
-        .bind(&c.code_challenge)
-        .bind(&c.code_challenge_method)
-        .bind(c.auth_time)
-        .bind(c.expires_at)
-        .bind(c.created_at)
-        .execute(self.wpool())
-        .await?;
+        let args = vec![
+            c.code_hash.as_str().into(),
+            c.client_id.into(),
+            c.user_id.into(),
+            c.redirect_uri.as_str().into(),
+            c.scope.as_str().into(),
+            c.nonce.as_deref().into(),
+            c.code_challenge.as_deref().into(),
+            c.code_challenge_method.as_deref().into(),
+            c.auth_time.into(),
+            c.expires_at.into(),
+            c.created_at.into(),
+        ];
+        self.writer
+            .run(
+                "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, \
+                 nonce, code_challenge, code_challenge_method, auth_time, expires_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                args,
+                Answer::Changes,
+            )
+            .await?;
         Ok(())
     }
 
-    /// Marks a code used and returns it, in one statement: of two concurrent
-    /// redemptions exactly one gets the row.
+    /// Marks a code used and returns it: of two concurrent redemptions exactly one
+    /// marks the row, and only that one gets it.
     pub async fn consume_code(
         &self,
         code_hash: &str,
         now: i64,
     ) -> Result<Option<AuthorizationCode>> {
+        if self.backend == Backend::Postgres {
+            // One round trip: the row comes back from the UPDATE itself.
+            let sql = format!(
+                "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
+                 RETURNING {}",
+                AuthorizationCode::COLUMNS
+            );
+            return self.one(&sql, &[now.into(), code_hash.into()]).await;
+        }
+        // SQLite: the UPDATE goes through the writer; the marked row is then read
+        // back (the writer answers only after its commit).
+        let marked = self
+            .writer
+            .run(
+                "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+                vec![now.into(), code_hash.into()],
+                Answer::Changes,
+            )
+            .await?;
+        if marked != 1 {
+            return Ok(None);
+        }
         let sql = format!(
-            "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
-             RETURNING {CODE_COLUMNS}"
+            "SELECT {} FROM authorization_codes WHERE code_hash = $1",
+            AuthorizationCode::COLUMNS
         );
-        Ok(sqlx::query_as(&sql)
-            .bind(now)
-            .bind(code_hash)
-            .fetch_optional(self.wpool())
-            .await?)
+        self.one(&sql, &[code_hash.into()]).await
     }
 
     /// Whether a code exists at all (used or not), to tell a replay from garbage.
@@ -208,35 +250,48 @@ impl Db {
 
     /// Stores an access token (through the group-commit writer) and returns its id.
     pub async fn create_access_token(&self, t: &NewAccessToken<'_>, now: i64) -> Result<i64> {
-        self.tokens
-            .write(super::token_writer::Row::new(t, now))
+        self.writer
+            .access_token(super::writer::access_token_values(t, now))
             .await
     }
 
-    pub async fn create_refresh_token(&self, t: &NewRefreshToken<'_>, now: i64) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, code_hash, auth_time, \
-             expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(t.token_hash)
-        .bind(t.family_id)
-        .bind(t.client_id)
-        .bind(t.user_id)
-        .bind(t.scope)
-        .bind(t.code_hash)
-        .bind(t.auth_time)
-        .bind(t.expires_at)
-        .bind(now)
-        .fetch_one(self.wpool())
-        .await?)
+    /// Stores a new member of a refresh token family, unless the family has been
+    /// revoked (false then). A reuse detected by a concurrent request may revoke the
+    /// family between this request's rotation and this insert; the new member must
+    /// not outlive that revocation.
+    pub async fn create_refresh_token(&self, t: &NewRefreshToken<'_>, now: i64) -> Result<bool> {
+        let args = vec![
+            t.token_hash.into(),
+            t.family_id.into(),
+            t.client_id.into(),
+            t.user_id.into(),
+            t.scope.into(),
+            t.code_hash.into(),
+            t.auth_time.into(),
+            t.expires_at.into(),
+            now.into(),
+        ];
+        let stored = self
+            .writer
+            .run(
+                "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, code_hash, \
+                 auth_time, expires_at, created_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
+                 WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = $2 AND revoked_at IS NOT NULL)",
+                args,
+                Answer::Changes,
+            )
+            .await?;
+        Ok(stored == 1)
     }
 
     /// Keeps the raw token encrypted, for the `reuse` policy.
     pub async fn set_access_token_enc(&self, id: i64, token_enc: &str) -> Result<()> {
-        sqlx::query("UPDATE access_tokens SET token_enc = $1 WHERE id = $2")
-            .bind(token_enc)
-            .bind(id)
-            .execute(self.wpool())
+        self.writer
+            .run(
+                "UPDATE access_tokens SET token_enc = $1 WHERE id = $2",
+                vec![token_enc.into(), id.into()],
+                Answer::Changes,
+            )
             .await?;
         Ok(())
     }
@@ -304,14 +359,16 @@ impl Db {
 
     /// Marks a refresh token rotated; false when another request rotated it first.
     pub async fn rotate_refresh_token(&self, id: i64, now: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE refresh_tokens SET rotated_at = $1 WHERE id = $2 AND rotated_at IS NULL AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(self.wpool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let changed = self
+            .writer
+            .run(
+                "UPDATE refresh_tokens SET rotated_at = $1 WHERE id = $2 AND rotated_at IS NULL \
+                 AND revoked_at IS NULL",
+                vec![now.into(), id.into()],
+                Answer::Changes,
+            )
+            .await?;
+        Ok(changed == 1)
     }
 
     /// Revokes a whole refresh token family and the access tokens issued from it.
@@ -365,13 +422,12 @@ impl Db {
 
     /// The scopes a user granted to a client, if any.
     pub async fn consent(&self, user_id: i64, client_id: i64) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2")
-                .bind(user_id)
-                .bind(client_id)
-                .fetch_optional(self.pool())
-                .await?,
+        self.one_with(
+            "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2",
+            &[user_id.into(), client_id.into()],
+            |r| r.text(),
         )
+        .await
     }
 
     pub async fn save_consent(

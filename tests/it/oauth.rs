@@ -158,6 +158,24 @@ async fn code_for(
     p["code"].clone()
 }
 
+/// Redeems a code with its PKCE verifier; the token response.
+async fn exchange(s: &TestServer, app: &App, code: &str, verifier: &str) -> Value {
+    json(
+        token(
+            s,
+            app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", CB),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await,
+    )
+    .await
+}
+
 pub async fn introspect_with(s: &TestServer, app: &App, token: &str) -> Value {
     introspect(s, app, token).await
 }
@@ -585,6 +603,65 @@ on_both!(
     }
 );
 
+on_both!(
+    parallel_uses_of_one_refresh_token_leave_no_live_member,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let app = make_client(
+            &s,
+            &["authorization_code", "refresh_token"],
+            &["basic"],
+            false,
+            |_| {},
+        )
+        .await;
+        let http = person(&s, "rita").await;
+        for _ in 0..5 {
+            let (verifier, challenge) = pkce();
+            let code = code_for(&s, &http, &app, "basic", &challenge).await;
+            let t = exchange(&s, &app, &code, &verifier).await;
+            let r = t["refresh_token"].as_str().unwrap().to_string();
+            let form = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", r.as_str()),
+            ];
+            let (a, b, c) = tokio::join!(
+                token(&s, &app, &form),
+                token(&s, &app, &form),
+                token(&s, &app, &form)
+            );
+            let mut issued = Vec::new();
+            for res in [a, b, c] {
+                if res.status() == 200 {
+                    issued.push(json(res).await);
+                } else {
+                    assert_eq!(res.status(), 400);
+                }
+            }
+            assert!(issued.len() <= 1, "one refresh token, one rotation");
+            // A reuse was detected, so whatever the one success got is dead too,
+            // however the requests interleaved.
+            for t in issued {
+                let again = token(
+                    &s,
+                    &app,
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", t["refresh_token"].as_str().unwrap()),
+                    ],
+                )
+                .await;
+                assert_eq!(again.status(), 400, "the new member died with its family");
+                assert_eq!(
+                    introspect(&s, &app, t["access_token"].as_str().unwrap()).await["active"],
+                    false
+                );
+            }
+        }
+        s.stop().await;
+    }
+);
+
 on_both!(refresh_rotation_detects_reuse_and_never_widens, |backend| {
     let s = TestServer::start(backend).await;
     let app = make_client(
@@ -606,20 +683,7 @@ on_both!(refresh_rotation_detects_reuse_and_never_widens, |backend| {
     let http = person(&s, "erin").await;
     let (verifier, challenge) = pkce();
     let code = code_for(&s, &http, &app, "openid email", &challenge).await;
-    let t = json(
-        token(
-            &s,
-            &app,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", CB),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await,
-    )
-    .await;
+    let t = exchange(&s, &app, &code, &verifier).await;
     let r1 = t["refresh_token"].as_str().unwrap().to_string();
 
     let wrong_client = token(
@@ -954,20 +1018,7 @@ on_both!(introspection_and_revocation, |backend| {
     let http = person(&s, "hank").await;
     let (verifier, challenge) = pkce();
     let code = code_for(&s, &http, &a, "openid", &challenge).await;
-    let t = json(
-        token(
-            &s,
-            &a,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", CB),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await,
-    )
-    .await;
+    let t = exchange(&s, &a, &code, &verifier).await;
     client()
         .post(s.url("/oauth/revoke"))
         .basic_auth(&a.client_id, a.secret.as_ref())
@@ -1082,20 +1133,7 @@ on_both!(
         let http = person(&s, "judy").await;
         let (verifier, challenge) = pkce();
         let code = code_for(&s, &http, &app, "openid", &challenge).await;
-        let t = json(
-            token(
-                &s,
-                &app,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", CB),
-                    ("code_verifier", &verifier),
-                ],
-            )
-            .await,
-        )
-        .await;
+        let t = exchange(&s, &app, &code, &verifier).await;
         let id_token = t["id_token"].as_str().unwrap();
         let access = t["access_token"].as_str().unwrap();
         let (h, c) = verify_with_jwks(&s, id_token, &app.client_id).await;
@@ -1483,20 +1521,7 @@ on_both!(expired_codes_and_the_refresh_grace_period, |backend| {
         .await
         .unwrap();
     let code = code_for(&s, &http, &app, "openid", &challenge).await;
-    let t = json(
-        token(
-            &s,
-            &app,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", CB),
-                ("code_verifier", &verifier),
-            ],
-        )
-        .await,
-    )
-    .await;
+    let t = exchange(&s, &app, &code, &verifier).await;
     let r1 = t["refresh_token"].as_str().unwrap().to_string();
     let a = token(
         &s,

@@ -136,7 +136,8 @@ impl App {
             (Some(family), true) => {
                 let token = random_token(32);
                 let refresh_ttl = client.refresh_ttl.unwrap_or(settings.refresh_token_ttl);
-                self.db
+                let stored = self
+                    .db
                     .create_refresh_token(
                         &NewRefreshToken {
                             token_hash: &self.key.hash_secret(&token),
@@ -151,6 +152,13 @@ impl App {
                         now,
                     )
                     .await?;
+                if !stored {
+                    // A concurrent request presented the same refresh token again.
+                    return Err(Error::InvalidGrant(
+                        15,
+                        "the refresh token was already used; its family is revoked".into(),
+                    ));
+                }
                 Some(token)
             }
             _ => None,
