@@ -12,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+ARGS="$*"
 DURATION=10 CONNS="64 256" POSTGRES="" SCALE="" PEERS=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -155,7 +156,7 @@ fi
 # The table: one row per scenario and connection count, with ratios to (a) and to
 # the peer's same scenario measured in this run.
 echo
-echo "$(date -u +%Y-%m-%d) · $BACKEND${SCALE:+ · scale (1 M users, 10 M tokens)} · ${DURATION} s per run · \`bench/run.sh $*\`"
+echo "$(date -u +%Y-%m-%d) · $BACKEND${SCALE:+ · scale (1 M users, 10 M tokens)} · ${DURATION} s per run · \`bench/run.sh${ARGS:+ $ARGS}\`"
 echo
 awk -F'\t' '
   function v(s, k,   a, i, n) { n = split(s, a, " "); for (i = 1; i <= n; i++) if (index(a[i], k "=") == 1) return substr(a[i], length(k) + 2); return "" }

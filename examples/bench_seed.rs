@@ -110,10 +110,10 @@ async fn main() {
         let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
         let mut rows = Vec::with_capacity(500);
         for i in 0..refresh {
-            let token = usercenter::crypto::random_token(32);
+            let token = usercenter::crypto::ordered_token();
             writeln!(file, "{token}").unwrap();
             rows.push((
-                app.key.hash_secret(&token),
+                app.key.hash_token(&token),
                 usercenter::crypto::random_token(12),
             ));
             if rows.len() == 500 || i == refresh - 1 {
@@ -186,8 +186,8 @@ async fn bulk_tokens(app: &App, client_id: i64, user_id: i64, n: i64, now: i64) 
             if i > 0 {
                 sql.push(',');
             }
-            // Random-looking, unique hashes: the index sees realistic keys.
-            let hash = app.key.hash_secret(&format!("seed-{}", done + i));
+            // Keys as issued tokens have them (ordered_token), from before the run.
+            let hash = app.key.hash_token(&usercenter::crypto::ordered_token());
             sql.push_str(&format!(
                 "('{hash}', {client_id}, {user_id}, 'basic', {}, {now})",
                 now + 86_400 * 30

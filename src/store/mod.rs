@@ -29,7 +29,8 @@ pub use groups::Group;
 pub use scopes::Scope;
 pub use sessions::{NewSession, Session};
 pub use tokens::{
-    AccessToken, AuthorizationCode, NewAccessToken, NewRefreshToken, RefreshToken, TokenWithOwners,
+    AccessToken, AuthorizationCode, NewAccessToken, NewRefreshToken, RefreshToken, TokenKeys,
+    TokenWithOwners,
 };
 pub use users::{NewUser, Profile, User};
 
@@ -208,8 +209,9 @@ impl Db {
                     url: shown.clone(),
                     source: sqlx::Error::Configuration(e.into()),
                 };
-                let writer = writer::Writer::start_sqlite(path).map_err(failed)?;
                 let checkpointer = checkpoint::Checkpointer::start(path).map_err(failed)?;
+                let writer =
+                    writer::Writer::start_sqlite(path, checkpointer.long_wal()).map_err(failed)?;
                 let readers = read::Readers::new(path.clone());
                 (
                     writer,

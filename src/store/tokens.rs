@@ -1,7 +1,7 @@
 //! Authorization codes, access tokens, refresh tokens and consents. Every secret is
 //! stored as its keyed hash; a row is found by the hash of what the client presents.
 
-use super::read::{Cursor, Decode, from_any_row};
+use super::read::{Arg, Cursor, Decode, from_any_row};
 use super::writer::Answer;
 use super::{Backend, Client, Db, User};
 use crate::error::Result;
@@ -128,6 +128,29 @@ pub struct TokenWithOwners {
     pub token: AccessToken,
     pub client: Client,
     pub user: Option<User>,
+}
+
+/// The keys an access or refresh token presented by a client may be stored under:
+/// [`SecretKey::hash_token`](crate::crypto::SecretKey::hash_token), and the bare
+/// keyed hash under which tokens issued before ordered keys were stored (accepted
+/// until the last of them expires).
+#[derive(Debug, Clone)]
+pub struct TokenKeys {
+    pub key: String,
+    pub legacy: String,
+}
+
+impl TokenKeys {
+    pub fn of(secret: &crate::crypto::SecretKey, token: &str) -> Self {
+        Self {
+            key: secret.hash_token(token),
+            legacy: secret.hash_secret(token),
+        }
+    }
+
+    fn args(&self) -> [Arg<'_>; 2] {
+        [self.key.as_str().into(), self.legacy.as_str().into()]
+    }
 }
 
 /// A new access token row.
@@ -317,29 +340,29 @@ impl Db {
         .await?)
     }
 
-    pub async fn access_token(&self, token_hash: &str) -> Result<Option<AccessToken>> {
+    pub async fn access_token(&self, keys: &TokenKeys) -> Result<Option<AccessToken>> {
         let sql = format!(
-            "SELECT {} FROM access_tokens WHERE token_hash = $1",
+            "SELECT {} FROM access_tokens WHERE token_hash IN ($1, $2)",
             AccessToken::COLUMNS
         );
-        self.one(&sql, &[token_hash.into()]).await
+        self.one(&sql, &keys.args()).await
     }
 
     /// [`Db::access_token`] with its client and user, in one query.
     pub async fn access_token_with_owners(
         &self,
-        token_hash: &str,
+        keys: &TokenKeys,
     ) -> Result<Option<TokenWithOwners>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT {}, {}, {} FROM access_tokens t JOIN clients c ON c.id = t.client_id \
-                 LEFT JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+                 LEFT JOIN users u ON u.id = t.user_id WHERE t.token_hash IN ($1, $2)",
                 AccessToken::columns_of("t"),
                 Client::columns_of("c"),
                 User::columns_of("u"),
             )
         });
-        self.one_with(&SQL, &[token_hash.into()], |r| {
+        self.one_with(&SQL, &keys.args(), |r| {
             Ok(TokenWithOwners {
                 token: AccessToken::decode(r)?,
                 client: Client::decode(r)?,
@@ -349,12 +372,12 @@ impl Db {
         .await
     }
 
-    pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>> {
+    pub async fn refresh_token(&self, keys: &TokenKeys) -> Result<Option<RefreshToken>> {
         let sql = format!(
-            "SELECT {} FROM refresh_tokens WHERE token_hash = $1",
+            "SELECT {} FROM refresh_tokens WHERE token_hash IN ($1, $2)",
             RefreshToken::COLUMNS
         );
-        self.one(&sql, &[token_hash.into()]).await
+        self.one(&sql, &keys.args()).await
     }
 
     /// Marks a refresh token rotated; false when another request rotated it first.

@@ -24,6 +24,8 @@ use crate::error::{Error, Result};
 use rusqlite::types::ToSqlOutput;
 use sqlx::{AnyPool, Row as _};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -124,8 +126,9 @@ fn stopped() -> Error {
 }
 
 impl Writer {
-    /// The writer thread for the SQLite database at `path`.
-    pub(super) fn start_sqlite(path: &Path) -> rusqlite::Result<Self> {
+    /// The writer thread for the SQLite database at `path`; it catches the WAL up
+    /// between batches when `long_wal` says so (checkpoint.rs).
+    pub(super) fn start_sqlite(path: &Path, long_wal: Arc<AtomicBool>) -> rusqlite::Result<Self> {
         let conn = rusqlite::Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.set_prepared_statement_cache_capacity(64);
@@ -141,6 +144,9 @@ impl Writer {
                 while let Some(job) = rx.blocking_recv() {
                     take_waiting(job, &mut rx, &mut batch);
                     write_batch_sqlite(&conn, &mut batch);
+                    if let Err(e) = super::checkpoint::catch_up(&conn, &long_wal) {
+                        tracing::warn!("WAL checkpoint failed: {e}");
+                    }
                 }
             })
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;

@@ -662,6 +662,60 @@ on_both!(
     }
 );
 
+on_both!(tokens_stored_under_the_bare_hash_keep_working, |backend| {
+    // Tokens issued before ordered keys (crypto::hash_token) were stored under
+    // the bare keyed hash; they stay valid, revocable and refreshable.
+    let s = TestServer::start(backend).await;
+    let app = make_client(
+        &s,
+        &["authorization_code", "refresh_token"],
+        &["basic"],
+        false,
+        |_| {},
+    )
+    .await;
+    let http = person(&s, "lena").await;
+    let (verifier, challenge) = pkce();
+    let code = code_for(&s, &http, &app, "basic", &challenge).await;
+    let t = exchange(&s, &app, &code, &verifier).await;
+    let (access, refresh) = (
+        t["access_token"].as_str().unwrap(),
+        t["refresh_token"].as_str().unwrap(),
+    );
+    let key = &s.app().key;
+    for (table, token) in [("access_tokens", access), ("refresh_tokens", refresh)] {
+        assert!(key.hash_token(token).ends_with(&key.hash_secret(token)));
+        let moved = sqlx::query(&format!(
+            "UPDATE {table} SET token_hash = $1 WHERE token_hash = $2"
+        ))
+        .bind(key.hash_secret(token))
+        .bind(key.hash_token(token))
+        .execute(s.app().db.pool())
+        .await
+        .unwrap();
+        assert_eq!(moved.rows_affected(), 1, "stored under the ordered key");
+    }
+    assert_eq!(introspect(&s, &app, access).await["active"], true);
+    let refreshed = token(
+        &s,
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await;
+    assert_eq!(refreshed.status(), 200);
+    let res = s
+        .http
+        .post(s.url("/oauth/revoke"))
+        .basic_auth(&app.client_id, app.secret.as_deref())
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(introspect(&s, &app, access).await["active"], false);
+    s.stop().await;
+});
+
 on_both!(refresh_rotation_detects_reuse_and_never_widens, |backend| {
     let s = TestServer::start(backend).await;
     let app = make_client(

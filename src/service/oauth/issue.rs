@@ -3,7 +3,7 @@
 //! Every token is stored (hashed) before the response leaves, so a revocation on
 //! any instance is honoured by every other (SPEC §6).
 
-use crate::crypto::random_token;
+use crate::crypto::{ordered_token, random_token};
 use crate::error::{Error, Result};
 use crate::jose::Alg;
 use crate::service::{App, Settings};
@@ -100,14 +100,14 @@ impl App {
                 let token = if client.token_format == "jwt" {
                     self.jwt_access_token(client, req.user, &scope, now, ttl)?
                 } else {
-                    random_token(32)
+                    ordered_token()
                 };
                 let extra = req.extra.as_ref().map(Value::to_string);
                 let id = self
                     .db
                     .create_access_token(
                         &NewAccessToken {
-                            token_hash: &self.key.hash_secret(&token),
+                            token_hash: &self.key.hash_token(&token),
                             client_id: client.id,
                             user_id,
                             scope: &scope,
@@ -134,13 +134,13 @@ impl App {
 
         let refresh_token = match (&family_id, req.refresh) {
             (Some(family), true) => {
-                let token = random_token(32);
+                let token = ordered_token();
                 let refresh_ttl = client.refresh_ttl.unwrap_or(settings.refresh_token_ttl);
                 let stored = self
                     .db
                     .create_refresh_token(
                         &NewRefreshToken {
-                            token_hash: &self.key.hash_secret(&token),
+                            token_hash: &self.key.hash_token(&token),
                             family_id: family,
                             client_id: client.id,
                             user_id,

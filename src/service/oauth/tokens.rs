@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::service::App;
-use crate::store::{AccessToken, Client, User};
+use crate::store::{AccessToken, Client, TokenKeys, User};
 use serde_json::{Value, json};
 
 /// An access token that is active right now, with its client and user.
@@ -32,7 +32,7 @@ impl App {
         let now = crate::time::now();
         let Some(found) = self
             .db
-            .access_token_with_owners(&self.key.hash_secret(token))
+            .access_token_with_owners(&TokenKeys::of(&self.key, token))
             .await?
         else {
             return Ok(None);
@@ -83,7 +83,11 @@ impl App {
                         a.token.extra.as_deref(),
                     ));
                 }
-            } else if let Some(r) = self.db.refresh_token(&self.key.hash_secret(token)).await? {
+            } else if let Some(r) = self
+                .db
+                .refresh_token(&TokenKeys::of(&self.key, token))
+                .await?
+            {
                 let usable = r.revoked_at.is_none() && r.rotated_at.is_none() && r.expires_at > now;
                 let client = self
                     .db
@@ -155,14 +159,14 @@ impl App {
     /// family and the access tokens issued from it.
     pub async fn revoke(&self, caller: &Client, token: &str, _hint: Option<&str>) -> Result<()> {
         let now = crate::time::now();
-        let hash = self.key.hash_secret(token);
-        if let Some(r) = self.db.refresh_token(&hash).await? {
+        let keys = TokenKeys::of(&self.key, token);
+        if let Some(r) = self.db.refresh_token(&keys).await? {
             if r.client_id == caller.id {
                 self.db.revoke_family(&r.family_id, now).await?;
             }
             return Ok(());
         }
-        if let Some(a) = self.db.access_token(&hash).await?
+        if let Some(a) = self.db.access_token(&keys).await?
             && a.client_id == caller.id
         {
             self.db.revoke_access_token(a.id, now).await?;

@@ -11,6 +11,7 @@ use super::Request;
 use crate::error::{Error, Result};
 use crate::oauth::scope;
 use crate::service::oauth::{Issue, Issued};
+use crate::store::TokenKeys;
 
 fn bad(why: &str) -> Error {
     Error::InvalidGrant(15, format!("the refresh token {why}"))
@@ -22,7 +23,7 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
     let presented = req.required("refresh_token")?;
     let Some(stored) = app
         .db
-        .refresh_token(&app.key.hash_secret(presented))
+        .refresh_token(&TokenKeys::of(&app.key, presented))
         .await?
     else {
         return Err(bad("is invalid"));
