@@ -90,8 +90,22 @@ impl SecretKey {
     /// hashes land on a random page each: with a page written per token, the WAL and
     /// the index's working set grew with the number of tokens stored. The prefix tells
     /// only when the token was made; the hash alone still finds it.
+    ///
+    /// A JWT access token takes the prefix of its `jti` claim, itself an ordered
+    /// token; the claim only places the key, the hash of the whole token still has to
+    /// match.
     pub fn hash_token(&self, token: &str) -> String {
-        match token.get(..8).and_then(|p| URL_SAFE_NO_PAD.decode(p).ok()) {
+        let jti;
+        let ordered = if token.contains('.') {
+            jti = jwt_id(token);
+            jti.as_deref().unwrap_or_default()
+        } else {
+            token
+        };
+        match ordered
+            .get(..8)
+            .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        {
             Some(prefix) => hex::encode(prefix) + &self.hash_secret(token),
             None => self.hash_secret(token),
         }
@@ -167,6 +181,17 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// `bytes` random bytes from the OS, base64url without padding.
+/// The `jti` claim of a JWT, unverified (it only places the token's key).
+fn jwt_id(token: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Claims {
+        jti: String,
+    }
+    let payload = token.split('.').nth(1).filter(|p| p.len() <= 4096)?;
+    let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    Some(claims.jti)
+}
+
 /// A 32-byte token, base64url: six bytes of the time in milliseconds (big-endian),
 /// then 26 random bytes (208 bits). Stored under [`SecretKey::hash_token`].
 pub fn ordered_token() -> String {
@@ -324,6 +349,12 @@ mod tests {
         assert_ne!(first[8..], second[8..], "the rest is random");
         // What is not base64url at its start is stored under its bare hash.
         assert_eq!(k.hash_token("a.b.c"), k.hash_secret("a.b.c"));
+        // A JWT is placed by its jti.
+        let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"jti":"{second}","sub":"x"}}"#));
+        let jwt = format!("eyJhbGciOiJFUzI1NiJ9.{payload}.c2ln");
+        let key = k.hash_token(&jwt);
+        assert_eq!(key[..12], k.hash_token(&second)[..12]);
+        assert!(key.ends_with(&k.hash_secret(&jwt)));
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! and the writer, between two batches, runs a passive checkpoint itself
 //! ([`catch_up`]): it copies only what came since the thread's last one, nothing is
 //! written meanwhile, and its next batch starts the WAL over. Nobody waits on a lock.
+//! When the writer is idle and the WAL grows through other connections, the thread
+//! empties it itself on its next round.
 
 use rusqlite::Connection;
 use std::path::Path;
@@ -44,9 +46,8 @@ impl Checkpointer {
             .name("wal-checkpoint".into())
             .spawn(move || {
                 while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
-                    match passive(&conn) {
-                        Ok(frames) => flag.store(frames > LONG_WAL, Ordering::Relaxed),
-                        Err(e) => tracing::warn!("WAL checkpoint failed: {e}"),
+                    if let Err(e) = tick(&conn, &flag) {
+                        tracing::warn!("WAL checkpoint failed: {e}");
                     }
                 }
             })
@@ -61,6 +62,21 @@ impl Checkpointer {
     pub(super) fn long_wal(&self) -> Arc<AtomicBool> {
         self.long.clone()
     }
+}
+
+/// The thread's checkpoint. A flag still raised from the last one means the writer
+/// ran no batch since: the writes came through other connections (administration, a
+/// bulk import), so nothing will catch up and this thread empties the WAL itself,
+/// waiting for those writers.
+fn tick(conn: &Connection, long: &AtomicBool) -> rusqlite::Result<()> {
+    let frames = passive(conn)?;
+    if frames > LONG_WAL && long.load(Ordering::Relaxed) {
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        long.store(false, Ordering::Relaxed);
+    } else {
+        long.store(frames > LONG_WAL, Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 /// A passive checkpoint; the number of frames in the WAL.
@@ -131,6 +147,43 @@ mod tests {
         let n: i64 = reader.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?;
         assert_eq!(n, 10_200, "nothing was lost");
         drop((writer, reader, background));
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+
+    /// Writes that bypass the writer (it never catches up then) are bounded too: the
+    /// second round that finds the WAL long empties it.
+    #[test]
+    fn with_the_writer_idle_the_thread_empties_a_long_wal() -> rusqlite::Result<()> {
+        let dir = std::env::temp_dir().join(format!("uc-checkpoint-idle-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+        let path = dir.join("t.db");
+        let other = Connection::open(&path)?;
+        other.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; \
+             CREATE TABLE t (v TEXT NOT NULL); BEGIN;",
+        )?;
+        other.execute_batch(&format!(
+            "{} COMMIT;",
+            "INSERT INTO t VALUES (hex(randomblob(1000)));".repeat(10_000)
+        ))?;
+        let wal_len = || {
+            std::fs::metadata(dir.join("t.db-wal"))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        };
+        let (background, long) = (Connection::open(&path)?, AtomicBool::new(false));
+        tick(&background, &long)?;
+        assert!(
+            long.load(Ordering::Relaxed) && wal_len() > 0,
+            "first round: flag raised"
+        );
+        tick(&background, &long)?;
+        assert_eq!(wal_len(), 0, "second round, nobody caught up: emptied");
+        let n: i64 = background.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?;
+        assert_eq!(n, 10_000, "nothing was lost");
+        drop((other, background));
         let _ = std::fs::remove_dir_all(&dir);
         Ok(())
     }

@@ -204,7 +204,8 @@ impl App {
             "scope": scope,
             "iat": now,
             "exp": now + ttl,
-            "jti": random_token(16),
+            // Ordered, so that the token's stored key is (crypto::hash_token).
+            "jti": ordered_token(),
         });
         self.keys.sign(client_alg(client), "at+jwt", &claims)
     }
