@@ -97,33 +97,61 @@ pub(super) fn catch_up(writer: &Connection, long: &AtomicBool) -> rusqlite::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
+
+    /// A WAL database in a folder of its own, with one table, automatic checkpoints
+    /// off as in the server.
+    struct Scratch {
+        dir: PathBuf,
+        db: PathBuf,
+    }
+
+    impl Scratch {
+        fn new(name: &str) -> rusqlite::Result<(Self, Connection)> {
+            let dir = std::env::temp_dir().join(format!("uc-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+            let db = dir.join("t.db");
+            let conn = Connection::open(&db)?;
+            conn.execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; \
+                 CREATE TABLE t (v TEXT NOT NULL);",
+            )?;
+            Ok((Self { dir, db }, conn))
+        }
+
+        fn open(&self) -> rusqlite::Result<Connection> {
+            Connection::open(&self.db)
+        }
+
+        fn wal_len(&self) -> u64 {
+            std::fs::metadata(self.dir.join("t.db-wal"))
+                .map(|m| m.len())
+                .unwrap_or(0)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// `n` rows of ~2 KB in one transaction.
+    fn rows(n: usize) -> String {
+        format!(
+            "BEGIN; {} COMMIT;",
+            "INSERT INTO t VALUES (hex(randomblob(1000)));".repeat(n)
+        )
+    }
 
     /// A reader in the middle of a checkpoint keeps it from copying everything, as
     /// readers under load always do; the writer's catch-up then lets the next write
     /// start the WAL over instead of growing it.
     #[test]
     fn the_writer_catching_up_starts_the_wal_over() -> rusqlite::Result<()> {
-        let dir = std::env::temp_dir().join(format!("uc-checkpoint-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-        let path = dir.join("t.db");
-        let writer = Connection::open(&path)?;
-        writer.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; \
-             CREATE TABLE t (v TEXT NOT NULL);",
-        )?;
-        let wal_len = || {
-            std::fs::metadata(dir.join("t.db-wal"))
-                .map(|m| m.len())
-                .unwrap_or(0)
-        };
-        let rows = |n: usize| {
-            format!(
-                "BEGIN; {} COMMIT;",
-                "INSERT INTO t VALUES (hex(randomblob(1000)));".repeat(n)
-            )
-        };
-        let (reader, background) = (Connection::open(&path)?, Connection::open(&path)?);
+        let (scratch, writer) = Scratch::new("catch-up")?;
+        let (reader, background) = (scratch.open()?, scratch.open()?);
         let long = AtomicBool::new(false);
 
         writer.execute_batch(&rows(100))?;
@@ -137,17 +165,15 @@ mod tests {
 
         catch_up(&writer, &long)?;
         assert!(!long.load(Ordering::Relaxed), "the flag is taken");
-        let before = wal_len();
+        let before = scratch.wal_len();
         writer.execute_batch(&rows(100))?;
         assert_eq!(
-            wal_len(),
+            scratch.wal_len(),
             before,
             "the next write reused the WAL from its start"
         );
         let n: i64 = reader.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?;
         assert_eq!(n, 10_200, "nothing was lost");
-        drop((writer, reader, background));
-        let _ = std::fs::remove_dir_all(&dir);
         Ok(())
     }
 
@@ -155,36 +181,22 @@ mod tests {
     /// second round that finds the WAL long empties it.
     #[test]
     fn with_the_writer_idle_the_thread_empties_a_long_wal() -> rusqlite::Result<()> {
-        let dir = std::env::temp_dir().join(format!("uc-checkpoint-idle-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
-        let path = dir.join("t.db");
-        let other = Connection::open(&path)?;
-        other.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; \
-             CREATE TABLE t (v TEXT NOT NULL); BEGIN;",
-        )?;
-        other.execute_batch(&format!(
-            "{} COMMIT;",
-            "INSERT INTO t VALUES (hex(randomblob(1000)));".repeat(10_000)
-        ))?;
-        let wal_len = || {
-            std::fs::metadata(dir.join("t.db-wal"))
-                .map(|m| m.len())
-                .unwrap_or(0)
-        };
-        let (background, long) = (Connection::open(&path)?, AtomicBool::new(false));
+        let (scratch, other) = Scratch::new("idle")?;
+        other.execute_batch(&rows(10_000))?;
+        let (background, long) = (scratch.open()?, AtomicBool::new(false));
         tick(&background, &long)?;
         assert!(
-            long.load(Ordering::Relaxed) && wal_len() > 0,
+            long.load(Ordering::Relaxed) && scratch.wal_len() > 0,
             "first round: flag raised"
         );
         tick(&background, &long)?;
-        assert_eq!(wal_len(), 0, "second round, nobody caught up: emptied");
+        assert_eq!(
+            scratch.wal_len(),
+            0,
+            "second round, nobody caught up: emptied"
+        );
         let n: i64 = background.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?;
         assert_eq!(n, 10_000, "nothing was lost");
-        drop((other, background));
-        let _ = std::fs::remove_dir_all(&dir);
         Ok(())
     }
 }
