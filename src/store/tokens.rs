@@ -1,7 +1,7 @@
 //! Authorization codes, access tokens, refresh tokens and consents. Every secret is
 //! stored as its keyed hash; a row is found by the hash of what the client presents.
 
-use super::read::{Arg, Cursor, Decode, from_any_row};
+use super::read::{Cursor, Decode, from_any_row};
 use super::writer::Answer;
 use super::{Backend, Client, Db, User};
 use crate::error::Result;
@@ -146,10 +146,6 @@ impl TokenKeys {
             key: secret.hash_token(token),
             legacy: secret.hash_secret(token),
         }
-    }
-
-    fn args(&self) -> [Arg<'_>; 2] {
-        [self.key.as_str().into(), self.legacy.as_str().into()]
     }
 }
 
@@ -342,10 +338,10 @@ impl Db {
 
     pub async fn access_token(&self, keys: &TokenKeys) -> Result<Option<AccessToken>> {
         let sql = format!(
-            "SELECT {} FROM access_tokens WHERE token_hash IN ($1, $2)",
+            "SELECT {} FROM access_tokens WHERE token_hash = $1",
             AccessToken::COLUMNS
         );
-        self.one(&sql, &keys.args()).await
+        self.one_by_token(&sql, keys, AccessToken::decode).await
     }
 
     /// [`Db::access_token`] with its client and user, in one query.
@@ -356,13 +352,13 @@ impl Db {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT {}, {}, {} FROM access_tokens t JOIN clients c ON c.id = t.client_id \
-                 LEFT JOIN users u ON u.id = t.user_id WHERE t.token_hash IN ($1, $2)",
+                 LEFT JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
                 AccessToken::columns_of("t"),
                 Client::columns_of("c"),
                 User::columns_of("u"),
             )
         });
-        self.one_with(&SQL, &keys.args(), |r| {
+        self.one_by_token(&SQL, keys, |r| {
             Ok(TokenWithOwners {
                 token: AccessToken::decode(r)?,
                 client: Client::decode(r)?,
@@ -374,10 +370,29 @@ impl Db {
 
     pub async fn refresh_token(&self, keys: &TokenKeys) -> Result<Option<RefreshToken>> {
         let sql = format!(
-            "SELECT {} FROM refresh_tokens WHERE token_hash IN ($1, $2)",
+            "SELECT {} FROM refresh_tokens WHERE token_hash = $1",
             RefreshToken::COLUMNS
         );
-        self.one(&sql, &keys.args()).await
+        self.one_by_token(&sql, keys, RefreshToken::decode).await
+    }
+
+    /// The row `sql` finds by a token's key (`$1`); by its legacy key only when the
+    /// ordered one finds nothing. Two lookups rather than `IN ($1, $2)`: PostgreSQL
+    /// plans the `IN` form of the token join as a hash join over a scan of clients.
+    async fn one_by_token<T>(
+        &self,
+        sql: &str,
+        keys: &TokenKeys,
+        mut decode: impl FnMut(&mut Cursor<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let found = self
+            .one_with(sql, &[keys.key.as_str().into()], &mut decode)
+            .await?;
+        if found.is_some() || keys.legacy == keys.key {
+            return Ok(found);
+        }
+        self.one_with(sql, &[keys.legacy.as_str().into()], decode)
+            .await
     }
 
     /// Marks a refresh token rotated; false when another request rotated it first.

@@ -288,7 +288,9 @@ async fn write_tokens_postgres(pool: &AnyPool, batch: &mut Vec<(Vec<Value>, Repl
             sql.push(')');
         }
         sql.push_str(" RETURNING id, token_hash");
-        let mut query = sqlx::query_as::<_, (i64, String)>(&sql);
+        // Not kept as a prepared statement: each batch size is a statement of its own,
+        // and caching them all on every pooled connection held tens of MB.
+        let mut query = sqlx::query_as::<_, (i64, String)>(&sql).persistent(false);
         for (values, _) in batch.iter() {
             query = bind(query, values);
         }
