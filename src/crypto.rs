@@ -180,7 +180,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
-/// `bytes` random bytes from the OS, base64url without padding.
 /// The `jti` claim of a JWT, unverified (it only places the token's key).
 fn jwt_id(token: &str) -> Option<String> {
     #[derive(serde::Deserialize)]
@@ -205,6 +204,7 @@ pub fn ordered_token() -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
+/// `bytes` random bytes from the OS, base64url without padding.
 pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rngs::OsRng.fill_bytes(&mut buf);

@@ -132,7 +132,7 @@ impl Writer {
         let conn = rusqlite::Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.set_prepared_statement_cache_capacity(64);
-        // Checkpoints are not this thread's work (checkpoint.rs).
+        // No automatic checkpoints inside its commits; it catches up only when asked.
         conn.execute_batch(
             "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
         )?;
@@ -299,6 +299,7 @@ async fn write_tokens_postgres(pool: &AnyPool, batch: &mut Vec<(Vec<Value>, Repl
             for (values, reply) in batch.drain(..) {
                 let id = ids
                     .iter()
+                    // values[0] is the row's token_hash (access_token_values).
                     .find(|(_, h)| matches!(&values[0], Value::Text(Some(t)) if t == h))
                     .map(|(id, _)| *id);
                 let _ = reply.send(id.ok_or(Error::Database(sqlx::Error::RowNotFound)));
