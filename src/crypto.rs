@@ -95,20 +95,7 @@ impl SecretKey {
     /// token; the claim only places the key, the hash of the whole token still has to
     /// match.
     pub fn hash_token(&self, token: &str) -> String {
-        let jti;
-        let ordered = if token.contains('.') {
-            jti = jwt_id(token);
-            jti.as_deref().unwrap_or_default()
-        } else {
-            token
-        };
-        match ordered
-            .get(..8)
-            .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
-        {
-            Some(prefix) => hex::encode(prefix) + &self.hash_secret(token),
-            None => self.hash_secret(token),
-        }
+        token_prefix(token) + &self.hash_secret(token)
     }
 
     /// Whether `secret` hashes to `stored`, in constant time.
@@ -178,6 +165,23 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 /// Constant-time equality of two byte strings (lengths are not secret).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// The time prefix of a token's stored key ([`SecretKey::hash_token`]), in hex; empty
+/// for what does not start with one.
+pub fn token_prefix(token: &str) -> String {
+    let jti;
+    let ordered = if token.contains('.') {
+        jti = jwt_id(token);
+        jti.as_deref().unwrap_or_default()
+    } else {
+        token
+    };
+    ordered
+        .get(..8)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .map(hex::encode)
+        .unwrap_or_default()
 }
 
 /// The `jti` claim of a JWT, unverified (it only places the token's key).

@@ -142,9 +142,11 @@ pub struct TokenKeys {
 
 impl TokenKeys {
     pub fn of(secret: &crate::crypto::SecretKey, token: &str) -> Self {
+        // One HMAC for both: the key is the legacy hash behind the time prefix.
+        let legacy = secret.hash_secret(token);
         Self {
-            key: secret.hash_token(token),
-            legacy: secret.hash_secret(token),
+            key: crate::crypto::token_prefix(token) + &legacy,
+            legacy,
         }
     }
 }
