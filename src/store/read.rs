@@ -12,6 +12,7 @@
 
 use super::{Db, split_list};
 use crate::error::{Error, Result};
+use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, OpenFlags};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -19,23 +20,59 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// A query parameter.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Arg<'a> {
-    Int(i64),
-    Text(&'a str),
+/// A query parameter, typed even when null (PostgreSQL refuses a null of the wrong
+/// type); owned, so that a statement can be handed to the writer thread.
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
 }
 
-impl From<i64> for Arg<'_> {
+impl From<i64> for Value {
     fn from(v: i64) -> Self {
+        Self::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
         Self::Int(v)
     }
 }
 
-impl<'a> From<&'a str> for Arg<'a> {
-    fn from(v: &'a str) -> Self {
-        Self::Text(v)
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Self::Text(Some(v.to_string()))
     }
+}
+
+impl From<Option<&str>> for Value {
+    fn from(v: Option<&str>) -> Self {
+        Self::Text(v.map(str::to_string))
+    }
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            Self::Int(v) => v.to_sql(),
+            Self::Text(v) => v.to_sql(),
+        }
+    }
+}
+
+/// Binds `args` to an sqlx query in order.
+pub(crate) fn bind_values<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    args: &'q [Value],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for v in args {
+        q = match v {
+            Value::Int(v) => q.bind(*v),
+            Value::Text(v) => q.bind(v.as_deref()),
+        };
+    }
+    q
 }
 
 /// A row of either driver, read by position.
@@ -225,7 +262,7 @@ impl Readers {
     fn query<T>(
         &self,
         sql: &str,
-        args: &[Arg<'_>],
+        args: &[Value],
         limit: usize,
         mut decode: impl FnMut(&mut Cursor<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
@@ -233,10 +270,7 @@ impl Readers {
         let result = (|| {
             let mut stmt = conn.prepare_cached(sql)?;
             for (i, arg) in args.iter().enumerate() {
-                match arg {
-                    Arg::Int(v) => stmt.raw_bind_parameter(i + 1, v)?,
-                    Arg::Text(v) => stmt.raw_bind_parameter(i + 1, v)?,
-                }
+                stmt.raw_bind_parameter(i + 1, arg)?;
             }
             let mut rows = stmt.raw_query();
             let mut out = Vec::new();
@@ -254,7 +288,7 @@ impl Readers {
 impl Db {
     /// The first row of a read, decoded; on SQLite without leaving this thread.
     /// Not for reads that must see a transaction's own writes.
-    pub(crate) async fn one<T: Decode>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Option<T>> {
+    pub(crate) async fn one<T: Decode>(&self, sql: &str, args: &[Value]) -> Result<Option<T>> {
         self.one_with(sql, args, T::decode).await
     }
 
@@ -262,7 +296,7 @@ impl Db {
     pub(crate) async fn one_with<T>(
         &self,
         sql: &str,
-        args: &[Arg<'_>],
+        args: &[Value],
         decode: impl FnMut(&mut Cursor<'_>) -> Result<T>,
     ) -> Result<Option<T>> {
         Ok(self.rows_with(sql, args, 1, decode).await?.pop())
@@ -272,7 +306,7 @@ impl Db {
     pub(crate) async fn all_with<T>(
         &self,
         sql: &str,
-        args: &[Arg<'_>],
+        args: &[Value],
         decode: impl FnMut(&mut Cursor<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
         self.rows_with(sql, args, usize::MAX, decode).await
@@ -281,20 +315,14 @@ impl Db {
     async fn rows_with<T>(
         &self,
         sql: &str,
-        args: &[Arg<'_>],
+        args: &[Value],
         limit: usize,
         mut decode: impl FnMut(&mut Cursor<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
         if let Some(readers) = &self.readers {
             return readers.query(sql, args, limit, decode);
         }
-        let mut q = sqlx::query(sql);
-        for arg in args {
-            q = match *arg {
-                Arg::Int(v) => q.bind(v),
-                Arg::Text(v) => q.bind(v),
-            };
-        }
+        let q = bind_values(sqlx::query(sql), args);
         let rows = if limit == 1 {
             q.fetch_optional(self.pool()).await?.into_iter().collect()
         } else {

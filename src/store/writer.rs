@@ -20,8 +20,8 @@
 //! one multi-row INSERT, retried row by row when it fails.
 
 use super::NewAccessToken;
+use super::read::{Value, bind_values};
 use crate::error::{Error, Result};
-use rusqlite::types::ToSqlOutput;
 use sqlx::{AnyPool, Row as _};
 use std::path::Path;
 use std::sync::Arc;
@@ -32,47 +32,6 @@ use tokio::sync::{mpsc, oneshot};
 /// Statements per transaction (and access-token rows per INSERT on PostgreSQL: 9
 /// columns each, well under its parameter limit).
 const MAX_BATCH: usize = 256;
-
-/// A statement's parameter, typed even when null (PostgreSQL refuses a null of the
-/// wrong type).
-#[derive(Debug, Clone)]
-pub(crate) enum Value {
-    Int(Option<i64>),
-    Text(Option<String>),
-}
-
-impl From<i64> for Value {
-    fn from(v: i64) -> Self {
-        Self::Int(Some(v))
-    }
-}
-
-impl From<Option<i64>> for Value {
-    fn from(v: Option<i64>) -> Self {
-        Self::Int(v)
-    }
-}
-
-impl From<&str> for Value {
-    fn from(v: &str) -> Self {
-        Self::Text(Some(v.to_string()))
-    }
-}
-
-impl From<Option<&str>> for Value {
-    fn from(v: Option<&str>) -> Self {
-        Self::Text(v.map(str::to_string))
-    }
-}
-
-impl rusqlite::ToSql for Value {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        match self {
-            Self::Int(v) => v.to_sql(),
-            Self::Text(v) => v.to_sql(),
-        }
-    }
-}
 
 /// What a statement answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,13 +146,7 @@ impl Writer {
                 answered.await.map_err(|_| stopped())?
             }
             Self::Postgres { pool, .. } => {
-                let mut q = sqlx::query(sql);
-                for v in args {
-                    q = match v {
-                        Value::Int(v) => q.bind(v),
-                        Value::Text(v) => q.bind(v),
-                    };
-                }
+                let q = bind_values(sqlx::query(sql), &args);
                 Ok(match answer {
                     Answer::Changes => {
                         i64::try_from(q.execute(pool).await?.rows_affected()).unwrap_or(i64::MAX)
