@@ -248,6 +248,16 @@ impl Db {
         &self.pool
     }
 
+    /// Runs one write of a hot path through the group-commit writer ([`writer`]).
+    pub(crate) async fn write(
+        &self,
+        sql: &'static str,
+        args: Vec<read::Value>,
+        answer: writer::Answer,
+    ) -> crate::error::Result<i64> {
+        self.writer.run(&self.pool, sql, args, answer).await
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()

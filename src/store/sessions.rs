@@ -80,13 +80,12 @@ impl Db {
     }
 
     pub async fn touch_session(&self, id_hash: &str, now: i64) -> Result<()> {
-        self.writer
-            .run(
-                "UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2",
-                vec![now.into(), id_hash.into()],
-                super::writer::Answer::Changes,
-            )
-            .await?;
+        self.write(
+            "UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2",
+            vec![now.into(), id_hash.into()],
+            super::writer::Answer::Changes,
+        )
+        .await?;
         Ok(())
     }
 

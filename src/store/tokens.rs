@@ -192,15 +192,14 @@ impl Db {
             c.expires_at.into(),
             c.created_at.into(),
         ];
-        self.writer
-            .run(
-                "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, \
+        self.write(
+            "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri, scope, \
                  nonce, code_challenge, code_challenge_method, auth_time, expires_at, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                args,
-                Answer::Changes,
-            )
-            .await?;
+            args,
+            Answer::Changes,
+        )
+        .await?;
         Ok(())
     }
 
@@ -222,9 +221,7 @@ impl Db {
         }
         // SQLite: the UPDATE goes through the writer; the marked row is then read
         // back (the writer answers only after its commit).
-        let marked = self
-            .writer
-            .run(
+        let marked = self.write(
                 "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
                 vec![now.into(), code_hash.into()],
                 Answer::Changes,
@@ -292,9 +289,7 @@ impl Db {
             t.expires_at.into(),
             now.into(),
         ];
-        let stored = self
-            .writer
-            .run(
+        let stored = self.write(
                 "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, code_hash, \
                  auth_time, expires_at, created_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
                  WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = $2 AND revoked_at IS NOT NULL)",
@@ -307,13 +302,12 @@ impl Db {
 
     /// Keeps the raw token encrypted, for the `reuse` policy.
     pub async fn set_access_token_enc(&self, id: i64, token_enc: &str) -> Result<()> {
-        self.writer
-            .run(
-                "UPDATE access_tokens SET token_enc = $1 WHERE id = $2",
-                vec![token_enc.into(), id.into()],
-                Answer::Changes,
-            )
-            .await?;
+        self.write(
+            "UPDATE access_tokens SET token_enc = $1 WHERE id = $2",
+            vec![token_enc.into(), id.into()],
+            Answer::Changes,
+        )
+        .await?;
         Ok(())
     }
 
@@ -400,8 +394,7 @@ impl Db {
     /// Marks a refresh token rotated; false when another request rotated it first.
     pub async fn rotate_refresh_token(&self, id: i64, now: i64) -> Result<bool> {
         let changed = self
-            .writer
-            .run(
+            .write(
                 "UPDATE refresh_tokens SET rotated_at = $1 WHERE id = $2 AND rotated_at IS NULL \
                  AND revoked_at IS NULL",
                 vec![now.into(), id.into()],

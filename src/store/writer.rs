@@ -74,10 +74,8 @@ pub(super) struct Job {
 #[derive(Debug, Clone)]
 pub(super) enum Writer {
     Sqlite(mpsc::Sender<Job>),
-    Postgres {
-        pool: AnyPool,
-        tokens: mpsc::Sender<(Vec<Value>, Reply)>,
-    },
+    /// Only access tokens are batched there; other statements run on the pool.
+    Postgres(mpsc::Sender<(Vec<Value>, Reply)>),
 }
 
 fn stopped() -> Error {
@@ -115,37 +113,27 @@ impl Writer {
     /// The access-token batcher for PostgreSQL.
     pub(super) fn start_postgres(pool: AnyPool) -> Self {
         let (tx, mut rx) = mpsc::channel(4096);
-        let batch_pool = pool.clone();
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
             while let Some(job) = rx.recv().await {
                 take_waiting(job, &mut rx, &mut batch);
-                write_tokens_postgres(&batch_pool, &mut batch).await;
+                write_tokens_postgres(&pool, &mut batch).await;
             }
         });
-        Self::Postgres { pool, tokens: tx }
+        Self::Postgres(tx)
     }
 
-    /// Runs one statement, committed before this returns.
+    /// Runs one statement, committed before this returns (on PostgreSQL, on `pool`).
     pub(super) async fn run(
         &self,
+        pool: &AnyPool,
         sql: &'static str,
         args: Vec<Value>,
         answer: Answer,
     ) -> Result<i64> {
         match self {
-            Self::Sqlite(tx) => {
-                let (reply, answered) = oneshot::channel();
-                let job = Job {
-                    sql,
-                    args,
-                    answer,
-                    reply,
-                };
-                tx.send(job).await.map_err(|_| stopped())?;
-                answered.await.map_err(|_| stopped())?
-            }
-            Self::Postgres { pool, .. } => {
+            Self::Sqlite(tx) => send(tx, sql, args, answer).await,
+            Self::Postgres(_) => {
                 let q = bind_values(sqlx::query(sql), &args);
                 Ok(match answer {
                     Answer::Changes => {
@@ -160,22 +148,39 @@ impl Writer {
     /// Stores an access token row; the answer is its id.
     pub(super) async fn access_token(&self, values: Vec<Value>) -> Result<i64> {
         match self {
-            Self::Sqlite(_) => {
+            Self::Sqlite(tx) => {
                 static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                     format!(
                         "{INSERT_ACCESS_TOKEN}($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"
                     )
                 });
-                let sql: &'static str = SQL.as_str();
-                self.run(sql, values, Answer::Id).await
+                send(tx, SQL.as_str(), values, Answer::Id).await
             }
-            Self::Postgres { tokens, .. } => {
+            Self::Postgres(tokens) => {
                 let (reply, answered) = oneshot::channel();
                 tokens.send((values, reply)).await.map_err(|_| stopped())?;
                 answered.await.map_err(|_| stopped())?
             }
         }
     }
+}
+
+/// Hands a statement to the SQLite writer thread and waits for its commit.
+async fn send(
+    tx: &mpsc::Sender<Job>,
+    sql: &'static str,
+    args: Vec<Value>,
+    answer: Answer,
+) -> Result<i64> {
+    let (reply, answered) = oneshot::channel();
+    let job = Job {
+        sql,
+        args,
+        answer,
+        reply,
+    };
+    tx.send(job).await.map_err(|_| stopped())?;
+    answered.await.map_err(|_| stopped())?
 }
 
 /// `first` and whatever else is waiting, up to a batch.
