@@ -2,6 +2,7 @@
 # The benchmark of issue 6: loopback load on the hot paths, every response checked.
 #
 #   bench/run.sh [--postgres] [--scale] [--peers] [--duration S] [--conns "64 256"]
+#                [--only "b d"]
 #
 # Installs wrk (Debian) when missing, builds the release binary, starts the server on
 # a fresh SQLite database (PostgreSQL with --postgres), seeds it (1 M users and 10 M
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 ARGS="$*"
-DURATION=10 CONNS="64 256" POSTGRES="" SCALE="" PEERS=""
+DURATION=10 CONNS="64 256" POSTGRES="" SCALE="" PEERS="" ONLY=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --postgres) POSTGRES=1 ;;
@@ -21,6 +22,7 @@ while [ $# -gt 0 ]; do
     --peers) PEERS=1 ;;
     --duration) DURATION=$2; shift ;;
     --conns) CONNS=$2; shift ;;
+    --only) ONLY=$2; shift ;; # scenario letters, e.g. "a d e" (the table keeps (a) for ratios)
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -59,6 +61,9 @@ SEED_ARGS=(--refresh 600000) # 4 regions: 2 connection counts × (warm-up + run)
 [ -n "$SCALE" ] && SEED_ARGS+=(--users 1000000 --tokens 10000000)
 BENCH_REFRESH_FILE="$WORK/refresh.txt" "$ROOT/target/release/examples/bench_seed" "${SEED_ARGS[@]}" > "$WORK/seed.env"
 set -a; . "$WORK/seed.env"; set +a
+# Settle PostgreSQL after the bulk load: otherwise autovacuum and the checkpoint of the
+# seed run during the first scenarios and take their cores.
+[ -n "$POSTGRES" ] && psql -h 127.0.0.1 -U postgres -d uc_bench -qc "VACUUM ANALYZE" -c "CHECKPOINT" >&2
 
 USERCENTER_BIND=127.0.0.1:0 "$BIN" serve 2> "$WORK/server.log" &
 SERVER_PID=$!
@@ -82,6 +87,12 @@ USER_TOKEN=$(curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=authorization_
 # rss_cpu PID START_TICKS: the peak RSS (MB) sampled during the run, and the CPU
 # (cores) used since START_TICKS.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The CPU ticks of every PostgreSQL process, with the exited children they reaped
+# (autovacuum workers), so the sum only grows; 0 on SQLite. The database shares the cores.
+db_ticks() {
+  [ -n "$POSTGRES" ] || { echo 0; return; }
+  local p; for p in $(pgrep -x postgres); do cat "/proc/$p/stat" 2>/dev/null; done | awk '{t += $14 + $15 + $16 + $17} END {print t + 0}'
+}
 sample_rss() { # PID OUTFILE: writes the max VmRSS (kB) seen until killed
   local max=0 v
   while true; do
@@ -89,6 +100,12 @@ sample_rss() { # PID OUTFILE: writes the max VmRSS (kB) seen until killed
     [ "${v:-0}" -gt "$max" ] && max=$v && echo "$max" > "$2"
     sleep 0.2
   done
+}
+
+# wanted NAME: whether --only asks for this scenario (its letter, after any "peer ").
+wanted() {
+  local letter=${1#peer }
+  [ -z "$ONLY" ] || [[ " $ONLY " == *" ${letter%% *} "* ]]
 }
 
 RESULTS="$WORK/results.tsv"
@@ -99,20 +116,22 @@ REGION=150000 # refresh tokens per run: a warm-up and a measured run per connect
 # run NAME TARGET_PID URL SCRIPT CONNS [ENV…]
 run() {
   local name=$1 pid=$2 url=$3 script=$4 conns=$5; shift 5
+  wanted "$name" || return 0
   local warm
   # Each refresh run (warm-up or measured) gets a region of tokens of its own.
   warm=$(env REFRESH_SKIP="$SPENT" REFRESH_REGION="$REGION" "$@" wrk -t$THREADS -c"$conns" -d2s -s "$BENCH_LUA/$script" "$url" 2>&1 | grep '^RESULT' || true)
   [ "$script" = refresh.lua ] && SPENT=$((SPENT + REGION))
   RUN_NO=$((RUN_NO + 1))
-  local t0 rssf="$WORK/rss.$RUN_NO" sampler
+  local t0 d0 rssf="$WORK/rss.$RUN_NO" sampler
   echo 0 > "$rssf"
   sample_rss "$pid" "$rssf" & sampler=$!
-  t0=$(ticks "$pid")
+  t0=$(ticks "$pid") d0=$(db_ticks)
   local out
   out=$(env REFRESH_SKIP="$SPENT" REFRESH_REGION="$REGION" "$@" wrk -t$THREADS -c"$conns" -d"${DURATION}s" --latency -s "$BENCH_LUA/$script" "$url" 2>&1 | grep '^RESULT' || true)
   [ "$script" = refresh.lua ] && SPENT=$((SPENT + REGION))
   local cpu
-  cpu=$(awk -v a="$t0" -v b="$(ticks "$pid")" -v d="$DURATION" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.2f", (b - a) / hz / d}')
+  cpu=$(awk -v a="$t0" -v b="$(ticks "$pid")" -v da="$d0" -v db="$(db_ticks)" -v d="$DURATION" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN {printf "%.2f", (b - a) / hz / d; if (db > da) printf " + db %.2f", (db - da) / hz / d}')
   kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
   printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$conns" "${out#RESULT }" "$(( $(cat "$rssf") / 1024 ))" "$cpu" >> "$RESULTS"
   echo "$name c=$conns ${out#RESULT } rss=$(( $(cat "$rssf") / 1024 ))MB cpu=$cpu" >&2
@@ -131,12 +150,14 @@ for c in $CONNS; do
 done
 
 # (h): logins saturate the hashing pool while (b) runs; (b)'s latency is what counts.
-env USER_LOGIN="$USER_LOGIN" USER_PASSWORD="$USER_PASSWORD" wrk -t1 -c16 -d"$((DURATION + 4))s" -s "$BENCH_LUA/login.lua" "$BASE" > "$WORK/login.out" 2>&1 &
-LOGIN_PID=$!
-sleep 1
-run "h b while logins run" "$SERVER_PID" "$BASE" client_credentials.lua 64 AUTH="$AUTH"
-wait "$LOGIN_PID" || true
-echo "logins: $(grep '^RESULT' "$WORK/login.out" || echo none)" >&2
+if wanted h; then
+  env USER_LOGIN="$USER_LOGIN" USER_PASSWORD="$USER_PASSWORD" wrk -t1 -c16 -d"$((DURATION + 4))s" -s "$BENCH_LUA/login.lua" "$BASE" > "$WORK/login.out" 2>&1 &
+  LOGIN_PID=$!
+  sleep 1
+  run "h b while logins run" "$SERVER_PID" "$BASE" client_credentials.lua 64 AUTH="$AUTH"
+  wait "$LOGIN_PID" || true
+  echo "logins: $(grep '^RESULT' "$WORK/login.out" || echo none)" >&2
+fi
 
 if [ -n "$PEERS" ]; then
   "$ROOT/bench/peer/install.sh" >&2

@@ -13,6 +13,7 @@ mod console;
 mod groups;
 mod migrate;
 mod password_resets;
+mod pg;
 mod read;
 mod scopes;
 mod sessions;
@@ -35,10 +36,20 @@ pub use tokens::{
 pub use users::{NewUser, Profile, User};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Where the hot paths read: SQLite's read-only connections on the request's
+/// thread ([`read`]), PostgreSQL's connections kept without sqlx's pool ([`pg`]).
+#[derive(Debug, Clone)]
+enum Reads {
+    Sqlite(Arc<read::Readers>),
+    Postgres(Arc<pg::PgConns>),
+}
 
 /// Which database engine is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,8 +142,8 @@ pub struct Db {
     backend: Backend,
     /// Group commit of the hot paths' writes ([`writer`]).
     writer: writer::Writer,
-    /// SQLite's point reads on the request's thread ([`read`]).
-    readers: Option<std::sync::Arc<read::Readers>>,
+    /// Where the hot paths read.
+    reads: Reads,
     /// SQLite's WAL checkpoints ([`checkpoint`]), while any copy of the Db lives.
     _checkpointer: Option<checkpoint::Checkpointer>,
 }
@@ -179,6 +190,18 @@ impl Db {
             AnyPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(Duration::from_secs(5))
+                // sqlx pings every connection it hands out by default: a second round
+                // trip per query. Only a connection that sat idle is checked, where a
+                // database restart would have left it dead; a busy one was just used.
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= pg::IDLE_BEFORE_PING {
+                            conn.ping().await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
@@ -203,7 +226,7 @@ impl Db {
                 url: shown.clone(),
                 source,
             })?;
-        let (writer, readers, checkpointer) = match url {
+        let (writer, reads, checkpointer) = match url {
             DatabaseUrl::Sqlite(path) => {
                 let failed = |e: rusqlite::Error| StoreError::Connect {
                     url: shown.clone(),
@@ -212,20 +235,22 @@ impl Db {
                 let checkpointer = checkpoint::Checkpointer::start(path).map_err(failed)?;
                 let writer =
                     writer::Writer::start_sqlite(path, checkpointer.long_wal()).map_err(failed)?;
-                let readers = read::Readers::new(path.clone());
-                (
-                    writer,
-                    Some(std::sync::Arc::new(readers)),
-                    Some(checkpointer),
-                )
+                let readers = Arc::new(read::Readers::new(path.clone()));
+                (writer, Reads::Sqlite(readers), Some(checkpointer))
             }
-            DatabaseUrl::Postgres(_) => (writer::Writer::start_postgres(pool.clone()), None, None),
+            DatabaseUrl::Postgres(u) => {
+                let options = PgConnectOptions::from_str(u)
+                    .map_err(|e| StoreError::InvalidUrl(e.to_string()))?;
+                let conns = Arc::new(pg::PgConns::new(options));
+                let writer = writer::Writer::start_postgres(conns.clone());
+                (writer, Reads::Postgres(conns), None)
+            }
         };
         let db = Self {
             pool,
             backend,
             writer,
-            readers,
+            reads,
             _checkpointer: checkpointer,
         };
         migrate::run(&db).await?;
@@ -255,15 +280,22 @@ impl Db {
         args: Vec<read::Value>,
         answer: writer::Answer,
     ) -> crate::error::Result<i64> {
-        self.writer.run(&self.pool, sql, args, answer).await
+        self.writer.run(sql, args, answer).await
     }
 
     /// Whether the database answers.
+    /// Whether the database answers (on the hot paths' connections).
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        self.one_with("SELECT CAST(1 AS BIGINT)", &[], |r| r.int())
+            .await
+            .is_ok()
     }
 
     pub async fn close(&self) {
+        match &self.reads {
+            Reads::Sqlite(readers) => readers.close(),
+            Reads::Postgres(conns) => conns.close(),
+        }
         self.pool.close().await;
     }
 }

@@ -7,10 +7,11 @@
 //! (`docs/performance.md`). Reads there go through [`Db::one`] instead, which on
 //! SQLite asks a small set of read-only connections synchronously: in WAL mode a
 //! reader never waits for the writer, and a lookup by a unique index takes
-//! microseconds. PostgreSQL keeps sqlx, whose driver already runs on the request's
-//! task. Every read sees every commit made before it began, whichever driver wrote.
+//! microseconds. PostgreSQL keeps sqlx's driver, which already runs on the request's
+//! task, on connections of its own ([`super::pg`]). Every read sees every commit made
+//! before it began, whichever driver wrote.
 
-use super::{Db, split_list};
+use super::{Db, Reads, split_list};
 use crate::error::{Error, Result};
 use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, OpenFlags};
@@ -18,6 +19,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// A query parameter, typed even when null (PostgreSQL refuses a null of the wrong
@@ -61,21 +63,7 @@ impl rusqlite::ToSql for Value {
     }
 }
 
-/// Binds `args` to an sqlx query in order.
-pub(crate) fn bind_values<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    args: &'q [Value],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for v in args {
-        q = match v {
-            Value::Int(v) => q.bind(*v),
-            Value::Text(v) => q.bind(v.as_deref()),
-        };
-    }
-    q
-}
-
-/// A row of either driver, read by position.
+/// A row of any driver, read by position.
 pub(crate) trait Cols {
     fn int_at(&self, i: usize) -> Result<Option<i64>>;
     fn text_at(&self, i: usize) -> Result<Option<String>>;
@@ -214,6 +202,7 @@ pub(crate) fn decode_any<T: Decode>(row: &AnyRow) -> Result<T> {
 pub(crate) struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    closed: AtomicBool,
 }
 
 /// More connections than threads that read at once are never needed; a burst
@@ -225,10 +214,23 @@ impl Readers {
         Self {
             path,
             idle: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
         }
     }
 
+    /// Closes every connection; reads after this fail.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
     fn take(&self) -> Result<Connection> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::Database(sqlx::Error::PoolClosed));
+        }
         let idle = self
             .idle
             .lock()
@@ -253,7 +255,7 @@ impl Readers {
             .idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if idle.len() < IDLE_READERS {
+        if idle.len() < IDLE_READERS && !self.closed.load(Ordering::SeqCst) {
             idle.push(c);
         }
     }
@@ -317,20 +319,11 @@ impl Db {
         sql: &str,
         args: &[Value],
         limit: usize,
-        mut decode: impl FnMut(&mut Cursor<'_>) -> Result<T>,
+        decode: impl FnMut(&mut Cursor<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
-        if let Some(readers) = &self.readers {
-            return readers.query(sql, args, limit, decode);
+        match &self.reads {
+            Reads::Sqlite(readers) => readers.query(sql, args, limit, decode),
+            Reads::Postgres(conns) => conns.rows(sql, args, limit, decode).await,
         }
-        let q = bind_values(sqlx::query(sql), args);
-        let rows = if limit == 1 {
-            q.fetch_optional(self.pool()).await?.into_iter().collect()
-        } else {
-            q.fetch_all(self.pool()).await?
-        };
-        rows.iter()
-            .take(limit)
-            .map(|row| decode(&mut Cursor::new(row)))
-            .collect()
     }
 }

@@ -15,14 +15,15 @@
 //! sqlx's connection thread. A statement that fails (its client deleted meanwhile,
 //! say) fails alone; the others commit. Answers leave only after the commit.
 //!
-//! On PostgreSQL, whose writers do not queue on one lock, statements run through
-//! sqlx on the request's task; only access tokens are batched, by a task that sends
-//! one multi-row INSERT, retried row by row when it fails.
+//! On PostgreSQL, whose writers do not queue on one lock, statements run on the
+//! request's task (on the hot paths' connections, [`super::pg`]); only access tokens
+//! are batched, by a task that sends one multi-row INSERT, retried row by row when it
+//! fails.
 
 use super::NewAccessToken;
-use super::read::{Value, bind_values};
+use super::pg::PgConns;
+use super::read::Value;
 use crate::error::{Error, Result};
-use sqlx::{AnyPool, Row as _};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -74,8 +75,11 @@ pub(super) struct Job {
 #[derive(Debug, Clone)]
 pub(super) enum Writer {
     Sqlite(mpsc::Sender<Job>),
-    /// Only access tokens are batched there; other statements run on the pool.
-    Postgres(mpsc::Sender<(Vec<Value>, Reply)>),
+    /// Only access tokens are batched there; other statements run on `conns`.
+    Postgres {
+        tokens: mpsc::Sender<(Vec<Value>, Reply)>,
+        conns: Arc<PgConns>,
+    },
 }
 
 fn stopped() -> Error {
@@ -111,37 +115,29 @@ impl Writer {
     }
 
     /// The access-token batcher for PostgreSQL.
-    pub(super) fn start_postgres(pool: AnyPool) -> Self {
+    pub(super) fn start_postgres(conns: Arc<PgConns>) -> Self {
         let (tx, mut rx) = mpsc::channel(4096);
+        let batcher = conns.clone();
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
             while let Some(job) = rx.recv().await {
                 take_waiting(job, &mut rx, &mut batch);
-                write_tokens_postgres(&pool, &mut batch).await;
+                write_tokens_postgres(&batcher, &mut batch).await;
             }
         });
-        Self::Postgres(tx)
+        Self::Postgres { tokens: tx, conns }
     }
 
-    /// Runs one statement, committed before this returns (on PostgreSQL, on `pool`).
+    /// Runs one statement, committed before this returns.
     pub(super) async fn run(
         &self,
-        pool: &AnyPool,
         sql: &'static str,
         args: Vec<Value>,
         answer: Answer,
     ) -> Result<i64> {
         match self {
             Self::Sqlite(tx) => send(tx, sql, args, answer).await,
-            Self::Postgres(_) => {
-                let q = bind_values(sqlx::query(sql), &args);
-                Ok(match answer {
-                    Answer::Changes => {
-                        i64::try_from(q.execute(pool).await?.rows_affected()).unwrap_or(i64::MAX)
-                    }
-                    Answer::Id => q.fetch_one(pool).await?.try_get(0)?,
-                })
-            }
+            Self::Postgres { conns, .. } => conns.execute(sql, &args, answer == Answer::Id).await,
         }
     }
 
@@ -156,7 +152,7 @@ impl Writer {
                 });
                 send(tx, SQL.as_str(), values, Answer::Id).await
             }
-            Self::Postgres(tokens) => {
+            Self::Postgres { tokens, .. } => {
                 let (reply, answered) = oneshot::channel();
                 tokens.send((values, reply)).await.map_err(|_| stopped())?;
                 answered.await.map_err(|_| stopped())?
@@ -228,7 +224,7 @@ fn run_sqlite(conn: &rusqlite::Connection, job: &Job) -> Result<i64> {
     })
 }
 
-async fn write_tokens_postgres(pool: &AnyPool, batch: &mut Vec<(Vec<Value>, Reply)>) {
+async fn write_tokens_postgres(conns: &PgConns, batch: &mut Vec<(Vec<Value>, Reply)>) {
     if batch.len() > 1 {
         let mut sql = String::from(INSERT_ACCESS_TOKEN);
         for i in 0..batch.len() {
@@ -246,13 +242,8 @@ async fn write_tokens_postgres(pool: &AnyPool, batch: &mut Vec<(Vec<Value>, Repl
             sql.push(')');
         }
         sql.push_str(" RETURNING id, token_hash");
-        // Not kept as a prepared statement: each batch size is a statement of its own,
-        // and caching them all on every pooled connection held tens of MB.
-        let mut query = sqlx::query_as::<_, (i64, String)>(&sql).persistent(false);
-        for (values, _) in batch.iter() {
-            query = bind(query, values);
-        }
-        if let Ok(ids) = query.fetch_all(pool).await {
+        let args: Vec<Value> = batch.iter().flat_map(|(v, _)| v.iter().cloned()).collect();
+        if let Ok(ids) = conns.insert_returning_keys(&sql, &args, false).await {
             // RETURNING's order is not promised; the hash names each row.
             for (values, reply) in batch.drain(..) {
                 let id = ids
@@ -265,27 +256,18 @@ async fn write_tokens_postgres(pool: &AnyPool, batch: &mut Vec<(Vec<Value>, Repl
             return;
         }
     }
+    let sql = format!(
+        "{INSERT_ACCESS_TOKEN}($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, token_hash"
+    );
     for (values, reply) in batch.drain(..) {
-        let sql = format!(
-            "{INSERT_ACCESS_TOKEN}($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, token_hash"
-        );
-        let result = bind(sqlx::query_as::<_, (i64, String)>(&sql), &values)
-            .fetch_one(pool)
+        let result = conns
+            .insert_returning_keys(&sql, &values, true)
             .await
-            .map(|(id, _)| id)
-            .map_err(Error::from);
+            .and_then(|ids| {
+                ids.first()
+                    .map(|(id, _)| *id)
+                    .ok_or(Error::Database(sqlx::Error::RowNotFound))
+            });
         let _ = reply.send(result);
     }
-}
-
-type Query<'q> = sqlx::query::QueryAs<'q, sqlx::Any, (i64, String), sqlx::any::AnyArguments<'q>>;
-
-fn bind<'q>(mut q: Query<'q>, values: &'q [Value]) -> Query<'q> {
-    for v in values {
-        q = match v {
-            Value::Int(v) => q.bind(*v),
-            Value::Text(v) => q.bind(v.as_deref()),
-        };
-    }
-    q
 }

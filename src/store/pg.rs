@@ -1,0 +1,216 @@
+//! PostgreSQL connections for the hot paths' statements.
+//!
+//! sqlx's pool checks every connection given back to it with a round trip (a Sync
+//! message, answered by ReadyForQuery) and, by default, every connection it hands
+//! out: three round trips per query where one is needed, which on a machine whose
+//! cores PostgreSQL shares cost more than the query (`docs/performance.md`). These
+//! connections are kept in a plain list instead, by their native driver (no `Any`
+//! row conversion):
+//!
+//! - a connection goes back to the list only after its statement completed, or
+//!   failed with a database error (the protocol is then at a known point); one cut
+//!   off midway (its request dropped) or broken is closed;
+//! - one that sat idle for [`IDLE_BEFORE_PING`] is pinged before use, where a
+//!   database restart would have left it dead;
+//! - a read that fails on a reused connection because the connection broke is run
+//!   once more on a fresh one (a read changes nothing; a write is never retried).
+
+use super::read::{Cursor, Value};
+use crate::error::{Error, Result};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow, Postgres};
+use sqlx::{Connection, Row};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// A connection idle this long is pinged before it is used.
+pub(super) const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
+/// Connections at most, as many as the pool's.
+const MAX_CONNECTIONS: usize = 16;
+
+type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
+
+/// Binds `args` to a query in order.
+pub(super) fn bind_values<'q>(mut q: Query<'q>, args: &'q [Value]) -> Query<'q> {
+    for v in args {
+        q = match v {
+            Value::Int(v) => q.bind(*v),
+            Value::Text(v) => q.bind(v.as_deref()),
+        };
+    }
+    q
+}
+
+impl super::read::Cols for PgRow {
+    fn int_at(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.try_get(i)?)
+    }
+    fn text_at(&self, i: usize) -> Result<Option<String>> {
+        Ok(self.try_get(i)?)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct PgConns {
+    options: PgConnectOptions,
+    idle: Mutex<Vec<(PgConnection, Instant)>>,
+    permits: Semaphore,
+}
+
+/// A connection in use; closed on drop unless [`Lease::give_back`] was called.
+struct Lease<'a> {
+    conns: &'a PgConns,
+    conn: PgConnection,
+    /// Whether it served an earlier statement (it may have broken since).
+    reused: bool,
+    _permit: SemaphorePermit<'a>,
+}
+
+impl Lease<'_> {
+    fn give_back(self) {
+        let mut idle = self
+            .conns
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !self.conns.permits.is_closed() {
+            idle.push((self.conn, Instant::now()));
+        }
+    }
+}
+
+/// Whether a statement that ended so left its connection at a known point of the
+/// protocol.
+fn settled<T>(done: &std::result::Result<T, sqlx::Error>) -> bool {
+    done.as_ref().map_or_else(reusable, |_| true)
+}
+
+fn reusable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Database(_) | sqlx::Error::RowNotFound | sqlx::Error::ColumnDecode { .. }
+    )
+}
+
+impl PgConns {
+    pub fn new(options: PgConnectOptions) -> Self {
+        Self {
+            options,
+            idle: Mutex::new(Vec::new()),
+            permits: Semaphore::new(MAX_CONNECTIONS),
+        }
+    }
+
+    /// Closes every connection; statements after this fail.
+    pub fn close(&self) {
+        self.permits.close();
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
+    async fn lease(&self) -> Result<Lease<'_>> {
+        let permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::Database(sqlx::Error::PoolClosed))?;
+        loop {
+            let idle = self
+                .idle
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .pop();
+            let Some((mut conn, since)) = idle else { break };
+            if since.elapsed() < IDLE_BEFORE_PING || conn.ping().await.is_ok() {
+                return Ok(Lease {
+                    conns: self,
+                    conn,
+                    reused: true,
+                    _permit: permit,
+                });
+            }
+        }
+        let conn = PgConnection::connect_with(&self.options).await?;
+        Ok(Lease {
+            conns: self,
+            conn,
+            reused: false,
+            _permit: permit,
+        })
+    }
+
+    /// The rows of a read (at most `limit`), decoded.
+    pub async fn rows<T>(
+        &self,
+        sql: &str,
+        args: &[Value],
+        limit: usize,
+        mut decode: impl FnMut(&mut Cursor<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        loop {
+            let mut lease = self.lease().await?;
+            let q = bind_values(sqlx::query(sql), args);
+            let fetched = if limit == 1 {
+                q.fetch_optional(&mut lease.conn)
+                    .await
+                    .map(|r| r.into_iter().collect())
+            } else {
+                q.fetch_all(&mut lease.conn).await
+            };
+            if settled(&fetched) {
+                lease.give_back();
+            } else if lease.reused {
+                // It broke while idle: once more, on another connection.
+                continue;
+            }
+            return fetched?
+                .iter()
+                .take(limit)
+                .map(|row| decode(&mut Cursor::new(row)))
+                .collect();
+        }
+    }
+
+    /// Runs a write: the rows it changed, or with `returning`, the one integer it
+    /// returns (`RETURNING id`).
+    pub async fn execute(&self, sql: &str, args: &[Value], returning: bool) -> Result<i64> {
+        let mut lease = self.lease().await?;
+        let q = bind_values(sqlx::query(sql), args);
+        let done = if returning {
+            q.fetch_one(&mut lease.conn)
+                .await
+                .and_then(|row| row.try_get::<i64, _>(0))
+        } else {
+            q.execute(&mut lease.conn)
+                .await
+                .map(|r| i64::try_from(r.rows_affected()).unwrap_or(i64::MAX))
+        };
+        if settled(&done) {
+            lease.give_back();
+        }
+        Ok(done?)
+    }
+
+    /// Runs an `INSERT … RETURNING id, token_hash`; kept as a prepared statement
+    /// when `persistent` (not for multi-row INSERTs, whose text varies with their size).
+    pub async fn insert_returning_keys(
+        &self,
+        sql: &str,
+        args: &[Value],
+        persistent: bool,
+    ) -> Result<Vec<(i64, String)>> {
+        let mut lease = self.lease().await?;
+        let q = bind_values(sqlx::query(sql).persistent(persistent), args);
+        let rows = q.fetch_all(&mut lease.conn).await;
+        if settled(&rows) {
+            lease.give_back();
+        }
+        rows?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+}
