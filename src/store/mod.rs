@@ -190,18 +190,6 @@ impl Db {
             AnyPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(Duration::from_secs(5))
-                // sqlx pings every connection it hands out by default: a second round
-                // trip per query. Only a connection that sat idle is checked, where a
-                // database restart would have left it dead; a busy one was just used.
-                .test_before_acquire(false)
-                .before_acquire(|conn, meta| {
-                    Box::pin(async move {
-                        if meta.idle_for >= pg::IDLE_BEFORE_PING {
-                            conn.ping().await?;
-                        }
-                        Ok(true)
-                    })
-                })
                 .after_connect(move |conn, _meta| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {

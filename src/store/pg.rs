@@ -12,19 +12,22 @@
 //!   off midway (its request dropped) or broken is closed;
 //! - one that sat idle for [`IDLE_BEFORE_PING`] is pinged before use, where a
 //!   database restart would have left it dead;
-//! - a read that fails on a reused connection because the connection broke is run
-//!   once more on a fresh one (a read changes nothing; a write is never retried).
+//! - when a connection that served before turns out broken, the idle ones are
+//!   closed too, and a read is run once more (a read changes nothing; a write is
+//!   never retried: it may have committed before the connection broke).
 
 use super::read::{Cursor, Value};
 use crate::error::{Error, Result};
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow, Postgres};
+use sqlx::postgres::{
+    PgArguments, PgConnectOptions, PgConnection, PgDatabaseError, PgRow, PgSeverity, Postgres,
+};
 use sqlx::{Connection, Row};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// A connection idle this long is pinged before it is used.
-pub(super) const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// Connections at most, as many as the pool's.
 const MAX_CONNECTIONS: usize = 16;
@@ -58,7 +61,7 @@ pub(crate) struct PgConns {
     permits: Semaphore,
 }
 
-/// A connection in use; closed on drop unless [`Lease::give_back`] was called.
+/// A connection in use; closed on drop unless [`Lease::end`] puts it back.
 struct Lease<'a> {
     conns: &'a PgConns,
     conn: PgConnection,
@@ -68,15 +71,26 @@ struct Lease<'a> {
 }
 
 impl Lease<'_> {
-    fn give_back(self) {
+    /// Puts the connection back when `done` left it usable; otherwise closes it and,
+    /// when it had served before, every idle one too (a database restart breaks them
+    /// all). True when the statement failed on a connection that broke while idle, so
+    /// that a read may run once more on another.
+    fn end<T>(self, done: &std::result::Result<T, sqlx::Error>) -> bool {
         let mut idle = self
             .conns
             .idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !self.conns.permits.is_closed() {
-            idle.push((self.conn, Instant::now()));
+        if settled(done) {
+            if !self.conns.permits.is_closed() {
+                idle.push((self.conn, Instant::now()));
+            }
+            return false;
         }
+        if self.reused {
+            idle.clear();
+        }
+        self.reused
     }
 }
 
@@ -86,11 +100,16 @@ fn settled<T>(done: &std::result::Result<T, sqlx::Error>) -> bool {
     done.as_ref().map_or_else(reusable, |_| true)
 }
 
+/// A statement's own error leaves the connection usable; a FATAL one (the server
+/// ends the session: a restart, `pg_terminate_backend`) or a broken socket does not.
 fn reusable(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
-        sqlx::Error::Database(_) | sqlx::Error::RowNotFound | sqlx::Error::ColumnDecode { .. }
-    )
+    match e {
+        sqlx::Error::Database(d) => !d
+            .try_downcast_ref::<PgDatabaseError>()
+            .is_some_and(|d| matches!(d.severity(), PgSeverity::Fatal | PgSeverity::Panic)),
+        sqlx::Error::RowNotFound | sqlx::Error::ColumnDecode { .. } => true,
+        _ => false,
+    }
 }
 
 impl PgConns {
@@ -160,10 +179,7 @@ impl PgConns {
             } else {
                 q.fetch_all(&mut lease.conn).await
             };
-            if settled(&fetched) {
-                lease.give_back();
-            } else if lease.reused {
-                // It broke while idle: once more, on another connection.
+            if lease.end(&fetched) {
                 continue;
             }
             return fetched?
@@ -188,9 +204,7 @@ impl PgConns {
                 .await
                 .map(|r| i64::try_from(r.rows_affected()).unwrap_or(i64::MAX))
         };
-        if settled(&done) {
-            lease.give_back();
-        }
+        lease.end(&done);
         Ok(done?)
     }
 
@@ -205,9 +219,7 @@ impl PgConns {
         let mut lease = self.lease().await?;
         let q = bind_values(sqlx::query(sql).persistent(persistent), args);
         let rows = q.fetch_all(&mut lease.conn).await;
-        if settled(&rows) {
-            lease.give_back();
-        }
+        lease.end(&rows);
         rows?
             .iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))

@@ -1704,3 +1704,110 @@ async fn a_consent_token_works_only_in_its_own_session() {
     assert!(params_of(&location(&res)).contains_key("code"));
     s.stop().await;
 }
+
+/// Closes every connection the server holds to its PostgreSQL database, as a
+/// restart or a failover would; the number closed.
+async fn drop_connections(s: &TestServer) -> i64 {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&s.db.url).await.unwrap();
+    let closed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    for _ in 0..100 {
+        let left: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    closed
+}
+
+/// PostgreSQL only (SQLite has no connections to lose): when the database drops
+/// the server's connections, requests go on, whether the first statement after it
+/// reads or writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_go_on_after_postgres_drops_the_connections() {
+    if crate::harness::postgres_url().is_none() {
+        eprintln!("USERCENTER_TEST_POSTGRES_URL is not set: not run");
+        return;
+    }
+    let server = TestServer::start(Backend::Postgres).await;
+    let s = &server;
+    let svc = &make_client(s, &["client_credentials"], &["basic"], false, |_| {}).await;
+    let issue = || async {
+        let res = client()
+            .post(s.url("/oauth/token"))
+            .basic_auth(&svc.client_id, svc.secret.as_ref())
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        json(res).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let active = |token: String| async move {
+        let res = client()
+            .post(s.url("/oauth/introspect"))
+            .basic_auth(&svc.client_id, svc.secret.as_ref())
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        json(res).await["active"] == json!(true)
+    };
+    let first = issue().await;
+    assert!(active(first.clone()).await);
+
+    // At once: the reads find their connections broken and run again on new ones.
+    assert!(drop_connections(s).await > 0);
+    assert!(active(first.clone()).await);
+    let res = client().get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+
+    // After a pause: connections idle that long are checked before use, so a write
+    // with no read before it to find the breakage is stored too.
+    let client_id = s
+        .app()
+        .db
+        .client_by_client_id(&svc.client_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    assert!(drop_connections(s).await > 0);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let stored = usercenter::crypto::ordered_token();
+    let hash = s.app().key.hash_token(&stored);
+    let now = usercenter::time::now();
+    let row = usercenter::store::NewAccessToken {
+        token_hash: &hash,
+        client_id,
+        user_id: None,
+        scope: "basic",
+        family_id: None,
+        code_hash: None,
+        extra: None,
+        expires_at: now + 600,
+    };
+    s.app().db.create_access_token(&row, now).await.unwrap();
+    assert!(active(stored).await);
+    let second = issue().await;
+    assert!(active(second).await);
+    assert!(active(first).await);
+    server.stop().await;
+}
