@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::service::Requester;
 use crate::store::{Session, User};
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header::{COOKIE, SET_COOKIE, USER_AGENT};
+use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
@@ -104,6 +104,9 @@ impl FromRequestParts<SharedState> for Ctx {
         let csrf = match (&session, &anon_csrf_cookie) {
             (Some(s), _) => s.csrf_token.clone(),
             (None, Some(v)) => v.clone(),
+            // A caller that authenticates by header (an API client with a Bearer
+            // token) fills in no forms: it gets no cookie, and no form of its passes.
+            (None, None) if headers.contains_key(AUTHORIZATION) => String::new(),
             (None, None) => {
                 let fresh = random_token(24);
                 set_cookies.push(build_cookie(CSRF_COOKIE, &fresh, secure, None, true));

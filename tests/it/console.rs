@@ -359,15 +359,17 @@ on_both!(resource_api_gives_what_the_scopes_allow, |backend| {
 
     let email_only = authorized(&s, &http, &app, "email").await;
     let at = email_only["access_token"].as_str().unwrap();
-    let u = json_of(
-        client()
-            .get(s.url("/api/user"))
-            .bearer_auth(at)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let res = client()
+        .get(s.url("/api/user"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.headers().get("set-cookie").is_none(),
+        "an API client with a Bearer token gets no cookie"
+    );
+    let u = json_of(res).await;
     assert_eq!(u["email"], "res@example.com");
     assert!(
         u["username"].is_string(),
