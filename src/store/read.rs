@@ -63,6 +63,21 @@ impl rusqlite::ToSql for Value {
     }
 }
 
+/// Binds `args` to a SQLite statement's `$1`, `$2`… by name: SQLite numbers `$N`
+/// parameters in their order of first appearance, whatever N says.
+pub(crate) fn bind_sqlite(
+    stmt: &mut rusqlite::Statement<'_>,
+    args: &[Value],
+) -> rusqlite::Result<()> {
+    for (i, arg) in args.iter().enumerate() {
+        let index = stmt
+            .parameter_index(&format!("${}", i + 1))?
+            .unwrap_or(i + 1);
+        stmt.raw_bind_parameter(index, arg)?;
+    }
+    Ok(())
+}
+
 /// A row of any driver, read by position.
 pub(crate) trait Cols {
     fn int_at(&self, i: usize) -> Result<Option<i64>>;
@@ -271,9 +286,7 @@ impl Readers {
         let conn = self.take()?;
         let result = (|| {
             let mut stmt = conn.prepare_cached(sql)?;
-            for (i, arg) in args.iter().enumerate() {
-                stmt.raw_bind_parameter(i + 1, arg)?;
-            }
+            bind_sqlite(&mut stmt, args)?;
             let mut rows = stmt.raw_query();
             let mut out = Vec::new();
             while out.len() < limit {

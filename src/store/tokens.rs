@@ -141,6 +141,14 @@ pub struct TokenKeys {
 }
 
 impl TokenKeys {
+    /// The legacy key alone, when it differs from the ordered one.
+    pub fn legacy_only(&self) -> Option<TokenKeys> {
+        (self.legacy != self.key).then(|| TokenKeys {
+            key: self.legacy.clone(),
+            legacy: self.legacy.clone(),
+        })
+    }
+
     pub fn of(secret: &crate::crypto::SecretKey, token: &str) -> Self {
         // One HMAC for both: the key is the legacy hash behind the time prefix.
         let legacy = secret.hash_secret(token);
@@ -360,6 +368,43 @@ impl Db {
                 client: Client::decode(r)?,
                 user: User::decode_opt(r)?,
             })
+        })
+        .await
+    }
+
+    /// The client `client_id` and, in the same query, the access token stored under
+    /// `key` with its owners: introspection authenticates its caller and finds the
+    /// token in one read. `None` when there is no such client.
+    pub async fn client_and_access_token(
+        &self,
+        client_id: &str,
+        key: &str,
+    ) -> Result<Option<(Client, Option<TokenWithOwners>)>> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {}, {}, {}, {} FROM clients k \
+                 LEFT JOIN access_tokens t ON t.token_hash = $2 \
+                 LEFT JOIN clients c ON c.id = t.client_id \
+                 LEFT JOIN users u ON u.id = t.user_id WHERE k.client_id = $1",
+                Client::columns_of("k"),
+                AccessToken::columns_of("t"),
+                Client::columns_of("c"),
+                User::columns_of("u"),
+            )
+        });
+        self.one_with(&SQL, &[client_id.into(), key.into()], |r| {
+            let caller = Client::decode(r)?;
+            let token = AccessToken::decode_opt(r)?;
+            let client = Client::decode_opt(r)?;
+            let user = User::decode_opt(r)?;
+            Ok((
+                caller,
+                token.zip(client).map(|(token, client)| TokenWithOwners {
+                    token,
+                    client,
+                    user,
+                }),
+            ))
         })
         .await
     }

@@ -217,10 +217,13 @@ fn write_batch_sqlite(conn: &rusqlite::Connection, batch: &mut Vec<Job>) {
 
 fn run_sqlite(conn: &rusqlite::Connection, job: &Job) -> Result<i64> {
     let mut stmt = conn.prepare_cached(job.sql)?;
-    let params = rusqlite::params_from_iter(job.args.iter());
+    super::read::bind_sqlite(&mut stmt, &job.args)?;
     Ok(match job.answer {
-        Answer::Changes => i64::try_from(stmt.execute(params)?).unwrap_or(i64::MAX),
-        Answer::Id => stmt.query_row(params, |r| r.get(0))?,
+        Answer::Changes => i64::try_from(stmt.raw_execute()?).unwrap_or(i64::MAX),
+        Answer::Id => match stmt.raw_query().next()? {
+            Some(row) => row.get(0)?,
+            None => return Err(rusqlite::Error::QueryReturnedNoRows.into()),
+        },
     })
 }
 

@@ -61,9 +61,10 @@ pub async fn introspect(
     body: Bytes,
 ) -> Result<Response> {
     let params = params(&headers, &body)?;
-    let (_, method) = state
+    let presented = params.get("token").map(String::as_str).unwrap_or_default();
+    let (_, method, found) = state
         .app
-        .authenticate_client(authorization(&headers), &params)
+        .authenticate_client_with_token(authorization(&headers), &params, presented)
         .await?;
     if method == crate::service::oauth::client_auth::Method::None {
         return Err(Error::InvalidClient(
@@ -71,10 +72,8 @@ pub async fn introspect(
         ));
     }
     let token = required_token(&params)?;
-    let answer = state
-        .app
-        .introspect(token, params.get("token_type_hint").map(String::as_str))
-        .await?;
+    let hint = params.get("token_type_hint").map(String::as_str);
+    let answer = state.app.introspect(token, hint, found).await?;
     Ok(no_store(Json(answer)))
 }
 

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::service::App;
-use crate::store::Client;
+use crate::store::{Client, TokenKeys, TokenWithOwners};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::collections::HashMap;
@@ -83,24 +83,51 @@ impl App {
         authorization: Option<&str>,
         params: &HashMap<String, String>,
     ) -> Result<(Client, Method)> {
-        let Some((client_id, secret, method)) = credentials(authorization, params)? else {
-            return Err(bad("client authentication is required"));
+        let (client_id, secret, method) = required(authorization, params)?;
+        let client = self.db.client_by_client_id(&client_id).await?;
+        self.check_client(client, secret.as_deref(), method)
+    }
+
+    /// [`App::authenticate_client`] for introspection, which reads the client and the
+    /// access token `token` (by its ordered key) in one query. The token row comes
+    /// back as `Some(None)` when no access token is stored under that key.
+    pub async fn authenticate_client_with_token(
+        &self,
+        authorization: Option<&str>,
+        params: &HashMap<String, String>,
+        token: &str,
+    ) -> Result<(Client, Method, Option<Option<TokenWithOwners>>)> {
+        let (client_id, secret, method) = required(authorization, params)?;
+        let (client, found) = if super::tokens::plausible(token) {
+            let key = TokenKeys::of(&self.key, token).key;
+            match self.db.client_and_access_token(&client_id, &key).await? {
+                Some((client, found)) => (Some(client), Some(found)),
+                None => (None, None),
+            }
+        } else {
+            (self.db.client_by_client_id(&client_id).await?, None)
         };
-        let client = self
-            .db
-            .client_by_client_id(&client_id)
-            .await?
-            .filter(|c| !c.disabled);
+        let (client, method) = self.check_client(client, secret.as_deref(), method)?;
+        Ok((client, method, found))
+    }
+
+    /// Checks presented credentials against the client's row (`None`: no such client).
+    fn check_client(
+        &self,
+        client: Option<Client>,
+        secret: Option<&str>,
+        method: Method,
+    ) -> Result<(Client, Method)> {
+        let client = client.filter(|c| !c.disabled);
         // Spend the hash either way, so an unknown id is not faster to learn.
-        let presented = secret.as_deref().unwrap_or_default();
-        let ok = match (&client, &secret) {
+        let ok = match (&client, secret) {
             (Some(c), Some(s)) => c
                 .secret_hash
                 .as_deref()
                 .is_some_and(|h| self.key.verify_secret(s, h)),
             (Some(c), None) => c.is_public,
-            (None, _) => {
-                let _ = self.key.hash_secret(presented);
+            (None, presented) => {
+                let _ = self.key.hash_secret(presented.unwrap_or_default());
                 false
             }
         };
@@ -111,6 +138,14 @@ impl App {
             )),
         }
     }
+}
+
+/// [`credentials`], which must be there.
+fn required(
+    authorization: Option<&str>,
+    params: &HashMap<String, String>,
+) -> Result<(String, Option<String>, Method)> {
+    credentials(authorization, params)?.ok_or_else(|| bad("client authentication is required"))
 }
 
 #[cfg(test)]

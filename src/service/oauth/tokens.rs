@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::service::App;
-use crate::store::{AccessToken, Client, TokenKeys, User};
+use crate::store::{AccessToken, Client, TokenKeys, TokenWithOwners, User};
 use serde_json::{Value, json};
 
 /// An access token that is active right now, with its client and user.
@@ -21,37 +21,69 @@ impl Active {
     }
 }
 
+/// Whether `token` could be a token at all (longer ones are not looked up).
+pub(super) fn plausible(token: &str) -> bool {
+    !token.is_empty() && token.len() <= 4096
+}
+
+/// The token row as an [`Active`] token, if it is: not revoked, not expired, its
+/// client not disabled and its user not disabled (a disabled user's tokens stop
+/// working at once).
+fn active(found: TokenWithOwners) -> Option<Active> {
+    let (row, client, user) = (found.token, found.client, found.user);
+    if row.revoked_at.is_some() || row.expires_at <= crate::time::now() || client.disabled {
+        return None;
+    }
+    // A user's token stops working when the user is disabled or gone.
+    if row.user_id.is_some() && user.as_ref().is_none_or(|u| u.disabled) {
+        return None;
+    }
+    let scopes = crate::oauth::scope::parse(&row.scope);
+    Some(Active {
+        token: row,
+        client,
+        user,
+        scopes,
+    })
+}
+
 impl App {
     /// The active access token behind `token`: stored, not revoked, not expired, its
     /// client not deleted or disabled and its user not disabled (a disabled user's
     /// tokens stop working at once).
     pub async fn active_access_token(&self, token: &str) -> Result<Option<Active>> {
-        if token.is_empty() || token.len() > 4096 {
+        if !plausible(token) {
             return Ok(None);
         }
-        let now = crate::time::now();
-        let Some(found) = self
+        let found = self
             .db
             .access_token_with_owners(&TokenKeys::of(&self.key, token))
-            .await?
-        else {
-            return Ok(None);
-        };
-        let (row, client, user) = (found.token, found.client, found.user);
-        if row.revoked_at.is_some() || row.expires_at <= now || client.disabled {
-            return Ok(None);
+            .await?;
+        Ok(found.and_then(active))
+    }
+
+    /// Like [`App::active_access_token`] where the row under the token's ordered key
+    /// was read already (`Some(None)`: nothing there).
+    async fn active_access_token_found(
+        &self,
+        token: &str,
+        found: Option<Option<TokenWithOwners>>,
+    ) -> Result<Option<Active>> {
+        match found {
+            Some(Some(found)) => Ok(active(found)),
+            Some(None) => {
+                let keys = TokenKeys::of(&self.key, token);
+                match keys.legacy_only() {
+                    Some(legacy) => Ok(self
+                        .db
+                        .access_token_with_owners(&legacy)
+                        .await?
+                        .and_then(active)),
+                    None => Ok(None),
+                }
+            }
+            None => self.active_access_token(token).await,
         }
-        // A user's token stops working when the user is disabled or gone.
-        if row.user_id.is_some() && user.as_ref().is_none_or(|u| u.disabled) {
-            return Ok(None);
-        }
-        let scopes = crate::oauth::scope::parse(&row.scope);
-        Ok(Some(Active {
-            token: row,
-            client,
-            user,
-            scopes,
-        }))
     }
 
     /// Like [`App::active_access_token`], as an `invalid_token` error (code 6).
@@ -62,7 +94,14 @@ impl App {
     }
 
     /// RFC 7662 §2.2: `{"active": false}` for anything not active, and nothing else.
-    pub async fn introspect(&self, token: &str, hint: Option<&str>) -> Result<Value> {
+    /// `found`: the access token row under the token's ordered key, when it was read
+    /// with the caller's client ([`App::authenticate_client_with_token`]).
+    pub async fn introspect(
+        &self,
+        token: &str,
+        hint: Option<&str>,
+        mut found: Option<Option<TokenWithOwners>>,
+    ) -> Result<Value> {
         let inactive = json!({"active": false});
         let now = crate::time::now();
         let try_refresh_first = hint == Some("refresh_token");
@@ -72,7 +111,7 @@ impl App {
             ["access_token", "refresh_token"]
         } {
             if kind == "access_token" {
-                if let Some(a) = self.active_access_token(token).await? {
+                if let Some(a) = self.active_access_token_found(token, found.take()).await? {
                     return Ok(self.describe(
                         &a.client,
                         a.user.as_ref(),
