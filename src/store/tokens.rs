@@ -128,6 +128,8 @@ pub struct TokenWithOwners {
     pub token: AccessToken,
     pub client: Client,
     pub user: Option<User>,
+    /// The names of the user's groups, sorted, when they were read with the token.
+    pub groups: Option<Vec<String>>,
 }
 
 /// The keys an access or refresh token presented by a client may be stored under:
@@ -348,25 +350,50 @@ impl Db {
         self.one_by_token(&sql, keys, AccessToken::decode).await
     }
 
-    /// [`Db::access_token`] with its client and user, in one query.
+    /// [`Db::access_token`] with its client, its user and the user's group names, in
+    /// one query (the resource API and userinfo answer with the groups).
     pub async fn access_token_with_owners(
         &self,
         keys: &TokenKeys,
     ) -> Result<Option<TokenWithOwners>> {
-        static SQL: LazyLock<String> = LazyLock::new(|| {
+        // The group names as one JSON array: each engine has its own aggregate.
+        fn sql(groups: &str) -> String {
             format!(
-                "SELECT {}, {}, {} FROM access_tokens t JOIN clients c ON c.id = t.client_id \
+                "SELECT {}, {}, {}, ({groups}) FROM access_tokens t \
+                 JOIN clients c ON c.id = t.client_id \
                  LEFT JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
                 AccessToken::columns_of("t"),
                 Client::columns_of("c"),
                 User::columns_of("u"),
             )
+        }
+        static SQLITE: LazyLock<String> = LazyLock::new(|| {
+            sql(
+                "SELECT json_group_array(name) FROM (SELECT g.name FROM user_groups g \
+                 JOIN group_members m ON m.group_id = g.id WHERE m.user_id = t.user_id \
+                 ORDER BY g.name)",
+            )
         });
-        self.one_by_token(&SQL, keys, |r| {
+        static POSTGRES: LazyLock<String> = LazyLock::new(|| {
+            sql(
+                "SELECT COALESCE(json_agg(g.name ORDER BY g.name), '[]')::text \
+                 FROM user_groups g JOIN group_members m ON m.group_id = g.id \
+                 WHERE m.user_id = t.user_id",
+            )
+        });
+        let sql = match self.backend() {
+            Backend::Sqlite => &SQLITE,
+            Backend::Postgres => &POSTGRES,
+        };
+        self.one_by_token(sql, keys, |r| {
             Ok(TokenWithOwners {
                 token: AccessToken::decode(r)?,
                 client: Client::decode(r)?,
                 user: User::decode_opt(r)?,
+                groups: Some(
+                    serde_json::from_str(&r.text()?)
+                        .map_err(|e| crate::error::Error::Internal(format!("group names: {e}")))?,
+                ),
             })
         })
         .await
@@ -403,6 +430,7 @@ impl Db {
                     token,
                     client,
                     user,
+                    groups: None,
                 }),
             ))
         })

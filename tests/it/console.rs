@@ -387,6 +387,12 @@ on_both!(resource_api_gives_what_the_scopes_allow, |backend| {
         .unwrap();
     assert_eq!(q.status(), 200);
 
+    // Groups, named with what JSON must escape, created out of order.
+    let now = usercenter::time::now();
+    for name in ["kitchen, \"b\"", "canteen"] {
+        let g = s.app().db.create_group(name, "", now).await.unwrap();
+        s.app().db.add_to_group(g.id, me.id, now).await.unwrap();
+    }
     let profile = authorized(&s, &http, &app, "profile phone").await;
     let u = json_of(
         client()
@@ -399,6 +405,7 @@ on_both!(resource_api_gives_what_the_scopes_allow, |backend| {
     .await;
     assert_eq!(u["id_card"], "4409**********987X");
     assert_eq!(u["phone"], "132*****720");
+    assert_eq!(u["groups"], json!(["canteen", "kitchen, \"b\""]));
 
     // A scope that guards no user path: 403 with WWW-Authenticate.
     let dev = authorized(&s, &http, &app, "develop").await;

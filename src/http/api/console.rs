@@ -332,10 +332,18 @@ pub async fn delete_token(
 /// for the person themself.
 async fn user_details(state: &SharedState, c: &Caller) -> Result<Value> {
     match &c.token {
-        Some(active) => claims(&state.app, &c.user, &active.scopes).await,
+        Some(active) => {
+            claims(
+                &state.app,
+                &c.user,
+                &active.scopes,
+                active.groups.as_deref(),
+            )
+            .await
+        }
         None => {
             let everything = ["openid", "profile", "email", "phone"].map(String::from);
-            claims(&state.app, &c.user, &everything).await
+            claims(&state.app, &c.user, &everything, None).await
         }
     }
 }

@@ -32,7 +32,13 @@ pub fn bearer<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<Stri
 /// The user claims a token's scopes allow (SPEC §3): `openid`/`basic`/`user.read` →
 /// id, username, nickname, avatar; `profile` → seed 003's fields, masked; `email`;
 /// `phone` (masked).
-pub async fn claims(app: &App, user: &User, scopes: &[String]) -> Result<Value> {
+/// `groups`: the user's group names when they were read already (with the token).
+pub async fn claims(
+    app: &App,
+    user: &User,
+    scopes: &[String],
+    groups: Option<&[String]>,
+) -> Result<Value> {
     let has = |s: &str| scopes.iter().any(|x| x == s);
     let basic = ["openid", "basic", "user.read"].iter().any(|s| has(s));
     let profile = has("profile");
@@ -73,7 +79,10 @@ pub async fn claims(app: &App, user: &User, scopes: &[String]) -> Result<Value> 
         c.insert("updated_at".into(), json!(user.updated_at));
     }
     if profile || has("user.read") {
-        let groups = app.db.group_names_of(user.id).await?;
+        let groups = match groups {
+            Some(known) => known.to_vec(),
+            None => app.db.group_names_of(user.id).await?,
+        };
         c.insert("groups".into(), json!(groups));
     }
     if email {
@@ -104,7 +113,7 @@ pub async fn userinfo(State(state): State<SharedState>, headers: HeaderMap) -> R
     let user = active.user.as_ref().ok_or_else(|| {
         Error::InsufficientScope("this token stands for a client, not a user".into())
     })?;
-    let mut claims = claims(&state.app, user, &active.scopes).await?;
+    let mut claims = claims(&state.app, user, &active.scopes, active.groups.as_deref()).await?;
     if let Some(map) = claims.as_object_mut() {
         // OpenID Connect Core §5.3.2: a claim without a value is left out, and
         // `gender` is a word there, not seed 003's number.

@@ -13,6 +13,8 @@ pub struct Active {
     pub client: Client,
     pub user: Option<User>,
     pub scopes: Vec<String>,
+    /// The user's group names, when they were read with the token.
+    pub groups: Option<Vec<String>>,
 }
 
 impl Active {
@@ -30,7 +32,12 @@ pub(super) fn plausible(token: &str) -> bool {
 /// client not disabled and its user not disabled (a disabled user's tokens stop
 /// working at once).
 fn active(found: TokenWithOwners) -> Option<Active> {
-    let (row, client, user) = (found.token, found.client, found.user);
+    let TokenWithOwners {
+        token: row,
+        client,
+        user,
+        groups,
+    } = found;
     if row.revoked_at.is_some() || row.expires_at <= crate::time::now() || client.disabled {
         return None;
     }
@@ -44,6 +51,7 @@ fn active(found: TokenWithOwners) -> Option<Active> {
         client,
         user,
         scopes,
+        groups,
     })
 }
 
