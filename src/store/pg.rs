@@ -8,8 +8,9 @@
 //! row conversion):
 //!
 //! - a connection goes back to the list only after its statement completed, or
-//!   failed with a database error (the protocol is then at a known point); one cut
-//!   off midway (its request dropped) or broken is closed;
+//!   failed with an error of its own (the protocol is then at a known point); one
+//!   cut off midway (its request dropped), broken, or ended by the server (a FATAL
+//!   error) is closed;
 //! - one that sat idle for [`IDLE_BEFORE_PING`] is pinged before use, where a
 //!   database restart would have left it dead;
 //! - when a connection that served before turns out broken, the idle ones are
@@ -29,13 +30,17 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 /// A connection idle this long is pinged before it is used.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
-/// Connections at most, as many as the pool's.
+/// Connections at most, as many as the pool's (which the other statements use).
 const MAX_CONNECTIONS: usize = 16;
+
+/// How long a statement waits for a connection (a free one, or a new one), as the
+/// pool's acquire timeout.
+const LEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
 type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
 /// Binds `args` to a query in order.
-pub(super) fn bind_values<'q>(mut q: Query<'q>, args: &'q [Value]) -> Query<'q> {
+fn bind_values<'q>(mut q: Query<'q>, args: &'q [Value]) -> Query<'q> {
     for v in args {
         q = match v {
             Value::Int(v) => q.bind(*v),
@@ -131,6 +136,12 @@ impl PgConns {
     }
 
     async fn lease(&self) -> Result<Lease<'_>> {
+        tokio::time::timeout(LEASE_TIMEOUT, self.lease_now())
+            .await
+            .map_err(|_| Error::Database(sqlx::Error::PoolTimedOut))?
+    }
+
+    async fn lease_now(&self) -> Result<Lease<'_>> {
         let permit = self
             .permits
             .acquire()
