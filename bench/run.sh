@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
     --peers) PEERS=1 ;;
     --duration) DURATION=$2; shift ;;
     --conns) CONNS=$2; shift ;;
-    --only) ONLY=$2; shift ;; # scenario letters, e.g. "a d e" (the table keeps (a) for ratios)
+    --only) ONLY=$2; shift ;; # scenario letters, e.g. "a d e" (ratios to (a) need a among them)
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
