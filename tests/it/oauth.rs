@@ -1024,6 +1024,28 @@ on_both!(introspection_and_revocation, |backend| {
         401,
         "introspection needs client authentication"
     );
+    // The caller and the token are read together: a valid token does not make up
+    // for a wrong secret, nor for a public client's missing one.
+    let res = client()
+        .post(s.url("/oauth/introspect"))
+        .basic_auth(&b.client_id, Some("wrong"))
+        .form(&[("token", ta.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(json(res).await["error"], "invalid_client");
+    let public = make_client(&s, &["authorization_code"], &["basic"], true, |_| {}).await;
+    let res = client()
+        .post(s.url("/oauth/introspect"))
+        .form(&[
+            ("client_id", public.client_id.as_str()),
+            ("token", ta.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
     let i = introspect(&s, &b, &ta).await;
     assert_eq!(i["active"], true);
     assert_eq!(i["client_id"], a.client_id);
