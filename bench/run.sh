@@ -159,7 +159,7 @@ if wanted h; then
   echo "logins: $(grep '^RESULT' "$WORK/login.out" || echo none)" >&2
 fi
 
-if [ -n "$PEERS" ]; then
+if [ -n "$PEERS" ] && { wanted "peer b" || wanted "peer c" || wanted "peer d"; }; then
   "$ROOT/bench/peer/install.sh" >&2
   PORT=3100 NODE_ENV=production node "$ROOT/bench/peer/server.js" > "$WORK/peer.log" 2>&1 &
   PEER_PID=$!
