@@ -101,12 +101,16 @@ impl FromRequestParts<SharedState> for Ctx {
             None => (None, None),
         };
         let anon_csrf_cookie = cookie_value(headers, CSRF_COOKIE).filter(|v| v.len() >= 16);
+        let query_token = parts.uri.query().is_some_and(|q| {
+            url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token")
+        });
         let csrf = match (&session, &anon_csrf_cookie) {
             (Some(s), _) => s.csrf_token.clone(),
             (None, Some(v)) => v.clone(),
-            // A caller that authenticates by header (an API client with a Bearer
-            // token) fills in no forms: it gets no cookie, and no form of its passes.
-            (None, None) if headers.contains_key(AUTHORIZATION) => String::new(),
+            // A caller that authenticates with a token (an API client: a Bearer
+            // header, or seed 002's `access_token` in the query) fills in no forms:
+            // it gets no cookie, and no form of its passes.
+            (None, None) if headers.contains_key(AUTHORIZATION) || query_token => String::new(),
             (None, None) => {
                 let fresh = random_token(24);
                 set_cookies.push(build_cookie(CSRF_COOKIE, &fresh, secure, None, true));

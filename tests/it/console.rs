@@ -386,6 +386,7 @@ on_both!(resource_api_gives_what_the_scopes_allow, |backend| {
         .await
         .unwrap();
     assert_eq!(q.status(), 200);
+    assert!(q.headers().get("set-cookie").is_none());
 
     // Groups, named with what JSON must escape, created out of order.
     let now = usercenter::time::now();
