@@ -1768,30 +1768,15 @@ async fn requests_go_on_after_postgres_drops_the_connections() {
     let s = &server;
     let svc = &make_client(s, &["client_credentials"], &["basic"], false, |_| {}).await;
     let issue = || async {
-        let res = client()
-            .post(s.url("/oauth/token"))
-            .basic_auth(&svc.client_id, svc.secret.as_ref())
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .unwrap();
+        let res = token(s, svc, &[("grant_type", "client_credentials")]).await;
         assert_eq!(res.status(), 200);
         json(res).await["access_token"]
             .as_str()
             .unwrap()
             .to_string()
     };
-    let active = |token: String| async move {
-        let res = client()
-            .post(s.url("/oauth/introspect"))
-            .basic_auth(&svc.client_id, svc.secret.as_ref())
-            .form(&[("token", token.as_str())])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        json(res).await["active"] == json!(true)
-    };
+    let active =
+        |token: String| async move { introspect(s, svc, &token).await["active"] == json!(true) };
     let first = issue().await;
     assert!(active(first.clone()).await);
 
