@@ -2,9 +2,10 @@
 //! (RFC 6749 §2.3): `client_secret_basic`, `client_secret_post`, and `none` for
 //! public clients. It runs once, before any grant, so no grant can forget it.
 
+use super::tokens::{Prefetched, plausible};
 use crate::error::{Error, Result};
 use crate::service::App;
-use crate::store::{Client, TokenKeys, TokenWithOwners};
+use crate::store::{Client, TokenKeys};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::collections::HashMap;
@@ -89,19 +90,22 @@ impl App {
     }
 
     /// [`App::authenticate_client`] for introspection, which reads the client and the
-    /// access token `token` (by its ordered key) in one query. The token row comes
-    /// back as `Some(None)` when no access token is stored under that key.
+    /// access token `token` (by its ordered key) in one query.
     pub async fn authenticate_client_with_token(
         &self,
         authorization: Option<&str>,
         params: &HashMap<String, String>,
         token: &str,
-    ) -> Result<(Client, Method, Option<Option<TokenWithOwners>>)> {
+    ) -> Result<(Client, Method, Option<Prefetched>)> {
         let (client_id, secret, method) = required(authorization, params)?;
-        let (client, found) = if super::tokens::plausible(token) {
-            let key = TokenKeys::of(&self.key, token).key;
-            match self.db.client_and_access_token(&client_id, &key).await? {
-                Some((client, found)) => (Some(client), Some(found)),
+        let (client, found) = if plausible(token) {
+            let keys = TokenKeys::of(&self.key, token);
+            match self
+                .db
+                .client_and_access_token(&client_id, &keys.key)
+                .await?
+            {
+                Some((client, row)) => (Some(client), Some(Prefetched { keys, row })),
                 None => (None, None),
             }
         } else {

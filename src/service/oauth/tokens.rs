@@ -23,6 +23,13 @@ impl Active {
     }
 }
 
+/// An access token read together with the client that presents it (introspection):
+/// its keys, and the row under its ordered key if there is one.
+pub struct Prefetched {
+    pub keys: TokenKeys,
+    pub row: Option<TokenWithOwners>,
+}
+
 /// Whether `token` could be a token at all (longer ones are not looked up).
 pub(super) fn plausible(token: &str) -> bool {
     !token.is_empty() && token.len() <= 4096
@@ -70,30 +77,6 @@ impl App {
         Ok(found.and_then(active))
     }
 
-    /// Like [`App::active_access_token`] where the row under the token's ordered key
-    /// was read already (`Some(None)`: nothing there).
-    async fn active_access_token_found(
-        &self,
-        token: &str,
-        found: Option<Option<TokenWithOwners>>,
-    ) -> Result<Option<Active>> {
-        match found {
-            Some(Some(found)) => Ok(active(found)),
-            Some(None) => {
-                let keys = TokenKeys::of(&self.key, token);
-                match keys.legacy_only() {
-                    Some(legacy) => Ok(self
-                        .db
-                        .access_token_with_owners(&legacy)
-                        .await?
-                        .and_then(active)),
-                    None => Ok(None),
-                }
-            }
-            None => self.active_access_token(token).await,
-        }
-    }
-
     /// Like [`App::active_access_token`], as an `invalid_token` error (code 6).
     pub async fn require_access_token(&self, token: &str) -> Result<Active> {
         self.active_access_token(token).await?.ok_or_else(|| {
@@ -102,14 +85,18 @@ impl App {
     }
 
     /// RFC 7662 §2.2: `{"active": false}` for anything not active, and nothing else.
-    /// `found`: the access token row under the token's ordered key, when it was read
-    /// with the caller's client ([`App::authenticate_client_with_token`]).
+    /// `prefetched`: the token as read with the caller's client
+    /// ([`App::authenticate_client_with_token`]), when it was.
     pub async fn introspect(
         &self,
         token: &str,
         hint: Option<&str>,
-        mut found: Option<Option<TokenWithOwners>>,
+        prefetched: Option<Prefetched>,
     ) -> Result<Value> {
+        let (keys, mut read_row) = match prefetched {
+            Some(p) => (p.keys, Some(p.row)),
+            None => (TokenKeys::of(&self.key, token), None),
+        };
         let inactive = json!({"active": false});
         let now = crate::time::now();
         let try_refresh_first = hint == Some("refresh_token");
@@ -119,7 +106,17 @@ impl App {
             ["access_token", "refresh_token"]
         } {
             if kind == "access_token" {
-                if let Some(a) = self.active_access_token_found(token, found.take()).await? {
+                let row = match read_row.take() {
+                    Some(Some(row)) => Some(row),
+                    // Nothing under the ordered key: only the legacy key is left.
+                    Some(None) => match keys.legacy_only() {
+                        Some(legacy) => self.db.access_token_with_owners(&legacy).await?,
+                        None => None,
+                    },
+                    None if plausible(token) => self.db.access_token_with_owners(&keys).await?,
+                    None => None,
+                };
+                if let Some(a) = row.and_then(active) {
                     return Ok(self.describe(
                         &a.client,
                         a.user.as_ref(),
@@ -130,11 +127,7 @@ impl App {
                         a.token.extra.as_deref(),
                     ));
                 }
-            } else if let Some(r) = self
-                .db
-                .refresh_token(&TokenKeys::of(&self.key, token))
-                .await?
-            {
+            } else if let Some(r) = self.db.refresh_token(&keys).await? {
                 let usable = r.revoked_at.is_none() && r.rotated_at.is_none() && r.expires_at > now;
                 let client = self
                     .db
