@@ -69,10 +69,16 @@ pub(crate) fn bind_sqlite(
     stmt: &mut rusqlite::Statement<'_>,
     args: &[Value],
 ) -> rusqlite::Result<()> {
-    for (i, arg) in args.iter().enumerate() {
-        let index = stmt
-            .parameter_index(&format!("${}", i + 1))?
-            .unwrap_or(i + 1);
+    for index in 1..=stmt.parameter_count() {
+        let n = stmt
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(index);
+        let arg = n
+            .checked_sub(1)
+            .and_then(|i| args.get(i))
+            .ok_or(rusqlite::Error::InvalidParameterCount(n, args.len()))?;
         stmt.raw_bind_parameter(index, arg)?;
     }
     Ok(())
