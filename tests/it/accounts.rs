@@ -363,6 +363,22 @@ on_both!(forms_need_csrf_and_return_only_to_own_paths, |backend| {
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
+    // A caller with a token gets no CSRF cookie; its empty CSRF field passes no form.
+    for (header, query) in [(Some("Bearer x"), ""), (None, "?access_token=x")] {
+        let mut req = client().post(s.url(&format!("/login{query}"))).form(&[
+            ("csrf_token", ""),
+            ("login", "lily"),
+            ("password", PW),
+        ]);
+        if let Some(h) = header {
+            req = req.header("authorization", h);
+        }
+        assert_eq!(
+            req.send().await.unwrap().status(),
+            403,
+            "{header:?} {query}"
+        );
+    }
     // With it, and an attempt at an open redirect.
     let page = s
         .http
