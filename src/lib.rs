@@ -18,6 +18,7 @@ pub mod crypto;
 pub mod error;
 pub mod http;
 pub mod jose;
+pub mod log;
 pub mod oauth;
 pub mod server;
 pub mod service;

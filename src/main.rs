@@ -5,6 +5,7 @@ use clap::Parser;
 use std::process::ExitCode;
 use usercenter::Config;
 use usercenter::cli::{self, Cli, Command};
+use usercenter::log::Log;
 
 fn main() -> ExitCode {
     let args = Cli::parse();
@@ -12,39 +13,49 @@ fn main() -> ExitCode {
     let default_level = if serving { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("USERCENTER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let log = Log::stderr();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(log.clone())
         .with_ansi(false)
         .init();
-
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
-    };
-    let config = match Config::load(args.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => return fail(e.to_string()),
-    };
-    if serving {
-        return match runtime.block_on(usercenter::server::run(config)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fail(e.to_string()),
-        };
-    }
-    match runtime.block_on(cli::run(config, args.command)) {
-        Ok(value) => {
+    // The access lines before a panic come before its message.
+    let report = std::panic::take_hook();
+    let before_panic = log.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        before_panic.flush();
+        report(info)
+    }));
+    let outcome = run(args, serving);
+    log.flush();
+    match outcome {
+        Ok(Some(value)) => {
             println!("{value:#}");
             ExitCode::SUCCESS
         }
-        Err(e) => fail(e.to_string()),
+        Ok(None) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("usercenter: {message}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-fn fail(message: String) -> ExitCode {
-    eprintln!("usercenter: {message}");
-    ExitCode::FAILURE
+/// Serves, or runs one admin command and gives its JSON; an error is its one line.
+fn run(args: Cli, serving: bool) -> Result<Option<serde_json::Value>, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    let config = Config::load(args.config.as_deref()).map_err(|e| e.to_string())?;
+    if serving {
+        runtime
+            .block_on(usercenter::server::run(config))
+            .map_err(|e| e.to_string())?;
+        return Ok(None);
+    }
+    runtime
+        .block_on(cli::run(config, args.command))
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
