@@ -80,6 +80,18 @@ impl Log {
         let _ = out.flush();
     }
 
+    /// [`Log::flush`] unless a write is under way: for a panic hook, which must not
+    /// wait for a lock its own thread may hold.
+    pub fn try_flush(&self) {
+        let mut out = match self.shared.out.try_lock() {
+            Ok(out) => out,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
+        self.write_pending(&mut out);
+        let _ = out.flush();
+    }
+
     fn run(&self) {
         loop {
             {
@@ -229,6 +241,19 @@ mod tests {
         line(&log, true, "request 3\n");
         log.flush();
         assert_eq!(out.text(), "request 1\nrequest 2\nwarning\nrequest 3\n");
+    }
+
+    #[test]
+    fn a_panic_hook_flush_never_waits_for_a_write_under_way() {
+        let out = Captured::default();
+        let log = Log::start(Box::new(out.clone()), HOUR);
+        line(&log, true, "request\n");
+        let writing = lock(&log.shared.out);
+        log.try_flush();
+        assert_eq!(out.text(), "", "skipped while the output is held");
+        drop(writing);
+        log.try_flush();
+        assert_eq!(out.text(), "request\n");
     }
 
     #[test]

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
     let report = std::panic::take_hook();
     let before_panic = log.clone();
     std::panic::set_hook(Box::new(move |info| {
-        before_panic.flush();
+        before_panic.try_flush();
         report(info)
     }));
     let outcome = run(args, serving);
