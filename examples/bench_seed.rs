@@ -74,6 +74,11 @@ async fn main() {
         writeln!(out, "JWT_{key}_ID={id}\nJWT_{key}_SECRET={secret}").unwrap();
     }
 
+    // Scale: the many users come first, so that the person the scenarios act as has
+    // the highest id: a plan that walks the users index up to a token's user shows.
+    let users = arg("--users", 0);
+    bulk_users(&app, users, now).await;
+
     // A person with a session and a consent, for the authorization-code flow and
     // the login scenario.
     let user = app
@@ -124,11 +129,10 @@ async fn main() {
         writeln!(out, "REFRESH_FILE={path}").unwrap();
     }
 
-    // Scale: many users and tokens, so that lookups are measured on full tables.
-    let users = arg("--users", 0);
+    // Scale: many tokens, spread over the users, so that lookups are measured on
+    // full tables and indexes.
     let tokens = arg("--tokens", 0);
-    bulk_users(&app, users, now).await;
-    bulk_tokens(&app, client.id, user.id, tokens, now).await;
+    bulk_tokens(&app, client.id, users, tokens, now).await;
     app.db.close().await;
 }
 
@@ -175,7 +179,9 @@ async fn bulk_users(app: &App, n: i64, now: i64) {
     }
 }
 
-async fn bulk_tokens(app: &App, client_id: i64, user_id: i64, n: i64, now: i64) {
+/// `n` tokens of the client, the k-th belonging to user `1 + k % users` (the bulk
+/// users' ids are 1…users).
+async fn bulk_tokens(app: &App, client_id: i64, users: i64, n: i64, now: i64) {
     let batch = 1000;
     let mut done = 0;
     while done < n {
@@ -188,6 +194,7 @@ async fn bulk_tokens(app: &App, client_id: i64, user_id: i64, n: i64, now: i64) 
             }
             // Keys as issued tokens have them (ordered_token), from before the run.
             let hash = app.key.hash_token(&usercenter::crypto::ordered_token());
+            let user_id = 1 + (done + i) % users.max(1);
             sql.push_str(&format!(
                 "('{hash}', {client_id}, {user_id}, 'basic', {}, {now})",
                 now + 86_400 * 30
