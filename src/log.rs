@@ -125,9 +125,10 @@ impl Log {
         // A log that cannot be written (a closed stderr) must not stop requests.
         let _ = out.write_all(&batch);
         batch.clear();
-        let mut pending = lock(&self.shared.pending);
-        if pending.spare.capacity() < batch.capacity() && batch.capacity() <= MAX_PENDING {
-            pending.spare = batch;
+        // The spare was taken above and only this writer (holding `out`) puts one
+        // back; a buffer grown past a full batch is let go.
+        if batch.capacity() <= MAX_PENDING {
+            lock(&self.shared.pending).spare = batch;
         }
     }
 
