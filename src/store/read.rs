@@ -19,7 +19,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// A query parameter, typed even when null (PostgreSQL refuses a null of the wrong
@@ -219,21 +219,42 @@ pub(crate) fn decode_any<T: Decode>(row: &AnyRow) -> Result<T> {
 }
 
 /// Read-only SQLite connections, used synchronously by whichever thread asks.
+///
+/// Each thread keeps using the connection it used before (its slot): a connection
+/// handed between threads frees on one thread the memory malloc gave out on another,
+/// and the two threads then wait on each other for malloc's arena locks (seen as
+/// futex calls in `free` under introspection load, `docs/performance.md`).
 #[derive(Debug)]
 pub(crate) struct Readers {
     path: PathBuf,
+    /// One connection per thread slot ([`thread_slot`]).
+    slots: [Mutex<Option<Connection>>; SLOTS],
+    /// Connections of threads whose slot was in use.
     idle: Mutex<Vec<Connection>>,
     closed: AtomicBool,
 }
+
+/// Thread slots: threads beyond this many (or two sharing a slot) use `idle`.
+const SLOTS: usize = 16;
 
 /// More connections than threads that read at once are never needed; a burst
 /// beyond this many opens connections that are then closed.
 const IDLE_READERS: usize = 8;
 
+/// This thread's slot: threads are numbered in the order they first read.
+fn thread_slot() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SLOTS;
+    }
+    SLOT.with(|s| *s)
+}
+
 impl Readers {
     pub fn new(path: PathBuf) -> Self {
         Self {
             path,
+            slots: std::array::from_fn(|_| Mutex::new(None)),
             idle: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
         }
@@ -242,6 +263,11 @@ impl Readers {
     /// Closes every connection; reads after this fail.
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
+        for slot in &self.slots {
+            slot.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+        }
         self.idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -251,6 +277,12 @@ impl Readers {
     fn take(&self) -> Result<Connection> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(Error::Database(sqlx::Error::PoolClosed));
+        }
+        // Only this thread uses its slot, unless threads beyond SLOTS share it.
+        if let Ok(mut slot) = self.slots[thread_slot()].try_lock()
+            && let Some(c) = slot.take()
+        {
+            return Ok(c);
         }
         let idle = self
             .idle
@@ -272,6 +304,15 @@ impl Readers {
     }
 
     fn give_back(&self, c: Connection) {
+        if let Ok(mut slot) = self.slots[thread_slot()].try_lock()
+            && slot.is_none()
+        {
+            // Checked under the slot's lock: `close` sets it before emptying the slots.
+            if !self.closed.load(Ordering::SeqCst) {
+                *slot = Some(c);
+            }
+            return;
+        }
         let mut idle = self
             .idle
             .lock()
@@ -344,5 +385,55 @@ impl Db {
             Reads::Sqlite(readers) => readers.query(sql, args, limit, decode),
             Reads::Postgres(conns) => conns.rows(sql, args, limit, decode).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A WAL database with one table, in a folder of its own.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("uc-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("t.db");
+        Connection::open(&db)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER);")
+            .unwrap();
+        db
+    }
+
+    /// A mark that stays with one connection: its page cache size.
+    fn mark(c: &Connection) -> i64 {
+        c.query_row("PRAGMA cache_size", [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_thread_reads_on_the_connection_it_used_before() {
+        let readers = Readers::new(scratch("reader-slots"));
+        let mine = readers.take().unwrap();
+        mine.pragma_update(None, "cache_size", 1234).unwrap();
+        readers.give_back(mine);
+        // Another thread, reading meanwhile, is given a connection of its own.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let other = readers.take().unwrap();
+                assert_ne!(mark(&other), 1234);
+                readers.give_back(other);
+            });
+        });
+        assert_eq!(mark(&readers.take().unwrap()), 1234);
+    }
+
+    #[test]
+    fn closed_readers_keep_no_connection_and_refuse_reads() {
+        let readers = Readers::new(scratch("reader-close"));
+        let c = readers.take().unwrap();
+        readers.give_back(c);
+        readers.close();
+        assert!(readers.slots.iter().all(|s| s.lock().unwrap().is_none()));
+        assert!(readers.take().is_err());
     }
 }
