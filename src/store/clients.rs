@@ -67,6 +67,43 @@ impl Decode for Client {
     }
 }
 
+/// A client as a token refers to it and as authenticating it needs: what the hot
+/// paths (introspection, bearer tokens) read instead of the whole row.
+#[derive(Debug, Clone)]
+pub struct ClientRef {
+    pub id: i64,
+    pub client_id: String,
+    pub secret_hash: Option<String>,
+    pub is_public: bool,
+    pub disabled: bool,
+}
+
+impl Decode for ClientRef {
+    const COLUMNS: &'static str = "id, client_id, secret_hash, is_public, disabled";
+
+    fn decode(r: &mut Cursor<'_>) -> Result<Self> {
+        Ok(Self {
+            id: r.int()?,
+            client_id: r.text()?,
+            secret_hash: r.opt_text()?,
+            is_public: r.flag()?,
+            disabled: r.flag()?,
+        })
+    }
+}
+
+impl From<&Client> for ClientRef {
+    fn from(c: &Client) -> Self {
+        Self {
+            id: c.id,
+            client_id: c.client_id.clone(),
+            secret_hash: c.secret_hash.clone(),
+            is_public: c.is_public,
+            disabled: c.disabled,
+        }
+    }
+}
+
 impl Client {
     /// The app as its owner, an admin and the CLI see it (`id` is seed 000's `pk`);
     /// the secret only when it was just issued. Never the secret's hash.

@@ -24,7 +24,7 @@ mod users;
 mod writer;
 
 pub use audit::AuditEntry;
-pub use clients::{Client, NewClient};
+pub use clients::{Client, ClientRef, NewClient};
 pub use console::{ClientUpdate, Consent};
 pub use groups::Group;
 pub use scopes::Scope;
@@ -33,7 +33,7 @@ pub use tokens::{
     AccessToken, AuthorizationCode, NewAccessToken, NewRefreshToken, RefreshToken, TokenKeys,
     TokenWithOwners,
 };
-pub use users::{NewUser, Profile, User};
+pub use users::{NewUser, Profile, User, UserRef};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::postgres::PgConnectOptions;

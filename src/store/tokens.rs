@@ -3,7 +3,7 @@
 
 use super::read::{Cursor, Decode, from_any_row};
 use super::writer::Answer;
-use super::{Backend, Client, Db, User};
+use super::{Backend, ClientRef, Db, User, UserRef};
 use crate::error::Result;
 use std::sync::LazyLock;
 
@@ -122,12 +122,13 @@ impl Decode for RefreshToken {
 }
 
 /// An access token with its client and, unless it was issued to the client itself,
-/// its user: what validating a bearer token needs, read in one query.
+/// its user (the whole row for a bearer token, whose API answers with it; a
+/// [`UserRef`] for introspection): what validating a token needs, read in one query.
 #[derive(Debug, Clone)]
-pub struct TokenWithOwners {
+pub struct TokenWithOwners<U = User> {
     pub token: AccessToken,
-    pub client: Client,
-    pub user: Option<User>,
+    pub client: ClientRef,
+    pub user: Option<U>,
     /// The names of the user's groups, sorted, when they were read with the token.
     pub groups: Option<Vec<String>>,
 }
@@ -363,7 +364,7 @@ impl Db {
                  JOIN clients c ON c.id = t.client_id \
                  LEFT JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
                 AccessToken::columns_of("t"),
-                Client::columns_of("c"),
+                ClientRef::columns_of("c"),
                 User::columns_of("u"),
             )
         }
@@ -388,7 +389,7 @@ impl Db {
         self.one_by_token(sql, keys, |r| {
             Ok(TokenWithOwners {
                 token: AccessToken::decode(r)?,
-                client: Client::decode(r)?,
+                client: ClientRef::decode(r)?,
                 user: User::decode_opt(r)?,
                 groups: Some(
                     serde_json::from_str(&r.text()?)
@@ -401,29 +402,29 @@ impl Db {
 
     /// The client `client_id` and, in the same query, the access token stored under
     /// `key` with its owners: introspection authenticates its caller and finds the
-    /// token in one read. `None` when there is no such client.
+    /// token in one read, of the columns it needs. `None` when there is no such client.
     pub async fn client_and_access_token(
         &self,
         client_id: &str,
         key: &str,
-    ) -> Result<Option<(Client, Option<TokenWithOwners>)>> {
+    ) -> Result<Option<(ClientRef, Option<TokenWithOwners<UserRef>>)>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT {}, {}, {}, {} FROM clients k \
                  LEFT JOIN access_tokens t ON t.token_hash = $2 \
                  LEFT JOIN clients c ON c.id = t.client_id \
                  LEFT JOIN users u ON u.id = t.user_id WHERE k.client_id = $1",
-                Client::columns_of("k"),
+                ClientRef::columns_of("k"),
                 AccessToken::columns_of("t"),
-                Client::columns_of("c"),
-                User::columns_of("u"),
+                ClientRef::columns_of("c"),
+                UserRef::columns_of("u"),
             )
         });
         self.one_with(&SQL, &[client_id.into(), key.into()], |r| {
-            let caller = Client::decode(r)?;
+            let caller = ClientRef::decode(r)?;
             let token = AccessToken::decode_opt(r)?;
-            let client = Client::decode_opt(r)?;
-            let user = User::decode_opt(r)?;
+            let client = ClientRef::decode_opt(r)?;
+            let user = UserRef::decode_opt(r)?;
             Ok((
                 caller,
                 token.zip(client).map(|(token, client)| TokenWithOwners {

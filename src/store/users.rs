@@ -31,6 +31,36 @@ pub struct User {
     pub updated_at: i64,
 }
 
+/// A user as introspection names them: the id, the name and whether they may act.
+#[derive(Debug, Clone)]
+pub struct UserRef {
+    pub id: i64,
+    pub username: String,
+    pub disabled: bool,
+}
+
+impl Decode for UserRef {
+    const COLUMNS: &'static str = "id, username, disabled";
+
+    fn decode(r: &mut Cursor<'_>) -> Result<Self> {
+        Ok(Self {
+            id: r.int()?,
+            username: r.text()?,
+            disabled: r.flag()?,
+        })
+    }
+}
+
+impl From<&User> for UserRef {
+    fn from(u: &User) -> Self {
+        Self {
+            id: u.id,
+            username: u.username.clone(),
+            disabled: u.disabled,
+        }
+    }
+}
+
 impl Decode for User {
     const COLUMNS: &'static str = "id, username, email, email_verified, phone, phone_verified, \
         password_hash, is_admin, disabled, nickname, avatar, gender, province, city, area, \

@@ -5,7 +5,7 @@
 use super::tokens::{Prefetched, plausible};
 use crate::error::{Error, Result};
 use crate::service::App;
-use crate::store::{Client, TokenKeys};
+use crate::store::{Client, ClientRef, TokenKeys};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::collections::HashMap;
@@ -96,7 +96,7 @@ impl App {
         authorization: Option<&str>,
         params: &HashMap<String, String>,
         token: &str,
-    ) -> Result<(Client, Method, Option<Prefetched>)> {
+    ) -> Result<(ClientRef, Method, Option<Prefetched>)> {
         let (client_id, secret, method) = required(authorization, params)?;
         let (client, found) = if plausible(token) {
             let keys = TokenKeys::of(&self.key, token);
@@ -109,26 +109,24 @@ impl App {
                 None => (None, None),
             }
         } else {
-            (self.db.client_by_client_id(&client_id).await?, None)
+            let client = self.db.client_by_client_id(&client_id).await?;
+            (client.as_ref().map(ClientRef::from), None)
         };
         let (client, method) = self.check_client(client, secret.as_deref(), method)?;
         Ok((client, method, found))
     }
 
     /// Checks presented credentials against the client's row (`None`: no such client).
-    fn check_client(
+    fn check_client<C: Credentials>(
         &self,
-        client: Option<Client>,
+        client: Option<C>,
         secret: Option<&str>,
         method: Method,
-    ) -> Result<(Client, Method)> {
-        let client = client.filter(|c| !c.disabled);
+    ) -> Result<(C, Method)> {
+        let client = client.filter(|c| !c.credentials().disabled);
         // Spend the hash either way, so an unknown id is not faster to learn.
-        let ok = match (&client, secret) {
-            (Some(c), Some(s)) => c
-                .secret_hash
-                .as_deref()
-                .is_some_and(|h| self.key.verify_secret(s, h)),
+        let ok = match (client.as_ref().map(C::credentials), secret) {
+            (Some(c), Some(s)) => c.secret_hash.is_some_and(|h| self.key.verify_secret(s, h)),
             (Some(c), None) => c.is_public,
             (None, presented) => {
                 let _ = self.key.hash_secret(presented.unwrap_or_default());
@@ -140,6 +138,38 @@ impl App {
             _ => Err(bad(
                 "client authentication failed (wrong client_id or client_secret)",
             )),
+        }
+    }
+}
+
+/// What checking a client's credentials reads of its row.
+struct Checked<'a> {
+    secret_hash: Option<&'a str>,
+    is_public: bool,
+    disabled: bool,
+}
+
+/// A client row, whole or narrow, that credentials are checked against.
+trait Credentials {
+    fn credentials(&self) -> Checked<'_>;
+}
+
+impl Credentials for Client {
+    fn credentials(&self) -> Checked<'_> {
+        Checked {
+            secret_hash: self.secret_hash.as_deref(),
+            is_public: self.is_public,
+            disabled: self.disabled,
+        }
+    }
+}
+
+impl Credentials for ClientRef {
+    fn credentials(&self) -> Checked<'_> {
+        Checked {
+            secret_hash: self.secret_hash.as_deref(),
+            is_public: self.is_public,
+            disabled: self.disabled,
         }
     }
 }

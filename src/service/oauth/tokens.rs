@@ -3,14 +3,14 @@
 
 use crate::error::{Error, Result};
 use crate::service::App;
-use crate::store::{AccessToken, Client, TokenKeys, TokenWithOwners, User};
+use crate::store::{AccessToken, ClientRef, TokenKeys, TokenWithOwners, User, UserRef};
 use serde_json::{Value, json};
 
 /// An access token that is active right now, with its client and user.
 #[derive(Debug, Clone)]
 pub struct Active {
     pub token: AccessToken,
-    pub client: Client,
+    pub client: ClientRef,
     pub user: Option<User>,
     pub scopes: Vec<String>,
     /// The user's group names, when they were read with the token.
@@ -27,7 +27,7 @@ impl Active {
 /// its keys, and the row under its ordered key if there is one.
 pub struct Prefetched {
     pub keys: TokenKeys,
-    pub row: Option<TokenWithOwners>,
+    pub row: Option<TokenWithOwners<UserRef>>,
 }
 
 /// Whether `token` could be a token at all (longer ones are not looked up).
@@ -35,9 +35,18 @@ pub(super) fn plausible(token: &str) -> bool {
     !token.is_empty() && token.len() <= 4096
 }
 
-/// The token row as an [`Active`] token, if it is: not revoked, not expired, its
-/// client not disabled and its user not disabled (a disabled user's tokens stop
-/// working at once).
+/// Whether a stored access token works right now: not revoked, not expired, its
+/// client not disabled and, when it stands for a user, that user there and not
+/// disabled (a disabled user's tokens stop working at once). `user_disabled`: the
+/// user's flag, `None` when the user row is missing.
+fn usable(token: &AccessToken, client: &ClientRef, user_disabled: Option<bool>) -> bool {
+    token.revoked_at.is_none()
+        && token.expires_at > crate::time::now()
+        && !client.disabled
+        && (token.user_id.is_none() || user_disabled == Some(false))
+}
+
+/// The token row as an [`Active`] token, if it is ([`usable`]).
 fn active(found: TokenWithOwners) -> Option<Active> {
     let TokenWithOwners {
         token: row,
@@ -45,11 +54,7 @@ fn active(found: TokenWithOwners) -> Option<Active> {
         user,
         groups,
     } = found;
-    if row.revoked_at.is_some() || row.expires_at <= crate::time::now() || client.disabled {
-        return None;
-    }
-    // A user's token stops working when the user is disabled or gone.
-    if row.user_id.is_some() && user.as_ref().is_none_or(|u| u.disabled) {
+    if !usable(&row, &client, user.as_ref().map(|u| u.disabled)) {
         return None;
     }
     let scopes = crate::oauth::scope::parse(&row.scope);
@@ -110,15 +115,17 @@ impl App {
                     Some(Some(row)) => Some(row),
                     // Nothing under the ordered key: only the legacy key is left.
                     Some(None) => match keys.legacy_only() {
-                        Some(legacy) => self.db.access_token_with_owners(&legacy).await?,
+                        Some(legacy) => self.token_for_introspection(&legacy).await?,
                         None => None,
                     },
-                    None if plausible(token) => self.db.access_token_with_owners(&keys).await?,
+                    None if plausible(token) => self.token_for_introspection(&keys).await?,
                     None => None,
                 };
-                if let Some(a) = row.and_then(active) {
+                if let Some(a) =
+                    row.filter(|a| usable(&a.token, &a.client, a.user.as_ref().map(|u| u.disabled)))
+                {
                     return Ok(self.describe(
-                        &a.client,
+                        &a.client.client_id,
                         a.user.as_ref(),
                         &a.token.scope,
                         a.token.created_at,
@@ -142,8 +149,8 @@ impl App {
                     && (r.user_id.is_none() || user.is_some())
                 {
                     return Ok(self.describe(
-                        &client,
-                        user.as_ref(),
+                        &client.client_id,
+                        user.as_ref().map(UserRef::from).as_ref(),
                         &r.scope,
                         r.created_at,
                         r.expires_at,
@@ -157,11 +164,29 @@ impl App {
         Ok(inactive)
     }
 
+    /// An access token with its owners by `keys`, as introspection names them (the
+    /// tokens found without a caller's read: stored under the legacy key).
+    async fn token_for_introspection(
+        &self,
+        keys: &TokenKeys,
+    ) -> Result<Option<TokenWithOwners<UserRef>>> {
+        Ok(self
+            .db
+            .access_token_with_owners(keys)
+            .await?
+            .map(|t| TokenWithOwners {
+                user: t.user.as_ref().map(UserRef::from),
+                token: t.token,
+                client: t.client,
+                groups: None,
+            }))
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn describe(
         &self,
-        client: &Client,
-        user: Option<&User>,
+        client_id: &str,
+        user: Option<&UserRef>,
         scope: &str,
         iat: i64,
         exp: i64,
@@ -171,13 +196,13 @@ impl App {
         let mut v = json!({
             "active": true,
             "scope": scope,
-            "client_id": client.client_id,
+            "client_id": client_id,
             "token_type": if kind == "access_token" { "Bearer" } else { "refresh_token" },
             "iat": iat,
             "exp": exp,
             "iss": self.issuer(),
-            "sub": user.map_or_else(|| client.client_id.clone(), |u| u.id.to_string()),
-            "aud": client.client_id,
+            "sub": user.map_or_else(|| client_id.to_owned(), |u| u.id.to_string()),
+            "aud": client_id,
         });
         if let (Some(u), Some(map)) = (user, v.as_object_mut()) {
             map.insert("username".into(), json!(u.username));
@@ -197,7 +222,12 @@ impl App {
     /// RFC 7009: revokes a token of `caller`. Unknown tokens and other clients' tokens
     /// are answered the same (200) and left alone. A refresh token takes its whole
     /// family and the access tokens issued from it.
-    pub async fn revoke(&self, caller: &Client, token: &str, _hint: Option<&str>) -> Result<()> {
+    pub async fn revoke(
+        &self,
+        caller: &crate::store::Client,
+        token: &str,
+        _hint: Option<&str>,
+    ) -> Result<()> {
         let now = crate::time::now();
         let keys = TokenKeys::of(&self.key, token);
         if let Some(r) = self.db.refresh_token(&keys).await? {
