@@ -91,7 +91,8 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # (autovacuum workers), so the sum only grows; 0 on SQLite. The database shares the cores.
 db_ticks() {
   [ -n "$POSTGRES" ] || { echo 0; return; }
-  local p; for p in $(pgrep -x postgres); do cat "/proc/$p/stat" 2>/dev/null; done | awk '{t += $14 + $15 + $16 + $17} END {print t + 0}'
+  # A process may exit between pgrep and cat (an autovacuum worker): not an error.
+  local p; for p in $(pgrep -x postgres); do cat "/proc/$p/stat" 2>/dev/null || true; done | awk '{t += $14 + $15 + $16 + $17} END {print t + 0}'
 }
 sample_rss() { # PID OUTFILE: writes the max VmRSS (kB) seen until killed
   local max=0 v
