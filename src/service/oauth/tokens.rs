@@ -164,8 +164,9 @@ impl App {
         Ok(inactive)
     }
 
-    /// An access token with its owners by `keys`, as introspection names them (the
-    /// tokens found without a caller's read: stored under the legacy key).
+    /// An access token with its owners by `keys`, as introspection names them: for a
+    /// token not read with the caller's client (one under its legacy key, or when the
+    /// caller's read did not look for it).
     async fn token_for_introspection(
         &self,
         keys: &TokenKeys,
