@@ -427,6 +427,27 @@ mod tests {
         assert_eq!(mark(&readers.take().unwrap()), 1234);
     }
 
+    /// `.cargo/config.toml` builds SQLite without its process-wide page-cache group
+    /// and memory statistics (`docs/performance.md`).
+    #[test]
+    fn sqlite_is_built_without_its_process_wide_mutexes() {
+        let c = Connection::open_in_memory().unwrap();
+        let mut stmt = c.prepare("PRAGMA compile_options").unwrap();
+        let options: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+    }
+
     #[test]
     fn closed_readers_keep_no_connection_and_refuse_reads() {
         let readers = Readers::new(scratch("reader-close"));

@@ -996,6 +996,70 @@ on_both!(prompt_and_max_age, |backend| {
     s.stop().await;
 });
 
+// Introspection reads the token's client and user narrow (their ids, names and
+// flags): a disabled user's or client's token is inactive at once.
+on_both!(
+    introspection_sees_a_disabled_user_or_client_at_once,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let app = make_client(
+            &s,
+            &["authorization_code", "client_credentials"],
+            &["openid", "basic"],
+            false,
+            |_| {},
+        )
+        .await;
+        let caller = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+        let http = person(&s, "dora").await;
+        let (verifier, challenge) = pkce();
+        let code = code_for(&s, &http, &app, "openid", &challenge).await;
+        let user_token = exchange(&s, &app, &code, &verifier).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let app_token = json(token(&s, &app, &[("grant_type", "client_credentials")]).await).await
+            ["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+        let i = introspect(&s, &caller, &user_token).await;
+        assert_eq!(i["active"], true);
+        assert_eq!(i["username"], "dora");
+        assert_eq!(i["client_id"], app.client_id);
+        let user_id: i64 = i["sub"].as_str().unwrap().parse().unwrap();
+        let db = &s.app().db;
+        let now = usercenter::time::now();
+        db.admin_set_user_disabled(user_id, true, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            introspect(&s, &caller, &user_token).await,
+            json!({"active": false})
+        );
+        let i = introspect(&s, &caller, &app_token).await;
+        assert_eq!(i["active"], true, "the app's own token stands for no user");
+        assert_eq!(i["sub"], app.client_id);
+        assert!(i.get("username").is_none());
+
+        let client_pk = db
+            .client_by_client_id(&app.client_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        db.admin_set_client_disabled(client_pk, true, now)
+            .await
+            .unwrap();
+        assert_eq!(
+            introspect(&s, &caller, &app_token).await,
+            json!({"active": false})
+        );
+        s.stop().await;
+    }
+);
+
 on_both!(introspection_and_revocation, |backend| {
     let s = TestServer::start(backend).await;
     let a = make_client(
