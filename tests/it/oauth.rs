@@ -1056,6 +1056,16 @@ on_both!(
             introspect(&s, &caller, &app_token).await,
             json!({"active": false})
         );
+        // A disabled client cannot introspect either, with its right secret.
+        let res = client()
+            .post(s.url("/oauth/introspect"))
+            .basic_auth(&app.client_id, app.secret.as_ref())
+            .form(&[("token", app_token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        assert_eq!(json(res).await["error"], "invalid_client");
         s.stop().await;
     }
 );
