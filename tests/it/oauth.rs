@@ -180,14 +180,24 @@ pub async fn introspect_with(s: &TestServer, app: &App, token: &str) -> Value {
     introspect(s, app, token).await
 }
 
-async fn introspect(s: &TestServer, app: &App, token: &str) -> Value {
-    let res = client()
+/// Introspection of `token` by a caller with HTTP Basic credentials, whatever answers.
+async fn introspect_as(
+    s: &TestServer,
+    client_id: &str,
+    secret: Option<&str>,
+    token: &str,
+) -> reqwest::Response {
+    client()
         .post(s.url("/oauth/introspect"))
-        .basic_auth(&app.client_id, app.secret.as_ref())
+        .basic_auth(client_id, secret)
         .form(&[("token", token)])
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn introspect(s: &TestServer, app: &App, token: &str) -> Value {
+    let res = introspect_as(s, &app.client_id, app.secret.as_deref(), token).await;
     assert_eq!(res.status(), 200);
     json(res).await
 }
@@ -1057,13 +1067,7 @@ on_both!(
             json!({"active": false})
         );
         // A disabled client cannot introspect either, with its right secret.
-        let res = client()
-            .post(s.url("/oauth/introspect"))
-            .basic_auth(&app.client_id, app.secret.as_ref())
-            .form(&[("token", app_token.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let res = introspect_as(&s, &app.client_id, app.secret.as_deref(), &app_token).await;
         assert_eq!(res.status(), 401);
         assert_eq!(json(res).await["error"], "invalid_client");
         s.stop().await;
@@ -1100,13 +1104,7 @@ on_both!(introspection_and_revocation, |backend| {
     );
     // The caller and the token are read together: a valid token does not make up
     // for a wrong secret, nor for a public client's missing one.
-    let res = client()
-        .post(s.url("/oauth/introspect"))
-        .basic_auth(&b.client_id, Some("wrong"))
-        .form(&[("token", ta.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = introspect_as(&s, &b.client_id, Some("wrong"), &ta).await;
     assert_eq!(res.status(), 401);
     assert_eq!(json(res).await["error"], "invalid_client");
     let public = make_client(&s, &["authorization_code"], &["basic"], true, |_| {}).await;
