@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// A query parameter, typed even when null (PostgreSQL refuses a null of the wrong
-/// type); owned, so that a statement can be handed to the writer thread.
+/// type); owned, so that a statement can wait in the writer's queue.
 #[derive(Debug, Clone)]
 pub(crate) enum Value {
     Int(Option<i64>),

@@ -10,10 +10,14 @@
 //! is one statement and nothing waits; under heavy load batches grow by themselves
 //! while the previous one is being written.
 //!
-//! On SQLite the writer is a thread of its own with its own connection; it runs each
-//! statement prepared once, so a batch costs no SQL parsing and no hand-over to
-//! sqlx's connection thread. A statement that fails (its client deleted meanwhile,
-//! say) fails alone; the others commit. Answers leave only after the commit.
+//! On SQLite there is one writing connection and no thread of its own: the request
+//! that finds nobody writing writes the batch, on the thread it runs on, and then
+//! hands the next batch to the oldest request still waiting, which wakes on the same
+//! runtime. A writer thread cost two thread switches per batch, and every answer
+//! woke a worker from outside the runtime. Each statement is prepared once, so a
+//! batch costs no SQL parsing. A statement that fails (its client deleted
+//! meanwhile, say) fails alone; the others commit. Answers leave only after the
+//! commit.
 //!
 //! On PostgreSQL, whose writers do not queue on one lock, statements run on the
 //! request's task (on the hot paths' connections, [`super::pg`]); only access tokens
@@ -24,9 +28,10 @@ use super::NewAccessToken;
 use super::pg::PgConns;
 use super::read::Value;
 use crate::error::{Error, Result};
+use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -63,18 +68,48 @@ pub(super) fn access_token_values(t: &NewAccessToken<'_>, now: i64) -> Vec<Value
 
 type Reply = oneshot::Sender<Result<i64>>;
 
+/// A statement waiting for the SQLite writer.
 #[derive(Debug)]
-pub(super) struct Job {
+struct Statement {
     sql: &'static str,
     args: Vec<Value>,
     answer: Answer,
-    reply: Reply,
+}
+
+#[derive(Debug)]
+struct Job {
+    statement: Statement,
+    reply: oneshot::Sender<Turn>,
+}
+
+/// What a request waiting for the SQLite writer is told.
+#[derive(Debug)]
+enum Turn {
+    /// Its statement was committed (or failed).
+    Done(Result<i64>),
+    /// Its statement was not written yet, and it is its turn to write the next batch.
+    Lead(Statement),
+}
+
+/// The SQLite writer: statements waiting, and the connection that writes them.
+#[derive(Debug)]
+pub(super) struct Sqlite {
+    queue: Mutex<Queue>,
+    conn: Mutex<rusqlite::Connection>,
+    long_wal: Arc<AtomicBool>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// Whether a request is writing a batch, or has been told to write the next.
+    leading: bool,
 }
 
 /// The writer's mailbox.
 #[derive(Debug, Clone)]
 pub(super) enum Writer {
-    Sqlite(mpsc::Sender<Job>),
+    Sqlite(Arc<Sqlite>),
     /// Only access tokens are batched there; other statements run on `conns`.
     Postgres {
         tokens: mpsc::Sender<(Vec<Value>, Reply)>,
@@ -86,9 +121,15 @@ fn stopped() -> Error {
     Error::Internal("the database writer has stopped".into())
 }
 
+/// A lock whose holder panicked still guards consistent data here: a queue, or a
+/// connection whose transaction SQLite rolled back.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl Writer {
-    /// The writer thread for the SQLite database at `path`; it catches the WAL up
-    /// between batches when `long_wal` says so (checkpoint.rs).
+    /// The writer for the SQLite database at `path`; it catches the WAL up between
+    /// batches when `long_wal` says so (checkpoint.rs).
     pub(super) fn start_sqlite(path: &Path, long_wal: Arc<AtomicBool>) -> rusqlite::Result<Self> {
         let conn = rusqlite::Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
@@ -97,21 +138,11 @@ impl Writer {
         conn.execute_batch(
             "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
         )?;
-        let (tx, mut rx) = mpsc::channel(4096);
-        std::thread::Builder::new()
-            .name("db-writer".into())
-            .spawn(move || {
-                let mut batch = Vec::with_capacity(MAX_BATCH);
-                while let Some(job) = rx.blocking_recv() {
-                    take_waiting(job, &mut rx, &mut batch);
-                    write_batch_sqlite(&conn, &mut batch);
-                    if let Err(e) = super::checkpoint::catch_up(&conn, &long_wal) {
-                        tracing::warn!("WAL checkpoint failed: {e}");
-                    }
-                }
-            })
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        Ok(Self::Sqlite(tx))
+        Ok(Self::Sqlite(Arc::new(Sqlite {
+            queue: Mutex::new(Queue::default()),
+            conn: Mutex::new(conn),
+            long_wal,
+        })))
     }
 
     /// The access-token batcher for PostgreSQL.
@@ -136,7 +167,7 @@ impl Writer {
         answer: Answer,
     ) -> Result<i64> {
         match self {
-            Self::Sqlite(tx) => send(tx, sql, args, answer).await,
+            Self::Sqlite(w) => w.run(Statement { sql, args, answer }).await,
             Self::Postgres { conns, .. } => conns.execute(sql, &args, answer == Answer::Id).await,
         }
     }
@@ -144,13 +175,18 @@ impl Writer {
     /// Stores an access token row; the answer is its id.
     pub(super) async fn access_token(&self, values: Vec<Value>) -> Result<i64> {
         match self {
-            Self::Sqlite(tx) => {
+            Self::Sqlite(w) => {
                 static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                     format!(
                         "{INSERT_ACCESS_TOKEN}($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"
                     )
                 });
-                send(tx, SQL.as_str(), values, Answer::Id).await
+                let statement = Statement {
+                    sql: SQL.as_str(),
+                    args: values,
+                    answer: Answer::Id,
+                };
+                w.run(statement).await
             }
             Self::Postgres { tokens, .. } => {
                 let (reply, answered) = oneshot::channel();
@@ -161,22 +197,117 @@ impl Writer {
     }
 }
 
-/// Hands a statement to the SQLite writer thread and waits for its commit.
-async fn send(
-    tx: &mpsc::Sender<Job>,
-    sql: &'static str,
-    args: Vec<Value>,
-    answer: Answer,
-) -> Result<i64> {
-    let (reply, answered) = oneshot::channel();
-    let job = Job {
-        sql,
-        args,
-        answer,
-        reply,
-    };
-    tx.send(job).await.map_err(|_| stopped())?;
-    answered.await.map_err(|_| stopped())?
+impl Sqlite {
+    /// Queues `statement` and waits for its commit. The request that finds nobody
+    /// writing writes the batch itself, on its own thread, and then hands the next
+    /// batch to the oldest request still waiting (`docs/performance.md`).
+    async fn run(&self, statement: Statement) -> Result<i64> {
+        let (reply, answered) = oneshot::channel();
+        let mut waiting = Waiting {
+            writer: self,
+            answered: Some(answered),
+        };
+        let lead = {
+            let mut queue = lock(&self.queue);
+            queue.jobs.push_back(Job { statement, reply });
+            !std::mem::replace(&mut queue.leading, true)
+        };
+        if lead {
+            self.lead();
+        }
+        loop {
+            let answered = waiting.answered.as_mut().ok_or_else(stopped)?;
+            let turn = answered.await;
+            match turn {
+                Ok(Turn::Lead(statement)) => {
+                    let (reply, next) = oneshot::channel();
+                    waiting.answered = Some(next);
+                    self.lead_with(Job { statement, reply });
+                }
+                Ok(Turn::Done(result)) => {
+                    waiting.answered = None;
+                    return result;
+                }
+                Err(_) => {
+                    waiting.answered = None;
+                    return Err(stopped());
+                }
+            }
+        }
+    }
+
+    /// Leads with `job` first in the batch.
+    fn lead_with(&self, job: Job) {
+        lock(&self.queue).jobs.push_front(job);
+        self.lead();
+    }
+
+    /// Writes what is queued as one transaction, answers each statement, then hands
+    /// the lead on: to the oldest request still waiting, or to nobody when none is.
+    fn lead(&self) {
+        loop {
+            let mut batch: Vec<Job> = {
+                let mut queue = lock(&self.queue);
+                let n = queue.jobs.len().min(MAX_BATCH);
+                queue.jobs.drain(..n).collect()
+            };
+            {
+                let conn = lock(&self.conn);
+                write_batch_sqlite(&conn, &mut batch);
+                if let Err(e) = super::checkpoint::catch_up(&conn, &self.long_wal) {
+                    tracing::warn!("WAL checkpoint failed: {e}");
+                }
+            }
+            if self.hand_on() {
+                return;
+            }
+        }
+    }
+
+    /// Gives the lead to the oldest request waiting, or gives it up when none is;
+    /// false when that request was gone: its statement is queued again, first, and
+    /// the caller keeps the lead.
+    fn hand_on(&self) -> bool {
+        let next = {
+            let mut queue = lock(&self.queue);
+            match queue.jobs.pop_front() {
+                Some(job) => job,
+                None => {
+                    queue.leading = false;
+                    return true;
+                }
+            }
+        };
+        match next.reply.send(Turn::Lead(next.statement)) {
+            Err(Turn::Lead(statement)) => {
+                let (reply, _) = oneshot::channel();
+                lock(&self.queue).jobs.push_front(Job { statement, reply });
+                false
+            }
+            _ => true,
+        }
+    }
+}
+
+/// A request waiting for its statement's commit. Dropped (its request cut off)
+/// after being handed the lead, it still writes the batch: nobody else would.
+struct Waiting<'a> {
+    writer: &'a Sqlite,
+    answered: Option<oneshot::Receiver<Turn>>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(mut answered) = self.answered.take() {
+            // After close() nothing more can be sent: the lead is either here now or
+            // kept by the writer, who finds this request gone.
+            answered.close();
+            if let Ok(Turn::Lead(statement)) = answered.try_recv() {
+                let (reply, _) = oneshot::channel();
+                self.writer.lead_with(Job { statement, reply });
+            }
+        }
+    }
 }
 
 /// `first` and whatever else is waiting, up to a batch.
@@ -193,29 +324,31 @@ fn take_waiting<J>(first: J, rx: &mut mpsc::Receiver<J>, batch: &mut Vec<J>) {
 /// One transaction for the batch; each statement answered with its own result.
 fn write_batch_sqlite(conn: &rusqlite::Connection, batch: &mut Vec<Job>) {
     let mut results: Vec<Result<i64>> = Vec::with_capacity(batch.len());
-    let written = conn.execute_batch("BEGIN IMMEDIATE").and_then(|()| {
+    // BEGIN and COMMIT are prepared once, as the statements are.
+    let control = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+    let written = control("BEGIN IMMEDIATE").and_then(|_| {
         for job in batch.iter() {
             // A failed statement undoes only itself; the transaction goes on.
-            results.push(run_sqlite(conn, job));
+            results.push(run_sqlite(conn, &job.statement));
         }
-        conn.execute_batch("COMMIT")
+        control("COMMIT")
     });
     if let Err(e) = written {
         let _ = conn.execute_batch("ROLLBACK");
         let message = e.to_string();
         for job in batch.drain(..) {
-            let _ = job.reply.send(Err(Error::Internal(format!(
+            let _ = job.reply.send(Turn::Done(Err(Error::Internal(format!(
                 "a database write failed: {message}"
-            ))));
+            )))));
         }
         return;
     }
     for (job, result) in batch.drain(..).zip(results) {
-        let _ = job.reply.send(result);
+        let _ = job.reply.send(Turn::Done(result));
     }
 }
 
-fn run_sqlite(conn: &rusqlite::Connection, job: &Job) -> Result<i64> {
+fn run_sqlite(conn: &rusqlite::Connection, job: &Statement) -> Result<i64> {
     let mut stmt = conn.prepare_cached(job.sql)?;
     super::read::bind_sqlite(&mut stmt, &job.args)?;
     Ok(match job.answer {
@@ -272,5 +405,128 @@ async fn write_tokens_postgres(conns: &PgConns, batch: &mut Vec<(Vec<Value>, Rep
                     .ok_or(Error::Database(sqlx::Error::RowNotFound))
             });
         let _ = reply.send(result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::path::PathBuf;
+    use std::pin::pin;
+    use std::task::{Context, Waker};
+
+    const INSERT: &str = "INSERT INTO t (v) VALUES ($1) RETURNING id";
+
+    /// A writer on a WAL database of its own with one table.
+    struct Scratch {
+        dir: PathBuf,
+        writer: Arc<Sqlite>,
+    }
+
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!("uc-writer-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let db = dir.join("t.db");
+            rusqlite::Connection::open(&db)
+                .unwrap()
+                .execute_batch(
+                    "PRAGMA journal_mode = WAL; \
+                     CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);",
+                )
+                .unwrap();
+            let Writer::Sqlite(writer) =
+                Writer::start_sqlite(&db, Arc::new(AtomicBool::new(false))).unwrap()
+            else {
+                unreachable!()
+            };
+            Self { dir, writer }
+        }
+
+        fn values(&self) -> Vec<String> {
+            let conn = lock(&self.writer.conn);
+            let mut stmt = conn.prepare("SELECT v FROM t ORDER BY id").unwrap();
+            stmt.query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        }
+    }
+
+    impl Scratch {
+        /// Queues a statement while another request is writing a batch, runs
+        /// `meanwhile`, then cuts the request off (drops it).
+        fn queued_then_cut_off(&self, v: &str, meanwhile: impl FnOnce()) {
+            lock(&self.writer.queue).leading = true;
+            let mut cx = Context::from_waker(Waker::noop());
+            let mut waiting = pin!(self.writer.run(insert(v)));
+            assert!(waiting.as_mut().poll(&mut cx).is_pending());
+            meanwhile();
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn insert(v: &str) -> Statement {
+        Statement {
+            sql: INSERT,
+            args: vec![Value::from(v)],
+            answer: Answer::Id,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_statements_are_all_committed_and_answered() {
+        let s = Scratch::new("concurrent");
+        let tasks: Vec<_> = (0..300)
+            .map(|i| {
+                let w = s.writer.clone();
+                tokio::spawn(async move { w.run(insert(&format!("v{i}"))).await })
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for t in tasks {
+            ids.push(t.await.unwrap().unwrap());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 300, "each statement answered with its own row");
+        assert_eq!(s.values().len(), 300);
+        assert!(
+            !lock(&s.writer.queue).leading,
+            "the lead is given up when idle"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_dropped_after_being_handed_the_lead_still_writes() {
+        let s = Scratch::new("dropped");
+        // The other request's batch is written; the lead goes to the request waiting,
+        // which is cut off before it runs again.
+        s.queued_then_cut_off("queued", || assert!(s.writer.hand_on()));
+        assert_eq!(s.values(), ["queued"]);
+        // The lead was not lost with it: the next statement is written.
+        let next = tokio::time::timeout(Duration::from_secs(5), s.writer.run(insert("next")))
+            .await
+            .expect("a later statement is written");
+        assert!(next.is_ok());
+        assert_eq!(s.values(), ["queued", "next"]);
+    }
+
+    #[tokio::test]
+    async fn a_statement_whose_request_is_gone_is_still_written() {
+        let s = Scratch::new("gone");
+        s.queued_then_cut_off("orphan", || {});
+        // The writing request finishes its batch: the lead finds the request gone and
+        // stays with it, which writes the orphan's statement.
+        assert!(!s.writer.hand_on());
+        s.writer.lead();
+        assert_eq!(s.values(), ["orphan"]);
+        assert!(!lock(&s.writer.queue).leading);
     }
 }
