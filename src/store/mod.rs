@@ -30,8 +30,8 @@ pub use groups::Group;
 pub use scopes::Scope;
 pub use sessions::{NewSession, Session};
 pub use tokens::{
-    AccessToken, AuthorizationCode, NewAccessToken, NewRefreshToken, RefreshToken, TokenKeys,
-    TokenWithOwners,
+    AccessToken, AuthorizationCode, NewAccessToken, NewRefreshToken, PURGE_CHUNK, RefreshToken,
+    TokenKeys, TokenWithOwners,
 };
 pub use users::{NewUser, Profile, User, UserRef};
 

@@ -35,6 +35,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
+/// How long a batch waits for the write lock held by another connection.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
 /// Statements per transaction (and access-token rows per INSERT on PostgreSQL: 9
 /// columns each, well under its parameter limit).
 const MAX_BATCH: usize = 256;
@@ -132,7 +135,9 @@ impl Writer {
     /// batches when `long_wal` says so (checkpoint.rs).
     pub(super) fn start_sqlite(path: &Path, long_wal: Arc<AtomicBool>) -> rusqlite::Result<Self> {
         let conn = rusqlite::Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(5))?;
+        // Busy means another connection is writing: [`begin`] then waits off the
+        // runtime's worker.
+        conn.busy_timeout(Duration::ZERO)?;
         conn.set_prepared_statement_cache_capacity(64);
         // No automatic checkpoints inside its commits; it catches up only when asked.
         conn.execute_batch(
@@ -321,17 +326,45 @@ fn take_waiting<J>(first: J, rx: &mut mpsc::Receiver<J>, batch: &mut Vec<J>) {
     }
 }
 
+/// BEGIN and COMMIT, prepared once as the statements are.
+fn control(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute([])
+}
+
+/// Takes the write lock. When another connection holds it (an administrative write,
+/// the command line), waits for it up to [`LOCK_WAIT`] in SQLite's busy handler —
+/// which sleeps — with the runtime's other tasks moved to another thread meanwhile.
+fn begin(conn: &rusqlite::Connection) -> rusqlite::Result<usize> {
+    match control(conn, "BEGIN IMMEDIATE") {
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+        {
+            let wait = || {
+                conn.busy_timeout(LOCK_WAIT)?;
+                let begun = control(conn, "BEGIN IMMEDIATE");
+                conn.busy_timeout(Duration::ZERO)?;
+                begun
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                    tokio::task::block_in_place(wait)
+                }
+                _ => wait(),
+            }
+        }
+        begun => begun,
+    }
+}
+
 /// One transaction for the batch; each statement answered with its own result.
 fn write_batch_sqlite(conn: &rusqlite::Connection, batch: &mut Vec<Job>) {
     let mut results: Vec<Result<i64>> = Vec::with_capacity(batch.len());
-    // BEGIN and COMMIT are prepared once, as the statements are.
-    let control = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
-    let written = control("BEGIN IMMEDIATE").and_then(|_| {
+    let written = begin(conn).and_then(|_| {
         for job in batch.iter() {
             // A failed statement undoes only itself; the transaction goes on.
             results.push(run_sqlite(conn, &job.statement));
         }
-        control("COMMIT")
+        control(conn, "COMMIT")
     });
     if let Err(e) = written {
         let _ = conn.execute_batch("ROLLBACK");
@@ -501,6 +534,28 @@ mod tests {
             !lock(&s.writer.queue).leading,
             "the lead is given up when idle"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn waiting_for_another_connections_write_lock_leaves_the_runtime_running() {
+        let s = Scratch::new("busy");
+        let other = rusqlite::Connection::open(s.dir.join("t.db")).unwrap();
+        other
+            .execute_batch("BEGIN IMMEDIATE; INSERT INTO t (v) VALUES ('other');")
+            .unwrap();
+        let w = s.writer.clone();
+        let write = tokio::spawn(async move { w.run(insert("mine")).await });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The runtime's one worker is not asleep in SQLite's busy handler.
+        let other_task = tokio::spawn(async { 7 });
+        let seven = tokio::time::timeout(Duration::from_secs(2), other_task)
+            .await
+            .expect("another task runs while the write waits for the lock");
+        assert_eq!(seven.unwrap(), 7);
+        assert!(!write.is_finished(), "the write waits for the lock");
+        other.execute_batch("COMMIT").unwrap();
+        assert!(write.await.unwrap().is_ok());
+        assert_eq!(s.values(), ["other", "mine"]);
     }
 
     #[tokio::test]

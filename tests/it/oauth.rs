@@ -1604,16 +1604,29 @@ async fn es256_and_eddsa_id_tokens_per_client() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn expired_rows_are_purged() {
-    let s = TestServer::start(Backend::Sqlite).await;
+on_both!(expired_rows_are_purged, |backend| {
+    let s = TestServer::start(backend).await;
     let app = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
     token(&s, &app, &[("grant_type", "client_credentials")]).await;
-    token(&s, &app, &[("grant_type", "client_credentials")]).await;
+    let kept = json(token(&s, &app, &[("grant_type", "client_credentials")]).await).await;
+    let kept = kept["access_token"].as_str().unwrap();
+    let pool = s.app().db.pool();
     sqlx::query(
         "UPDATE access_tokens SET expires_at = 1 WHERE id = (SELECT MIN(id) FROM access_tokens)",
     )
-    .execute(s.app().db.pool())
+    .execute(pool)
+    .await
+    .unwrap();
+    // Two and a half chunks of expired tokens more: the purge deletes in chunks, and
+    // goes on until none is left.
+    let extra = usercenter::store::PURGE_CHUNK * 5 / 2;
+    sqlx::query(&format!(
+        "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {extra}) \
+         INSERT INTO access_tokens (token_hash, client_id, scope, expires_at, created_at) \
+         SELECT 'expired-' || n.i, t.client_id, t.scope, 1, 1 FROM n, \
+         (SELECT client_id, scope FROM access_tokens WHERE expires_at = 1) t"
+    ))
+    .execute(pool)
     .await
     .unwrap();
     let removed = s
@@ -1622,14 +1635,16 @@ async fn expired_rows_are_purged() {
         .purge_expired(usercenter::time::now())
         .await
         .unwrap();
-    assert_eq!(removed, 1);
+    assert_eq!(removed, extra + 1);
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM access_tokens")
-        .fetch_one(s.app().db.pool())
+        .fetch_one(pool)
         .await
         .unwrap();
-    assert_eq!(left, 1);
+    assert_eq!(left, 1, "the valid token stays");
+    let res = introspect_as(&s, &app.client_id, app.secret.as_deref(), kept).await;
+    assert_eq!(json(res).await["active"], true);
     s.stop().await;
-}
+});
 
 on_both!(expired_codes_and_the_refresh_grace_period, |backend| {
     let s = TestServer::start(backend).await;
