@@ -210,7 +210,7 @@ impl Sqlite {
         let (reply, answered) = oneshot::channel();
         let mut waiting = Waiting {
             writer: self,
-            answered: Some(answered),
+            answered,
         };
         let lead = {
             let mut queue = lock(&self.queue);
@@ -221,22 +221,14 @@ impl Sqlite {
             self.lead();
         }
         loop {
-            let answered = waiting.answered.as_mut().ok_or_else(stopped)?;
-            let turn = answered.await;
-            match turn {
+            match (&mut waiting.answered).await {
+                Ok(Turn::Done(result)) => return result,
                 Ok(Turn::Lead(statement)) => {
                     let (reply, next) = oneshot::channel();
-                    waiting.answered = Some(next);
+                    waiting.answered = next;
                     self.lead_with(Job { statement, reply });
                 }
-                Ok(Turn::Done(result)) => {
-                    waiting.answered = None;
-                    return result;
-                }
-                Err(_) => {
-                    waiting.answered = None;
-                    return Err(stopped());
-                }
+                Err(_) => return Err(stopped()),
             }
         }
     }
@@ -298,19 +290,18 @@ impl Sqlite {
 /// after being handed the lead, it still writes the batch: nobody else would.
 struct Waiting<'a> {
     writer: &'a Sqlite,
-    answered: Option<oneshot::Receiver<Turn>>,
+    answered: oneshot::Receiver<Turn>,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        if let Some(mut answered) = self.answered.take() {
-            // After close() nothing more can be sent: the lead is either here now or
-            // kept by the writer, who finds this request gone.
-            answered.close();
-            if let Ok(Turn::Lead(statement)) = answered.try_recv() {
-                let (reply, _) = oneshot::channel();
-                self.writer.lead_with(Job { statement, reply });
-            }
+        // After close() nothing more can be sent: the lead is either here now or kept
+        // by the writer, who finds this request gone. An answer already taken leaves
+        // nothing here.
+        self.answered.close();
+        if let Ok(Turn::Lead(statement)) = self.answered.try_recv() {
+            let (reply, _) = oneshot::channel();
+            self.writer.lead_with(Job { statement, reply });
         }
     }
 }
@@ -326,7 +317,7 @@ fn take_waiting<J>(first: J, rx: &mut mpsc::Receiver<J>, batch: &mut Vec<J>) {
     }
 }
 
-/// BEGIN and COMMIT, prepared once as the statements are.
+/// BEGIN, COMMIT and ROLLBACK, prepared once as the statements are.
 fn control(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<usize> {
     conn.prepare_cached(sql)?.execute([])
 }
@@ -367,7 +358,7 @@ fn write_batch_sqlite(conn: &rusqlite::Connection, batch: &mut Vec<Job>) {
         control(conn, "COMMIT")
     });
     if let Err(e) = written {
-        let _ = conn.execute_batch("ROLLBACK");
+        let _ = control(conn, "ROLLBACK");
         let message = e.to_string();
         for job in batch.drain(..) {
             let _ = job.reply.send(Turn::Done(Err(Error::Internal(format!(
