@@ -4,7 +4,8 @@
 use crate::error::{Error, Result};
 use crate::service::App;
 use crate::store::{AccessToken, ClientRef, TokenKeys, TokenWithOwners, User, UserRef};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 /// An access token that is active right now, with its client and user.
 #[derive(Debug, Clone)]
@@ -20,6 +21,65 @@ pub struct Active {
 impl Active {
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// An introspection answer (RFC 7662, section 2.2): `{"active": false}`, or what the
+/// token is. A struct rather than a JSON map: introspection is a hot path.
+#[derive(Debug, Serialize)]
+pub struct Introspection {
+    active: bool,
+    #[serde(flatten)]
+    token: Option<Described>,
+}
+
+impl Introspection {
+    const INACTIVE: Self = Self {
+        active: false,
+        token: None,
+    };
+}
+
+/// The fields of an active token's introspection.
+#[derive(Debug, Serialize)]
+struct Described {
+    scope: String,
+    client_id: String,
+    token_type: &'static str,
+    iat: i64,
+    exp: i64,
+    iss: String,
+    sub: String,
+    aud: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    /// The token's extension data (seed 004's card fields), under names of its own.
+    #[serde(flatten)]
+    extra: serde_json::Map<String, Value>,
+}
+
+impl Described {
+    /// Adds the fields of the token's extension data (a JSON object), except those
+    /// this answer already has: the extension data never replaces a standard field.
+    fn add_extra(&mut self, extra: Option<&str>) {
+        if let Some(Value::Object(fields)) = extra.and_then(|e| serde_json::from_str(e).ok()) {
+            let taken = |name: &str| {
+                matches!(
+                    name,
+                    "active"
+                        | "scope"
+                        | "client_id"
+                        | "token_type"
+                        | "iat"
+                        | "exp"
+                        | "iss"
+                        | "sub"
+                        | "aud"
+                ) || (name == "username" && self.username.is_some())
+            };
+            let fields = fields.into_iter().filter(|(k, _)| !taken(k)).collect();
+            self.extra = fields;
+        }
     }
 }
 
@@ -97,12 +157,12 @@ impl App {
         token: &str,
         hint: Option<&str>,
         prefetched: Option<Prefetched>,
-    ) -> Result<Value> {
+    ) -> Result<Introspection> {
         let (keys, mut read_row) = match prefetched {
             Some(p) => (p.keys, Some(p.row)),
             None => (TokenKeys::of(&self.key, token), None),
         };
-        let inactive = json!({"active": false});
+        let inactive = Introspection::INACTIVE;
         let now = crate::time::now();
         let try_refresh_first = hint == Some("refresh_token");
         for kind in if try_refresh_first {
@@ -193,31 +253,28 @@ impl App {
         exp: i64,
         kind: &str,
         extra: Option<&str>,
-    ) -> Value {
-        let mut v = json!({
-            "active": true,
-            "scope": scope,
-            "client_id": client_id,
-            "token_type": if kind == "access_token" { "Bearer" } else { "refresh_token" },
-            "iat": iat,
-            "exp": exp,
-            "iss": self.issuer(),
-            "sub": user.map_or_else(|| client_id.to_owned(), |u| u.id.to_string()),
-            "aud": client_id,
-        });
-        if let (Some(u), Some(map)) = (user, v.as_object_mut()) {
-            map.insert("username".into(), json!(u.username));
+    ) -> Introspection {
+        let mut described = Described {
+            scope: scope.to_owned(),
+            client_id: client_id.to_owned(),
+            token_type: if kind == "access_token" {
+                "Bearer"
+            } else {
+                "refresh_token"
+            },
+            iat,
+            exp,
+            iss: self.issuer(),
+            sub: user.map_or_else(|| client_id.to_owned(), |u| u.id.to_string()),
+            aud: client_id.to_owned(),
+            username: user.map(|u| u.username.clone()),
+            extra: serde_json::Map::new(),
+        };
+        described.add_extra(extra);
+        Introspection {
+            active: true,
+            token: Some(described),
         }
-        if let (Some(extra), Some(map)) = (
-            extra.and_then(|e| serde_json::from_str::<Value>(e).ok()),
-            v.as_object_mut(),
-        ) && let Some(e) = extra.as_object()
-        {
-            for (k, val) in e {
-                map.entry(k.clone()).or_insert_with(|| val.clone());
-            }
-        }
-        v
     }
 
     /// RFC 7009: revokes a token of `caller`. Unknown tokens and other clients' tokens
@@ -243,5 +300,69 @@ impl App {
             self.db.revoke_access_token(a.id, now).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn described(username: Option<&str>) -> Described {
+        Described {
+            scope: "card".into(),
+            client_id: "canteen".into(),
+            token_type: "Bearer",
+            iat: 1,
+            exp: 2,
+            iss: "https://id.example".into(),
+            sub: "7".into(),
+            aud: "canteen".into(),
+            username: username.map(str::to_owned),
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    #[test]
+    fn introspection_answers_are_the_rfc_7662_fields() {
+        assert_eq!(
+            serde_json::to_value(Introspection::INACTIVE).unwrap(),
+            json!({"active": false})
+        );
+        let answer = Introspection {
+            active: true,
+            token: Some(described(Some("zhang"))),
+        };
+        assert_eq!(
+            serde_json::to_value(answer).unwrap(),
+            json!({"active": true, "scope": "card", "client_id": "canteen", "token_type": "Bearer",
+                   "iat": 1, "exp": 2, "iss": "https://id.example", "sub": "7", "aud": "canteen",
+                   "username": "zhang"})
+        );
+    }
+
+    #[test]
+    fn extension_data_adds_fields_but_never_replaces_one() {
+        let mut d = described(None);
+        d.add_extra(Some(
+            r#"{"card_no": "C-1", "active": false, "sub": "x", "username": "u"}"#,
+        ));
+        let v = serde_json::to_value(Introspection {
+            active: true,
+            token: Some(d),
+        })
+        .unwrap();
+        assert_eq!(v["active"], true);
+        assert_eq!(v["sub"], "7");
+        assert_eq!(v["card_no"], "C-1");
+        // No username of its own: the extension data's stands.
+        assert_eq!(v["username"], "u");
+
+        let mut d = described(Some("zhang"));
+        d.add_extra(Some(r#"{"username": "u"}"#));
+        assert_eq!(serde_json::to_value(&d).unwrap()["username"], "zhang");
+        // Anything but a JSON object adds nothing.
+        d.add_extra(Some("[1]"));
+        assert!(d.extra.is_empty());
     }
 }
