@@ -407,6 +407,40 @@ on_both!(resource_api_gives_what_the_scopes_allow, |backend| {
     assert_eq!(u["id_card"], "4409**********987X");
     assert_eq!(u["phone"], "132*****720");
     assert_eq!(u["groups"], json!(["canteen", "kitchen, \"b\""]));
+    // Every claim the scopes allow is named, a missing value as null.
+    let mut names: Vec<&str> = u.as_object().unwrap().keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "area",
+            "avatar",
+            "birthdate",
+            "certificate_type",
+            "city",
+            "gender",
+            "groups",
+            "id",
+            "id_card",
+            "nickname",
+            "phone",
+            "phone_number",
+            "phone_number_verified",
+            "phone_verified",
+            "picture",
+            "preferred_username",
+            "province",
+            "real_name",
+            "sub",
+            "updated_at",
+            "username",
+            "verify_tag"
+        ]
+    );
+    assert!(
+        u["avatar"].is_null() && u["phone_verified"] == false,
+        "{u}"
+    );
 
     // A scope that guards no user path: 403 with WWW-Authenticate.
     let dev = authorized(&s, &http, &app, "develop").await;

@@ -6,7 +6,7 @@ use super::caller::Caller;
 use super::format::{Format, respond};
 use crate::error::{Error, Result};
 use crate::http::SharedState;
-use crate::http::oauth::userinfo::claims;
+use crate::http::oauth::userinfo::{Claims, claims};
 use crate::service::CreateClient;
 use crate::service::console::Authorization;
 use crate::store::AccessToken;
@@ -330,7 +330,7 @@ pub async fn delete_token(
 
 /// The caller's own details: the fields its token's scopes allow, or all of them
 /// for the person themself.
-async fn user_details(state: &SharedState, c: &Caller) -> Result<Value> {
+async fn user_details<'a>(state: &SharedState, c: &'a Caller) -> Result<Claims<'a>> {
     match &c.token {
         Some(active) => {
             claims(

@@ -8,7 +8,7 @@ use askama::Template;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,14 +63,18 @@ pub fn respond(
     status: StatusCode,
     title: &str,
     path: &str,
-    value: Value,
+    value: impl Serialize,
 ) -> Response {
     if format.format.as_deref() == Some("html") {
+        let body = match serde_json::to_value(&value) {
+            Ok(v) => to_html(&v),
+            Err(e) => return crate::error::Error::Internal(e.to_string()).into_response(),
+        };
         let page = DataPage {
             lang: ctx.lang,
             title: title.into(),
             path: path.into(),
-            body: to_html(&value),
+            body,
         };
         return render(ctx, status, &page);
     }

@@ -11,7 +11,8 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::response::Response;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 /// The bearer token of a request (RFC 6750 §2.1), or from `access_token` in the query
 /// (§2.3, seed 002) when `query` allows it.
@@ -33,12 +34,12 @@ pub fn bearer<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<Stri
 /// id, username, nickname, avatar; `profile` → seed 003's fields, masked; `email`;
 /// `phone` (masked).
 /// `groups`: the user's group names when they were read already (with the token).
-pub async fn claims(
+pub async fn claims<'a>(
     app: &App,
-    user: &User,
+    user: &'a User,
     scopes: &[String],
     groups: Option<&[String]>,
-) -> Result<Value> {
+) -> Result<Claims<'a>> {
     let has = |s: &str| scopes.iter().any(|x| x == s);
     let basic = ["openid", "basic", "user.read"].iter().any(|s| has(s));
     let profile = has("profile");
@@ -49,56 +50,109 @@ pub async fn claims(
             "the token's scopes allow no user information".into(),
         ));
     }
-    let mut c = Map::new();
-    c.insert("sub".into(), json!(user.id.to_string()));
-    c.insert("id".into(), json!(user.id));
-    if basic || profile {
-        c.insert("username".into(), json!(user.username));
-        c.insert("preferred_username".into(), json!(user.username));
-        c.insert("nickname".into(), json!(user.nickname));
-        c.insert("avatar".into(), json!(user.avatar));
-        c.insert("picture".into(), json!(user.avatar));
-    }
-    if profile {
-        let (real_name, id_card) = app.identity(user);
-        c.insert("gender".into(), json!(user.gender));
-        c.insert("province".into(), json!(user.province));
-        c.insert("city".into(), json!(user.city));
-        c.insert("area".into(), json!(user.area));
-        c.insert("birthdate".into(), json!(user.birthdate));
-        c.insert(
-            "real_name".into(),
-            json!(real_name.as_deref().map(mask_name)),
-        );
-        c.insert(
-            "id_card".into(),
-            json!(id_card.as_deref().map(mask_id_card)),
-        );
-        c.insert("certificate_type".into(), json!(user.certificate_type));
-        c.insert("verify_tag".into(), json!(user.verify_tag));
-        c.insert("updated_at".into(), json!(user.updated_at));
-    }
-    if profile || has("user.read") {
-        let groups = match groups {
+    let groups = if profile || has("user.read") {
+        Some(match groups {
             Some(known) => known.to_vec(),
             None => app.db.group_names_of(user.id).await?,
-        };
-        c.insert("groups".into(), json!(groups));
-    }
-    if email {
-        c.insert("email".into(), json!(user.email));
-        c.insert("email_verified".into(), json!(user.email_verified));
-    }
-    if phone {
-        c.insert("phone".into(), json!(user.phone.as_deref().map(mask_phone)));
-        c.insert(
-            "phone_number".into(),
-            json!(user.phone.as_deref().map(mask_phone)),
-        );
-        c.insert("phone_verified".into(), json!(user.phone_verified));
-        c.insert("phone_number_verified".into(), json!(user.phone_verified));
-    }
-    Ok(Value::Object(c))
+        })
+    } else {
+        None
+    };
+    let masked_phone = || user.phone.as_deref().map(mask_phone);
+    Ok(Claims {
+        sub: user.id.to_string(),
+        id: user.id,
+        basic: (basic || profile).then_some(BasicClaims {
+            username: &user.username,
+            preferred_username: &user.username,
+            nickname: user.nickname.as_deref(),
+            avatar: user.avatar.as_deref(),
+            picture: user.avatar.as_deref(),
+        }),
+        profile: profile.then(|| {
+            let (real_name, id_card) = app.identity(user);
+            ProfileClaims {
+                gender: user.gender,
+                province: user.province.as_deref(),
+                city: user.city.as_deref(),
+                area: user.area.as_deref(),
+                birthdate: user.birthdate.as_deref(),
+                real_name: real_name.as_deref().map(mask_name),
+                id_card: id_card.as_deref().map(mask_id_card),
+                certificate_type: user.certificate_type,
+                verify_tag: user.verify_tag,
+                updated_at: user.updated_at,
+            }
+        }),
+        groups,
+        email: email.then_some(EmailClaims {
+            email: user.email.as_deref(),
+            email_verified: user.email_verified,
+        }),
+        phone: phone.then(|| PhoneClaims {
+            phone: masked_phone(),
+            phone_number: masked_phone(),
+            phone_verified: user.phone_verified,
+            phone_number_verified: user.phone_verified,
+        }),
+    })
+}
+
+/// A user's claims as [`claims`] picks them: a struct rather than a JSON map, since
+/// `/api/user` answers with it on every call. A claim with no value is `null`.
+#[derive(Debug, Serialize)]
+pub struct Claims<'a> {
+    sub: String,
+    id: i64,
+    #[serde(flatten)]
+    basic: Option<BasicClaims<'a>>,
+    #[serde(flatten)]
+    profile: Option<ProfileClaims<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<Vec<String>>,
+    #[serde(flatten)]
+    email: Option<EmailClaims<'a>>,
+    #[serde(flatten)]
+    phone: Option<PhoneClaims>,
+}
+
+#[derive(Debug, Serialize)]
+struct BasicClaims<'a> {
+    username: &'a str,
+    preferred_username: &'a str,
+    nickname: Option<&'a str>,
+    avatar: Option<&'a str>,
+    picture: Option<&'a str>,
+}
+
+/// Seed 003's profile fields, the real name and ID card number masked.
+#[derive(Debug, Serialize)]
+struct ProfileClaims<'a> {
+    gender: Option<i64>,
+    province: Option<&'a str>,
+    city: Option<&'a str>,
+    area: Option<&'a str>,
+    birthdate: Option<&'a str>,
+    real_name: Option<String>,
+    id_card: Option<String>,
+    certificate_type: Option<i64>,
+    verify_tag: i64,
+    updated_at: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct EmailClaims<'a> {
+    email: Option<&'a str>,
+    email_verified: bool,
+}
+
+/// The phone number masked, under seed 003's names and OpenID Connect's.
+#[derive(Debug, Serialize)]
+struct PhoneClaims {
+    phone: Option<String>,
+    phone_number: Option<String>,
+    phone_verified: bool,
+    phone_number_verified: bool,
 }
 
 pub async fn userinfo(State(state): State<SharedState>, headers: HeaderMap) -> Result<Response> {
@@ -113,7 +167,8 @@ pub async fn userinfo(State(state): State<SharedState>, headers: HeaderMap) -> R
     let user = active.user.as_ref().ok_or_else(|| {
         Error::InsufficientScope("this token stands for a client, not a user".into())
     })?;
-    let mut claims = claims(&state.app, user, &active.scopes, active.groups.as_deref()).await?;
+    let claims = claims(&state.app, user, &active.scopes, active.groups.as_deref()).await?;
+    let mut claims = serde_json::to_value(claims).map_err(|e| Error::Internal(e.to_string()))?;
     if let Some(map) = claims.as_object_mut() {
         // OpenID Connect Core §5.3.2: a claim without a value is left out, and
         // `gender` is a word there, not seed 003's number.
