@@ -437,10 +437,7 @@ on_both!(resource_api_gives_what_the_scopes_allow, |backend| {
             "verify_tag"
         ]
     );
-    assert!(
-        u["avatar"].is_null() && u["phone_verified"] == false,
-        "{u}"
-    );
+    assert!(u["avatar"].is_null() && u["phone_verified"] == false, "{u}");
 
     // A scope that guards no user path: 403 with WWW-Authenticate.
     let dev = authorized(&s, &http, &app, "develop").await;
