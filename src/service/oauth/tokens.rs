@@ -362,7 +362,13 @@ mod tests {
         d.add_extra(Some(r#"{"username": "u"}"#));
         assert_eq!(serde_json::to_value(&d).unwrap()["username"], "zhang");
         // Anything but a JSON object adds nothing.
-        d.add_extra(Some("[1]"));
-        assert!(d.extra.is_empty());
+        for junk in ["[1]", "\"card\"", "not json"] {
+            let mut d = described(None);
+            d.add_extra(Some(junk));
+            assert_eq!(
+                serde_json::to_value(&d).unwrap(),
+                serde_json::to_value(described(None)).unwrap()
+            );
+        }
     }
 }
