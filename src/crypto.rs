@@ -22,7 +22,9 @@ type HmacSha256 = Hmac<Sha256>;
 /// The server's 32-byte secret key (`USERCENTER_SECRET_KEY`).
 #[derive(Clone)]
 pub struct SecretKey {
-    hash_key: [u8; 32],
+    /// HMAC-SHA-256 keyed with the derived hash key, its key blocks already hashed:
+    /// each hash clones it instead of keying anew (two SHA-256 blocks fewer).
+    hasher: HmacSha256,
     encryption_key: [u8; 32],
 }
 
@@ -47,7 +49,7 @@ impl SecretKey {
         // Separate keys per purpose, so that a hash can never be replayed as a
         // ciphertext key or the reverse.
         Self {
-            hash_key: derive(raw, b"usercenter/secret-hash/v1"),
+            hasher: keyed(&derive(raw, b"usercenter/secret-hash/v1")),
             encryption_key: derive(raw, b"usercenter/encryption/v1"),
         }
     }
@@ -76,10 +78,7 @@ impl SecretKey {
 
     /// The keyed hash of a high-entropy secret, as stored in the database.
     pub fn hash_secret(&self, secret: &str) -> String {
-        let mut mac = HmacSha256::new_from_slice(&self.hash_key).unwrap_or_else(|_| {
-            // HMAC accepts keys of any length; this branch cannot be taken.
-            HmacSha256::new(&Default::default())
-        });
+        let mut mac = self.hasher.clone();
         mac.update(secret.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
@@ -139,10 +138,15 @@ impl SecretKey {
 }
 
 fn derive(raw: &[u8; 32], label: &[u8]) -> [u8; 32] {
-    let mut mac =
-        HmacSha256::new_from_slice(raw).unwrap_or_else(|_| HmacSha256::new(&Default::default()));
+    let mut mac = keyed(raw);
     mac.update(label);
     mac.finalize().into_bytes().into()
+}
+
+/// HMAC-SHA-256 under a 32-byte key.
+fn keyed(key: &[u8; 32]) -> HmacSha256 {
+    // HMAC takes keys of any length, so `new_from_slice` cannot fail here.
+    HmacSha256::new_from_slice(key).unwrap_or_else(|_| HmacSha256::new(&Default::default()))
 }
 
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
@@ -334,6 +338,19 @@ mod tests {
         assert!(a.verify_secret("s3cret", &h));
         assert!(!a.verify_secret("s3creT", &h));
         assert_ne!(h, b.hash_secret("s3cret"), "the hash depends on the key");
+    }
+
+    #[test]
+    fn stored_hashes_stay_what_they_were() {
+        // Every stored secret and token is found by this value: a change to how it is
+        // computed would lock out every client and revoke every token.
+        let k = SecretKey::from_hex(&"2a".repeat(32)).unwrap();
+        // HMAC-SHA-256 under HMAC-SHA-256(key, "usercenter/secret-hash/v1"), as Python's
+        // hmac module computes it.
+        assert_eq!(
+            k.hash_secret("s3cret"),
+            "ab9cebc3ac2a23616a2fb87cebe960aaba59fa4cf0cf397b974ff81c89dfab24"
+        );
     }
 
     #[test]
