@@ -62,10 +62,15 @@ impl Described {
     /// Adds the fields of the token's extension data (a JSON object), except those
     /// this answer already has: the extension data never replaces a standard field.
     fn add_extra(&mut self, extra: Option<&str>) {
-        if let Some(Value::Object(fields)) = extra.and_then(|e| serde_json::from_str(e).ok()) {
-            let taken = |name: &str| {
-                matches!(
-                    name,
+        let Some(Value::Object(fields)) = extra.and_then(|e| serde_json::from_str(e).ok()) else {
+            return;
+        };
+        let has_username = self.username.is_some();
+        self.extra = fields
+            .into_iter()
+            .filter(|(name, _)| {
+                !matches!(
+                    name.as_str(),
                     "active"
                         | "scope"
                         | "client_id"
@@ -75,11 +80,9 @@ impl Described {
                         | "iss"
                         | "sub"
                         | "aud"
-                ) || (name == "username" && self.username.is_some())
-            };
-            let fields = fields.into_iter().filter(|(k, _)| !taken(k)).collect();
-            self.extra = fields;
-        }
+                ) && !(name == "username" && has_username)
+            })
+            .collect();
     }
 }
 
