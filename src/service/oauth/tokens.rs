@@ -80,7 +80,7 @@ impl Described {
                         | "iss"
                         | "sub"
                         | "aud"
-                ) && !(name == "username" && has_username)
+                ) && (name != "username" || !has_username)
             })
             .collect();
     }
