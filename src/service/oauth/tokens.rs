@@ -24,20 +24,30 @@ impl Active {
     }
 }
 
-/// An introspection answer (RFC 7662, section 2.2): `{"active": false}`, or what the
-/// token is. A struct rather than a JSON map: introspection is a hot path.
-#[derive(Debug, Serialize)]
-pub struct Introspection {
-    active: bool,
-    #[serde(flatten)]
-    token: Option<Described>,
-}
+/// An introspection answer (RFC 7662, section 2.2): `{"active": false}`, or
+/// `"active": true` with what the token is. A struct rather than a JSON map:
+/// introspection is a hot path.
+#[derive(Debug)]
+pub struct Introspection(Option<Described>);
 
 impl Introspection {
-    const INACTIVE: Self = Self {
-        active: false,
-        token: None,
-    };
+    const INACTIVE: Self = Self(None);
+}
+
+impl Serialize for Introspection {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Answer<'a> {
+            active: bool,
+            #[serde(flatten)]
+            token: Option<&'a Described>,
+        }
+        Answer {
+            active: self.0.is_some(),
+            token: self.0.as_ref(),
+        }
+        .serialize(s)
+    }
 }
 
 /// The fields of an active token's introspection.
@@ -274,10 +284,7 @@ impl App {
             extra: serde_json::Map::new(),
         };
         described.add_extra(extra);
-        Introspection {
-            active: true,
-            token: Some(described),
-        }
+        Introspection(Some(described))
     }
 
     /// RFC 7009: revokes a token of `caller`. Unknown tokens and other clients' tokens
@@ -332,10 +339,7 @@ mod tests {
             serde_json::to_value(Introspection::INACTIVE).unwrap(),
             json!({"active": false})
         );
-        let answer = Introspection {
-            active: true,
-            token: Some(described(Some("zhang"))),
-        };
+        let answer = Introspection(Some(described(Some("zhang"))));
         assert_eq!(
             serde_json::to_value(answer).unwrap(),
             json!({"active": true, "scope": "card", "client_id": "canteen", "token_type": "Bearer",
@@ -350,11 +354,7 @@ mod tests {
         d.add_extra(Some(
             r#"{"card_no": "C-1", "active": false, "sub": "x", "username": "u"}"#,
         ));
-        let v = serde_json::to_value(Introspection {
-            active: true,
-            token: Some(d),
-        })
-        .unwrap();
+        let v = serde_json::to_value(Introspection(Some(d))).unwrap();
         assert_eq!(v["active"], true);
         assert_eq!(v["sub"], "7");
         assert_eq!(v["card_no"], "C-1");
