@@ -261,14 +261,14 @@ impl Db {
         &self.pool
     }
 
-    /// Runs one write of a hot path through the group-commit writer ([`writer`]).
+    /// Runs one write of a hot path through the group-commit writer ([`writer`]);
+    /// answers the number of rows it changed.
     pub(crate) async fn write(
         &self,
         sql: &'static str,
         args: Vec<read::Value>,
-        answer: writer::Answer,
     ) -> crate::error::Result<i64> {
-        self.writer.run(sql, args, answer).await
+        self.writer.run(sql, args).await
     }
 
     /// Whether the database answers.

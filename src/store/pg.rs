@@ -206,20 +206,13 @@ impl PgConns {
         }
     }
 
-    /// Runs a write: the rows it changed, or with `returning`, the one integer it
-    /// returns (`RETURNING id`).
-    pub async fn execute(&self, sql: &str, args: &[Value], returning: bool) -> Result<i64> {
+    /// Runs a write: the rows it changed.
+    pub async fn execute(&self, sql: &str, args: &[Value]) -> Result<i64> {
         let mut lease = self.lease().await?;
-        let q = bind_values(sqlx::query(sql), args);
-        let done = if returning {
-            q.fetch_one(&mut lease.conn)
-                .await
-                .and_then(|row| row.try_get::<i64, _>(0))
-        } else {
-            q.execute(&mut lease.conn)
-                .await
-                .map(|r| i64::try_from(r.rows_affected()).unwrap_or(i64::MAX))
-        };
+        let done = bind_values(sqlx::query(sql), args)
+            .execute(&mut lease.conn)
+            .await
+            .map(|r| i64::try_from(r.rows_affected()).unwrap_or(i64::MAX));
         lease.end(&done);
         Ok(done?)
     }

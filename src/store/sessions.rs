@@ -83,7 +83,6 @@ impl Db {
         self.write(
             "UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2",
             vec![now.into(), id_hash.into()],
-            super::writer::Answer::Changes,
         )
         .await?;
         Ok(())

@@ -2,7 +2,6 @@
 //! stored as its keyed hash; a row is found by the hash of what the client presents.
 
 use super::read::{Cursor, Decode, from_any_row};
-use super::writer::Answer;
 use super::{Backend, ClientRef, Db, User, UserRef};
 use crate::error::Result;
 use std::sync::LazyLock;
@@ -211,7 +210,6 @@ impl Db {
                  nonce, code_challenge, code_challenge_method, auth_time, expires_at, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             args,
-            Answer::Changes,
         )
         .await?;
         Ok(())
@@ -238,7 +236,6 @@ impl Db {
         let marked = self.write(
                 "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
                 vec![now.into(), code_hash.into()],
-                Answer::Changes,
             )
             .await?;
         if marked != 1 {
@@ -308,7 +305,6 @@ impl Db {
                  auth_time, expires_at, created_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
                  WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = $2 AND revoked_at IS NOT NULL)",
                 args,
-                Answer::Changes,
             )
             .await?;
         Ok(stored == 1)
@@ -319,7 +315,6 @@ impl Db {
         self.write(
             "UPDATE access_tokens SET token_enc = $1 WHERE id = $2",
             vec![token_enc.into(), id.into()],
-            Answer::Changes,
         )
         .await?;
         Ok(())
@@ -475,7 +470,6 @@ impl Db {
                 "UPDATE refresh_tokens SET rotated_at = $1 WHERE id = $2 AND rotated_at IS NULL \
                  AND revoked_at IS NULL",
                 vec![now.into(), id.into()],
-                Answer::Changes,
             )
             .await?;
         Ok(changed == 1)
@@ -588,7 +582,7 @@ impl Db {
         let mut removed = 0;
         for sql in PURGES.iter() {
             loop {
-                let n = self.write(sql, vec![now.into()], Answer::Changes).await?;
+                let n = self.write(sql, vec![now.into()]).await?;
                 let n = u64::try_from(n).unwrap_or_default();
                 removed += n;
                 if n < PURGE_CHUNK {

@@ -44,11 +44,13 @@ const MAX_BATCH: usize = 256;
 
 /// What a statement answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Answer {
+enum Answer {
     /// The number of rows it changed.
     Changes,
-    /// The one integer it returns (`RETURNING id`).
-    Id,
+    /// The id of the one row it inserted, SQLite's last insert rowid. Not by
+    /// `RETURNING id`: SQLite gathers a statement's returned rows in a temporary
+    /// table, opened and closed per statement (`docs/performance.md`).
+    RowId,
 }
 
 const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens (token_hash, client_id, user_id, \
@@ -164,16 +166,15 @@ impl Writer {
         Self::Postgres { tokens: tx, conns }
     }
 
-    /// Runs one statement, committed before this returns.
-    pub(super) async fn run(
-        &self,
-        sql: &'static str,
-        args: Vec<Value>,
-        answer: Answer,
-    ) -> Result<i64> {
+    /// Runs one statement, committed before this returns; answers the number of
+    /// rows it changed.
+    pub(super) async fn run(&self, sql: &'static str, args: Vec<Value>) -> Result<i64> {
         match self {
-            Self::Sqlite(w) => w.run(Statement { sql, args, answer }).await,
-            Self::Postgres { conns, .. } => conns.execute(sql, &args, answer == Answer::Id).await,
+            Self::Sqlite(w) => {
+                let answer = Answer::Changes;
+                w.run(Statement { sql, args, answer }).await
+            }
+            Self::Postgres { conns, .. } => conns.execute(sql, &args).await,
         }
     }
 
@@ -182,14 +183,12 @@ impl Writer {
         match self {
             Self::Sqlite(w) => {
                 static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-                    format!(
-                        "{INSERT_ACCESS_TOKEN}($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"
-                    )
+                    format!("{INSERT_ACCESS_TOKEN}($1, $2, $3, $4, $5, $6, $7, $8, $9)")
                 });
                 let statement = Statement {
                     sql: SQL.as_str(),
                     args: values,
-                    answer: Answer::Id,
+                    answer: Answer::RowId,
                 };
                 w.run(statement).await
             }
@@ -377,9 +376,9 @@ fn run_sqlite(conn: &rusqlite::Connection, job: &Statement) -> Result<i64> {
     super::read::bind_sqlite(&mut stmt, &job.args)?;
     Ok(match job.answer {
         Answer::Changes => i64::try_from(stmt.raw_execute()?).unwrap_or(i64::MAX),
-        Answer::Id => match stmt.raw_query().next()? {
-            Some(row) => row.get(0)?,
-            None => return Err(rusqlite::Error::QueryReturnedNoRows.into()),
+        Answer::RowId => match stmt.raw_execute()? {
+            1 => conn.last_insert_rowid(),
+            _ => return Err(rusqlite::Error::QueryReturnedNoRows.into()),
         },
     })
 }
@@ -440,7 +439,7 @@ mod tests {
     use std::pin::pin;
     use std::task::{Context, Waker};
 
-    const INSERT: &str = "INSERT INTO t (v) VALUES ($1) RETURNING id";
+    const INSERT: &str = "INSERT INTO t (v) VALUES ($1)";
 
     /// A writer on a WAL database of its own with one table.
     struct Scratch {
@@ -466,6 +465,15 @@ mod tests {
                 unreachable!()
             };
             Self { dir, writer }
+        }
+
+        fn rows(&self) -> Vec<(i64, String)> {
+            let conn = lock(&self.writer.conn);
+            let mut stmt = conn.prepare("SELECT id, v FROM t ORDER BY id").unwrap();
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
         }
 
         fn values(&self) -> Vec<String> {
@@ -500,8 +508,24 @@ mod tests {
         Statement {
             sql: INSERT,
             args: vec![Value::from(v)],
-            answer: Answer::Id,
+            answer: Answer::RowId,
         }
+    }
+
+    #[tokio::test]
+    async fn an_insert_of_no_row_answers_no_id() {
+        let s = Scratch::new("no-row");
+        assert_eq!(s.writer.run(insert("first")).await.unwrap(), 1);
+        let nothing = Statement {
+            sql: "INSERT INTO t (v) SELECT $1 WHERE 0",
+            args: vec![Value::from("never")],
+            answer: Answer::RowId,
+        };
+        assert!(
+            s.writer.run(nothing).await.is_err(),
+            "not the previous row's id"
+        );
+        assert_eq!(s.values(), ["first"]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -513,14 +537,16 @@ mod tests {
                 tokio::spawn(async move { w.run(insert(&format!("v{i}"))).await })
             })
             .collect();
-        let mut ids = Vec::new();
-        for t in tasks {
-            ids.push(t.await.unwrap().unwrap());
+        let mut answered = Vec::new();
+        for (i, t) in tasks.into_iter().enumerate() {
+            answered.push((t.await.unwrap().unwrap(), format!("v{i}")));
         }
-        ids.sort_unstable();
-        ids.dedup();
-        assert_eq!(ids.len(), 300, "each statement answered with its own row");
-        assert_eq!(s.values().len(), 300);
+        answered.sort_unstable();
+        assert_eq!(
+            s.rows(),
+            answered,
+            "each statement answered with its own row's id"
+        );
         assert!(
             !lock(&s.writer.queue).leading,
             "the lead is given up when idle"
