@@ -1,7 +1,7 @@
 //! Clients (the apps of seed 002).
 
 use super::Db;
-use super::read::{Cursor, Decode, decode_any};
+use super::read::{Cursor, Decode, decode_any, sql_once};
 use crate::error::Result;
 
 /// A registered app. Lists are split; the secret exists only as its keyed hash.
@@ -204,13 +204,13 @@ impl Db {
     }
 
     pub async fn client_by_client_id(&self, client_id: &str) -> Result<Option<Client>> {
-        let sql = format!("SELECT {COLUMNS} FROM clients WHERE client_id = $1");
-        self.one(&sql, &[client_id.into()]).await
+        let sql = sql_once!("SELECT {COLUMNS} FROM clients WHERE client_id = $1");
+        self.one(sql, &[client_id.into()]).await
     }
 
     pub async fn client_by_id(&self, id: i64) -> Result<Option<Client>> {
-        let sql = format!("SELECT {COLUMNS} FROM clients WHERE id = $1");
-        self.one(&sql, &[id.into()]).await
+        let sql = sql_once!("SELECT {COLUMNS} FROM clients WHERE id = $1");
+        self.one(sql, &[id.into()]).await
     }
 
     /// Replaces the secret hash; the old secret stops working at once.

@@ -198,6 +198,17 @@ pub(crate) trait Decode: Sized {
     }
 }
 
+/// The SQL text of `format!`'s arguments, made once, on first use: column lists are
+/// constants, which `concat!` cannot join, and a hot path should not build its query
+/// text per request.
+macro_rules! sql_once {
+    ($($arg:tt)*) => {{
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!($($arg)*));
+        SQL.as_str()
+    }};
+}
+pub(crate) use sql_once;
+
 /// `sqlx::FromRow` by way of [`Decode`], for `query_as` with the type's `COLUMNS`.
 macro_rules! from_any_row {
     ($t:ty) => {

@@ -2,7 +2,7 @@
 //! hash, so a copy of the database cannot be used to log in.
 
 use super::Db;
-use super::read::{Cursor, Decode, from_any_row};
+use super::read::{Cursor, Decode, from_any_row, sql_once};
 use crate::error::Result;
 
 #[derive(Debug, Clone)]
@@ -72,10 +72,10 @@ impl Db {
     /// The session if it exists and has not passed its absolute expiry or its idle
     /// limit; the caller decides whether to [`Db::touch_session`].
     pub async fn session(&self, id_hash: &str, now: i64, idle: i64) -> Result<Option<Session>> {
-        let sql = format!(
+        let sql = sql_once!(
             "SELECT {COLUMNS} FROM sessions WHERE id_hash = $1 AND expires_at > $2 AND last_seen_at > $3"
         );
-        self.one(&sql, &[id_hash.into(), now.into(), (now - idle).into()])
+        self.one(sql, &[id_hash.into(), now.into(), (now - idle).into()])
             .await
     }
 

@@ -1,7 +1,7 @@
 //! Authorization codes, access tokens, refresh tokens and consents. Every secret is
 //! stored as its keyed hash; a row is found by the hash of what the client presents.
 
-use super::read::{Cursor, Decode, from_any_row};
+use super::read::{Cursor, Decode, from_any_row, sql_once};
 use super::{Backend, ClientRef, Db, User, UserRef};
 use crate::error::Result;
 use std::sync::LazyLock;
@@ -224,12 +224,12 @@ impl Db {
     ) -> Result<Option<AuthorizationCode>> {
         if self.backend == Backend::Postgres {
             // One round trip: the row comes back from the UPDATE itself.
-            let sql = format!(
+            let sql = sql_once!(
                 "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
                  RETURNING {}",
                 AuthorizationCode::COLUMNS
             );
-            return self.one(&sql, &[now.into(), code_hash.into()]).await;
+            return self.one(sql, &[now.into(), code_hash.into()]).await;
         }
         // SQLite: the UPDATE goes through the writer; the marked row is then read
         // back (the writer answers only after its commit).
@@ -241,11 +241,11 @@ impl Db {
         if marked != 1 {
             return Ok(None);
         }
-        let sql = format!(
+        let sql = sql_once!(
             "SELECT {} FROM authorization_codes WHERE code_hash = $1",
             AuthorizationCode::COLUMNS
         );
-        self.one(&sql, &[code_hash.into()]).await
+        self.one(sql, &[code_hash.into()]).await
     }
 
     /// Whether a code exists at all (used or not), to tell a replay from garbage.
@@ -342,11 +342,11 @@ impl Db {
     }
 
     pub async fn access_token(&self, keys: &TokenKeys) -> Result<Option<AccessToken>> {
-        let sql = format!(
+        let sql = sql_once!(
             "SELECT {} FROM access_tokens WHERE token_hash = $1",
             AccessToken::COLUMNS
         );
-        self.one_by_token(&sql, keys, AccessToken::decode).await
+        self.one_by_token(sql, keys, AccessToken::decode).await
     }
 
     /// [`Db::access_token`] with its client, its user and the user's group names, in
@@ -406,19 +406,17 @@ impl Db {
         client_id: &str,
         key: &str,
     ) -> Result<Option<(ClientRef, Option<TokenWithOwners<UserRef>>)>> {
-        static SQL: LazyLock<String> = LazyLock::new(|| {
-            format!(
-                "SELECT {}, {}, {}, {} FROM clients k \
-                 LEFT JOIN access_tokens t ON t.token_hash = $2 \
-                 LEFT JOIN clients c ON c.id = t.client_id \
-                 LEFT JOIN users u ON u.id = t.user_id WHERE k.client_id = $1",
-                ClientRef::columns_of("k"),
-                AccessToken::columns_of("t"),
-                ClientRef::columns_of("c"),
-                UserRef::columns_of("u"),
-            )
-        });
-        self.one_with(&SQL, &[client_id.into(), key.into()], |r| {
+        let sql = sql_once!(
+            "SELECT {}, {}, {}, {} FROM clients k \
+             LEFT JOIN access_tokens t ON t.token_hash = $2 \
+             LEFT JOIN clients c ON c.id = t.client_id \
+             LEFT JOIN users u ON u.id = t.user_id WHERE k.client_id = $1",
+            ClientRef::columns_of("k"),
+            AccessToken::columns_of("t"),
+            ClientRef::columns_of("c"),
+            UserRef::columns_of("u"),
+        );
+        self.one_with(sql, &[client_id.into(), key.into()], |r| {
             let caller = ClientRef::decode(r)?;
             let token = AccessToken::decode_opt(r)?;
             let client = ClientRef::decode_opt(r)?;
@@ -437,11 +435,11 @@ impl Db {
     }
 
     pub async fn refresh_token(&self, keys: &TokenKeys) -> Result<Option<RefreshToken>> {
-        let sql = format!(
+        let sql = sql_once!(
             "SELECT {} FROM refresh_tokens WHERE token_hash = $1",
             RefreshToken::COLUMNS
         );
-        self.one_by_token(&sql, keys, RefreshToken::decode).await
+        self.one_by_token(sql, keys, RefreshToken::decode).await
     }
 
     /// The row `sql` finds by a token's key (`$1`); by its legacy key only when the

@@ -1,6 +1,6 @@
 //! Users: accounts with the profile fields of seed 003.
 
-use super::read::{Cursor, Decode, from_any_row};
+use super::read::{Cursor, Decode, from_any_row, sql_once};
 use super::{Db, unique_violation};
 use crate::error::{Error, Result};
 
@@ -179,8 +179,8 @@ impl Db {
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
-        let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-        self.one(&sql, &[id.into()]).await
+        let sql = sql_once!("SELECT {COLUMNS} FROM users WHERE id = $1");
+        self.one(sql, &[id.into()]).await
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {

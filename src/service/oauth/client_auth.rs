@@ -24,7 +24,11 @@ fn bad(description: &str) -> Error {
 
 /// RFC 6749 §2.3.1: the id and secret in Basic are form-urlencoded first.
 fn form_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+    // form_urlencoded decodes pairs; `s` is the value of one.
+    let mut pair = String::with_capacity(s.len() + 2);
+    pair.push_str("x=");
+    pair.push_str(s);
+    url::form_urlencoded::parse(pair.as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default()
