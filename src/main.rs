@@ -7,6 +7,12 @@ use usercenter::Config;
 use usercenter::cli::{self, Cli, Command};
 use usercenter::log::Log;
 
+/// mimalloc rather than glibc's malloc: a request's memory is often freed on another
+/// runtime worker than the one that allocated it, and glibc's arenas then take locks
+/// against each other (`docs/performance.md`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = Cli::parse();
     let serving = matches!(args.command, Command::Serve);
