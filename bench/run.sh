@@ -2,7 +2,7 @@
 # The benchmark of issue 6: loopback load on the hot paths, every response checked.
 #
 #   bench/run.sh [--postgres] [--scale] [--peers] [--duration S] [--conns "64 256"]
-#                [--only "b d"]
+#                [--only "b d"] [--wrk-sched batch|normal]
 #
 # Installs wrk (Debian) when missing, builds the release binary, starts the server on
 # a fresh SQLite database (PostgreSQL with --postgres), seeds it (1 M users and 10 M
@@ -10,11 +10,15 @@
 # a measured run per connection count, sampling the server's RSS and CPU. With
 # --peers, node-oidc-provider (bench/peer) is measured in the same run for (b), (c)
 # RS256 and (d). Prints a Markdown table.
+#
+# wrk runs under the SCHED_BATCH policy unless --wrk-sched normal: on the cores it
+# shares with the server, its threads then do not preempt the server's on every
+# response they are woken for (docs/load-generator.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 ARGS="$*"
-DURATION=10 CONNS="64 256" POSTGRES="" SCALE="" PEERS="" ONLY=""
+DURATION=10 CONNS="64 256" POSTGRES="" SCALE="" PEERS="" ONLY="" WRK_SCHED=batch
 while [ $# -gt 0 ]; do
   case "$1" in
     --postgres) POSTGRES=1 ;;
@@ -23,6 +27,7 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift ;;
     --conns) CONNS=$2; shift ;;
     --only) ONLY=$2; shift ;; # scenario letters, e.g. "a d e" (ratios to (a) need a among them)
+    --wrk-sched) WRK_SCHED=$2; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -31,6 +36,12 @@ THREADS=2
 export BENCH_LUA="$ROOT/bench/lua" THREADS
 
 command -v wrk >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
+case "$WRK_SCHED" in
+  batch) command -v chrt >/dev/null || { echo "chrt (util-linux) is needed" >&2; exit 1; }
+         WRK=(chrt --batch 0 wrk) ;;
+  normal) WRK=(wrk) ;;
+  *) echo "--wrk-sched is batch or normal" >&2; exit 2 ;;
+esac
 command -v openssl >/dev/null || { echo "openssl is needed" >&2; exit 1; }
 cargo build --release --locked --bin usercenter --example bench_seed
 BIN="$ROOT/target/release/usercenter"
@@ -120,7 +131,7 @@ run() {
   wanted "$name" || return 0
   local warm
   # Each refresh run (warm-up or measured) gets a region of tokens of its own.
-  warm=$(env REFRESH_SKIP="$SPENT" REFRESH_REGION="$REGION" "$@" wrk -t$THREADS -c"$conns" -d2s -s "$BENCH_LUA/$script" "$url" 2>&1 | grep '^RESULT' || true)
+  warm=$(env REFRESH_SKIP="$SPENT" REFRESH_REGION="$REGION" "$@" "${WRK[@]}" -t$THREADS -c"$conns" -d2s -s "$BENCH_LUA/$script" "$url" 2>&1 | grep '^RESULT' || true)
   [ "$script" = refresh.lua ] && SPENT=$((SPENT + REGION))
   RUN_NO=$((RUN_NO + 1))
   local t0 d0 rssf="$WORK/rss.$RUN_NO" sampler
@@ -128,7 +139,7 @@ run() {
   sample_rss "$pid" "$rssf" & sampler=$!
   t0=$(ticks "$pid") d0=$(db_ticks)
   local out
-  out=$(env REFRESH_SKIP="$SPENT" REFRESH_REGION="$REGION" "$@" wrk -t$THREADS -c"$conns" -d"${DURATION}s" --latency -s "$BENCH_LUA/$script" "$url" 2>&1 | grep '^RESULT' || true)
+  out=$(env REFRESH_SKIP="$SPENT" REFRESH_REGION="$REGION" "$@" "${WRK[@]}" -t$THREADS -c"$conns" -d"${DURATION}s" --latency -s "$BENCH_LUA/$script" "$url" 2>&1 | grep '^RESULT' || true)
   [ "$script" = refresh.lua ] && SPENT=$((SPENT + REGION))
   local cpu
   cpu=$(awk -v a="$t0" -v b="$(ticks "$pid")" -v da="$d0" -v db="$(db_ticks)" -v d="$DURATION" -v hz="$(getconf CLK_TCK)" \
@@ -152,7 +163,7 @@ done
 
 # (h): logins saturate the hashing pool while (b) runs; (b)'s latency is what counts.
 if wanted h; then
-  env USER_LOGIN="$USER_LOGIN" USER_PASSWORD="$USER_PASSWORD" wrk -t1 -c16 -d"$((DURATION + 4))s" -s "$BENCH_LUA/login.lua" "$BASE" > "$WORK/login.out" 2>&1 &
+  env USER_LOGIN="$USER_LOGIN" USER_PASSWORD="$USER_PASSWORD" "${WRK[@]}" -t1 -c16 -d"$((DURATION + 4))s" -s "$BENCH_LUA/login.lua" "$BASE" > "$WORK/login.out" 2>&1 &
   LOGIN_PID=$!
   sleep 1
   run "h b while logins run" "$SERVER_PID" "$BASE" client_credentials.lua 64 AUTH="$AUTH"
