@@ -477,12 +477,7 @@ mod tests {
         }
 
         fn values(&self) -> Vec<String> {
-            let conn = lock(&self.writer.conn);
-            let mut stmt = conn.prepare("SELECT v FROM t ORDER BY id").unwrap();
-            stmt.query_map([], |r| r.get(0))
-                .unwrap()
-                .collect::<rusqlite::Result<_>>()
-                .unwrap()
+            self.rows().into_iter().map(|(_, v)| v).collect()
         }
     }
 
