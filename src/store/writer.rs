@@ -26,7 +26,7 @@
 
 use super::NewAccessToken;
 use super::pg::PgConns;
-use super::read::Value;
+use super::read::{Value, sql_once};
 use crate::error::{Error, Result};
 use std::collections::VecDeque;
 use std::path::Path;
@@ -182,11 +182,8 @@ impl Writer {
     pub(super) async fn access_token(&self, values: Vec<Value>) -> Result<i64> {
         match self {
             Self::Sqlite(w) => {
-                static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-                    format!("{INSERT_ACCESS_TOKEN}($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-                });
                 let statement = Statement {
-                    sql: SQL.as_str(),
+                    sql: sql_once!("{INSERT_ACCESS_TOKEN}($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
                     args: values,
                     answer: Answer::RowId,
                 };
