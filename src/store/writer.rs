@@ -43,7 +43,7 @@ const LOCK_WAIT: Duration = Duration::from_secs(5);
 const MAX_BATCH: usize = 256;
 
 /// What a statement answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 enum Answer {
     /// The number of rows it changed.
     Changes,
