@@ -63,6 +63,11 @@ pub enum Error {
     Sqlite(#[from] rusqlite::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A token was about to be stored with a kept client row that has changed since
+    /// it was read ([`crate::store::Db::cached_client`]); the request is then served
+    /// from a fresh read, so a caller never sees this.
+    #[error("the client changed while its token was being issued")]
+    ClientChanged,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -102,7 +107,7 @@ impl Error {
             Self::Forbidden(name, _) => (StatusCode::FORBIDDEN, name, 1),
             Self::Rejected(name, _) => (StatusCode::BAD_REQUEST, name, 1),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", 1),
-            Self::Database(_) | Self::Sqlite(_) | Self::Internal(_) => {
+            Self::Database(_) | Self::Sqlite(_) | Self::Internal(_) | Self::ClientChanged => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "server_error", 2)
             }
         }
@@ -112,7 +117,7 @@ impl Error {
     /// goes to the log only.
     pub fn description(&self) -> String {
         match self {
-            Self::Database(_) | Self::Sqlite(_) | Self::Internal(_) => {
+            Self::Database(_) | Self::Sqlite(_) | Self::Internal(_) | Self::ClientChanged => {
                 "the server could not complete the request".into()
             }
             other => other.to_string(),

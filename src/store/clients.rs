@@ -3,6 +3,8 @@
 use super::Db;
 use super::read::{Cursor, Decode, decode_any, sql_once};
 use crate::error::Result;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// A registered app. Lists are split; the secret exists only as its keyed hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +146,33 @@ impl Client {
 
 const COLUMNS: &str = <Client as Decode>::COLUMNS;
 
+/// A client row with the generation of the clients table it was read at (migration
+/// 5: every change to the table raises the generation, in the same transaction).
+#[derive(Debug, Clone)]
+pub struct ClientSnapshot {
+    pub client: Arc<Client>,
+    pub generation: i64,
+}
+
+/// Client rows kept for client credentials on SQLite, where reading the row was a
+/// fifth of each token request's server time (`docs/client-cache.md`). A kept row is
+/// never trusted alone: a token issued with it is stored only if the generation is
+/// still the row's, checked by the writer in the transaction that stores the token.
+#[derive(Debug, Default)]
+pub(super) struct ClientCache {
+    rows: Mutex<HashMap<String, ClientSnapshot>>,
+}
+
+/// Rows kept at most; past this many the cache starts over.
+const CACHED_CLIENTS: usize = 1024;
+
+impl ClientCache {
+    fn rows(&self) -> std::sync::MutexGuard<'_, HashMap<String, ClientSnapshot>> {
+        // The map is whole after any panic: entries are inserted and removed whole.
+        self.rows.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// A validated app, ready to store.
 #[derive(Debug, Clone, Default)]
 pub struct NewClient {
@@ -206,6 +235,48 @@ impl Db {
     pub async fn client_by_client_id(&self, client_id: &str) -> Result<Option<Client>> {
         let sql = sql_once!("SELECT {COLUMNS} FROM clients WHERE client_id = $1");
         self.one(sql, &[client_id.into()]).await
+    }
+
+    /// The client `client_id` for client credentials: as kept, or read now with the
+    /// generation and kept. `None` on PostgreSQL (nothing is kept there), for no such
+    /// client, and without a generation row. A caller that finds the row stale or
+    /// refused by it calls [`Db::forget_client`] and reads the client afresh.
+    pub async fn cached_client(&self, client_id: &str) -> Result<Option<ClientSnapshot>> {
+        let Some(cache) = &self.clients else {
+            return Ok(None);
+        };
+        if let Some(kept) = cache.rows().get(client_id) {
+            return Ok(Some(kept.clone()));
+        }
+        let sql = sql_once!(
+            "SELECT (SELECT n FROM client_generation WHERE id = 1), {COLUMNS} \
+             FROM clients WHERE client_id = $1"
+        );
+        let read = self
+            .one_with(sql, &[client_id.into()], |r| {
+                let Some(generation) = r.opt_int()? else {
+                    return Ok(None);
+                };
+                let client = Arc::new(Client::decode(r)?);
+                Ok(Some(ClientSnapshot { client, generation }))
+            })
+            .await?
+            .flatten();
+        if let Some(snapshot) = &read {
+            let mut rows = cache.rows();
+            if rows.len() >= CACHED_CLIENTS {
+                rows.clear();
+            }
+            rows.insert(client_id.to_owned(), snapshot.clone());
+        }
+        Ok(read)
+    }
+
+    /// Drops the kept row of `client_id`, so that the next request reads it afresh.
+    pub fn forget_client(&self, client_id: &str) {
+        if let Some(cache) = &self.clients {
+            cache.rows().remove(client_id);
+        }
     }
 
     pub async fn client_by_id(&self, id: i64) -> Result<Option<Client>> {

@@ -4,14 +4,31 @@
 
 use super::{Backend, Db, StoreError};
 
-/// `(version, sql)`, in order. Add a file, never edit an applied one.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/0001_init.sql")),
-    (2, include_str!("../../migrations/0002_token_reuse.sql")),
-    (3, include_str!("../../migrations/0003_scope_guards.sql")),
+/// `(version, sql, PostgreSQL's own sql where the dialects differ beyond the id
+/// column)`, in order. Add a file, never edit an applied one.
+const MIGRATIONS: &[(i64, &str, Option<&str>)] = &[
+    (1, include_str!("../../migrations/0001_init.sql"), None),
+    (
+        2,
+        include_str!("../../migrations/0002_token_reuse.sql"),
+        None,
+    ),
+    (
+        3,
+        include_str!("../../migrations/0003_scope_guards.sql"),
+        None,
+    ),
     (
         4,
         include_str!("../../migrations/0004_partial_token_indexes.sql"),
+        None,
+    ),
+    (
+        5,
+        include_str!("../../migrations/0005_client_generation.sql"),
+        Some(include_str!(
+            "../../migrations/0005_client_generation.postgres.sql"
+        )),
     ),
 ];
 
@@ -34,7 +51,11 @@ pub(super) async fn run(db: &Db) -> Result<(), StoreError> {
     .execute(db.wpool())
     .await
     .map_err(fail(0))?;
-    for (version, sql) in MIGRATIONS {
+    for (version, sqlite, postgres) in MIGRATIONS {
+        let sql = match (db.backend(), postgres) {
+            (Backend::Postgres, Some(own)) => own,
+            _ => sqlite,
+        };
         let mut tx = db.wpool().begin().await.map_err(fail(*version))?;
         if db.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")

@@ -24,7 +24,7 @@ mod users;
 mod writer;
 
 pub use audit::AuditEntry;
-pub use clients::{Client, ClientRef, NewClient};
+pub use clients::{Client, ClientRef, ClientSnapshot, NewClient};
 pub use console::{ClientUpdate, Consent};
 pub use groups::Group;
 pub use scopes::Scope;
@@ -146,6 +146,8 @@ pub struct Db {
     reads: Reads,
     /// SQLite's WAL checkpoints ([`checkpoint`]), while any copy of the Db lives.
     _checkpointer: Option<checkpoint::Checkpointer>,
+    /// Client rows kept for client credentials (SQLite only, [`Db::cached_client`]).
+    clients: Option<Arc<clients::ClientCache>>,
 }
 
 impl Db {
@@ -239,6 +241,7 @@ impl Db {
             backend,
             writer,
             reads,
+            clients: (backend == Backend::Sqlite).then(Arc::default),
             _checkpointer: checkpointer,
         };
         migrate::run(&db).await?;

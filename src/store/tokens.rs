@@ -175,6 +175,9 @@ pub struct NewAccessToken<'a> {
     pub code_hash: Option<&'a str>,
     pub extra: Option<&'a str>,
     pub expires_at: i64,
+    /// The generation of a kept client row the token was issued with: it is stored
+    /// only if no client changed since ([`Db::cached_client`]).
+    pub client_generation: Option<i64>,
 }
 
 /// A new refresh token row.
@@ -277,10 +280,15 @@ impl Db {
         Ok(())
     }
 
-    /// Stores an access token (through the group-commit writer) and returns its id.
+    /// Stores an access token (through the group-commit writer) and returns its id;
+    /// [`crate::error::Error::ClientChanged`] when issued with a kept client row that
+    /// has changed since.
     pub async fn create_access_token(&self, t: &NewAccessToken<'_>, now: i64) -> Result<i64> {
         self.writer
-            .access_token(super::writer::access_token_values(t, now))
+            .access_token(
+                super::writer::access_token_values(t, now),
+                t.client_generation,
+            )
             .await
     }
 

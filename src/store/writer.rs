@@ -51,10 +51,30 @@ enum Answer {
     /// `RETURNING id`: SQLite gathers a statement's returned rows in a temporary
     /// table, opened and closed per statement (`docs/performance.md`).
     RowId,
+    /// [`Answer::RowId`] of an insert made only while the clients' generation is
+    /// the one given; [`Error::ClientChanged`] when it was not.
+    RowIdIfCurrent,
 }
 
-const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens (token_hash, client_id, user_id, \
-    scope, family_id, code_hash, extra, expires_at, created_at) VALUES ";
+/// The head of an access token's INSERT, up to its values.
+macro_rules! insert_access_token {
+    () => {
+        "INSERT INTO access_tokens (token_hash, client_id, user_id, scope, family_id, \
+         code_hash, extra, expires_at, created_at) "
+    };
+}
+
+const INSERT_ACCESS_TOKEN: &str = concat!(insert_access_token!(), "VALUES ");
+
+/// An access token stored only if the clients' generation is still `$10`: issued
+/// with a kept client row, it counts only if no client changed since that row was
+/// read (`Db::cached_client`). The check and the insert are one statement of the
+/// batch's transaction, which no other writer interleaves.
+const INSERT_ACCESS_TOKEN_IF_CURRENT: &str = concat!(
+    insert_access_token!(),
+    "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
+     WHERE (SELECT n FROM client_generation WHERE id = 1) = $10"
+);
 
 /// The values of a new access token row, in `INSERT_ACCESS_TOKEN`'s column order.
 pub(super) fn access_token_values(t: &NewAccessToken<'_>, now: i64) -> Vec<Value> {
@@ -178,10 +198,17 @@ impl Writer {
         }
     }
 
-    /// Stores an access token row; the answer is its id.
-    pub(super) async fn access_token(&self, values: Vec<Value>) -> Result<i64> {
-        match self {
-            Self::Sqlite(w) => {
+    /// Stores an access token row; the answer is its id. With `generation` (a kept
+    /// client row's), only if the clients' generation is still that one:
+    /// [`Error::ClientChanged`] otherwise, and always on PostgreSQL, where no client
+    /// row is kept.
+    pub(super) async fn access_token(
+        &self,
+        mut values: Vec<Value>,
+        generation: Option<i64>,
+    ) -> Result<i64> {
+        match (self, generation) {
+            (Self::Sqlite(w), None) => {
                 let statement = Statement {
                     sql: sql_once!("{INSERT_ACCESS_TOKEN}($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
                     args: values,
@@ -189,7 +216,17 @@ impl Writer {
                 };
                 w.run(statement).await
             }
-            Self::Postgres { tokens, .. } => {
+            (Self::Sqlite(w), Some(generation)) => {
+                values.push(generation.into());
+                let statement = Statement {
+                    sql: INSERT_ACCESS_TOKEN_IF_CURRENT,
+                    args: values,
+                    answer: Answer::RowIdIfCurrent,
+                };
+                w.run(statement).await
+            }
+            (Self::Postgres { .. }, Some(_)) => Err(Error::ClientChanged),
+            (Self::Postgres { tokens, .. }, None) => {
                 let (reply, answered) = oneshot::channel();
                 tokens.send((values, reply)).await.map_err(|_| stopped())?;
                 answered.await.map_err(|_| stopped())?
@@ -375,6 +412,11 @@ fn run_sqlite(conn: &rusqlite::Connection, job: &Statement) -> Result<i64> {
         Answer::Changes => i64::try_from(stmt.raw_execute()?).unwrap_or(i64::MAX),
         Answer::RowId => match stmt.raw_execute()? {
             1 => conn.last_insert_rowid(),
+            _ => return Err(rusqlite::Error::QueryReturnedNoRows.into()),
+        },
+        Answer::RowIdIfCurrent => match stmt.raw_execute()? {
+            1 => conn.last_insert_rowid(),
+            0 => return Err(Error::ClientChanged),
             _ => return Err(rusqlite::Error::QueryReturnedNoRows.into()),
         },
     })

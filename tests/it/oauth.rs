@@ -1897,6 +1897,7 @@ async fn requests_go_on_after_postgres_drops_the_connections() {
         code_hash: None,
         extra: None,
         expires_at: now + 600,
+        client_generation: None,
     };
     s.app().db.create_access_token(&row, now).await.unwrap();
     assert!(active(stored).await);
@@ -1905,3 +1906,205 @@ async fn requests_go_on_after_postgres_drops_the_connections() {
     assert!(active(first).await);
     server.stop().await;
 }
+
+/// Gives `app` a new secret through a second store on the server's database, as
+/// another process (the command line) would: that store, the client's row id, and
+/// the app with its new secret.
+async fn new_secret_elsewhere(s: &TestServer, app: &App) -> (usercenter::store::Db, i64, App) {
+    let url = usercenter::store::DatabaseUrl::parse(&s.db.url).unwrap();
+    let elsewhere = usercenter::store::Db::open(&url).await.unwrap();
+    let pk = elsewhere
+        .client_by_client_id(&app.client_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let rotated = App {
+        client_id: app.client_id.clone(),
+        secret: Some(usercenter::crypto::random_token(24)),
+    };
+    let hash = s.app().key.hash_secret(rotated.secret.as_deref().unwrap());
+    elsewhere
+        .set_client_secret(pk, &hash, usercenter::time::now())
+        .await
+        .unwrap();
+    (elsewhere, pk, rotated)
+}
+
+/// The clients' generation (migration 5), as the database holds it.
+async fn client_generation(s: &TestServer) -> i64 {
+    sqlx::query_scalar("SELECT n FROM client_generation WHERE id = 1")
+        .fetch_one(s.app().db.pool())
+        .await
+        .unwrap()
+}
+
+// Client credentials use the client's kept row on SQLite: a change made by another
+// process (here a second store on the same database, as the command line's process
+// is) counts on the very next request. Without the writer's check of the generation
+// the old secret would still get a token from the kept row.
+on_both!(
+    client_credentials_see_a_client_changed_elsewhere_at_once,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let app = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+        let cc = [("grant_type", "client_credentials")];
+        for _ in 0..2 {
+            assert_eq!(token(&s, &app, &cc).await.status(), 200);
+        }
+        // A new secret: the old one stops at once, the new one works at once.
+        let (elsewhere, pk, rotated) = new_secret_elsewhere(&s, &app).await;
+        let now = usercenter::time::now();
+        let res = token(&s, &app, &cc).await;
+        assert_eq!(res.status(), 401, "the old secret is refused at once");
+        assert_eq!(json(res).await["error"], "invalid_client");
+        let issued = json(token(&s, &rotated, &cc).await).await;
+        let fresh = issued["access_token"].as_str().unwrap().to_string();
+        assert_eq!(introspect(&s, &rotated, &fresh).await["active"], true);
+
+        // Disabled elsewhere, right after a token from the kept row: refused at once.
+        assert_eq!(token(&s, &rotated, &cc).await.status(), 200);
+        elsewhere
+            .admin_set_client_disabled(pk, true, now)
+            .await
+            .unwrap();
+        let res = token(&s, &rotated, &cc).await;
+        assert_eq!(res.status(), 401, "a disabled client gets no token");
+        assert_eq!(json(res).await["error"], "invalid_client");
+        elsewhere
+            .admin_set_client_disabled(pk, false, now)
+            .await
+            .unwrap();
+        assert_eq!(token(&s, &rotated, &cc).await.status(), 200);
+
+        // Another client's change also outdates the kept row: the request is served
+        // from a fresh read, not refused.
+        let before = client_generation(&s).await;
+        make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+        assert!(client_generation(&s).await > before);
+        assert_eq!(token(&s, &rotated, &cc).await.status(), 200);
+        s.stop().await;
+    }
+);
+
+// The writer stores a token issued with a kept client row only while the clients'
+// generation is the row's; every insert, update and delete of a client raises it.
+on_both!(
+    a_token_issued_with_an_outdated_client_row_is_not_stored,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let app = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+        let db = &s.app().db;
+        let client = db
+            .client_by_client_id(&app.client_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let kept = db.cached_client(&app.client_id).await.unwrap();
+        assert_eq!(
+            kept.is_some(),
+            backend == Backend::Sqlite,
+            "client rows are kept on SQLite only"
+        );
+        let generation = client_generation(&s).await;
+        if let Some(kept) = &kept {
+            assert_eq!(kept.generation, generation);
+            assert_eq!(*kept.client, client);
+        }
+        let store = |generation: i64| {
+            let token = usercenter::crypto::ordered_token();
+            let hash = s.app().key.hash_token(&token);
+            let now = usercenter::time::now();
+            async move {
+                let row = usercenter::store::NewAccessToken {
+                    token_hash: &hash,
+                    client_id: client.id,
+                    user_id: None,
+                    scope: "basic",
+                    family_id: None,
+                    code_hash: None,
+                    extra: None,
+                    expires_at: now + 600,
+                    client_generation: Some(generation),
+                };
+                (db.create_access_token(&row, now).await, token)
+            }
+        };
+        let (stored, current) = store(generation).await;
+        match backend {
+            Backend::Sqlite => {
+                assert!(stored.is_ok(), "stored while the generation holds");
+                assert_eq!(introspect(&s, &app, &current).await["active"], true);
+            }
+            Backend::Postgres => {
+                assert!(matches!(stored, Err(usercenter::Error::ClientChanged)));
+            }
+        }
+
+        let pk = client.id;
+        let now = usercenter::time::now();
+        let other = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+        let after_insert = client_generation(&s).await;
+        assert!(after_insert > generation, "an insert raises it");
+        db.admin_set_client_disabled(pk, false, now).await.unwrap();
+        let after_update = client_generation(&s).await;
+        assert!(after_update > after_insert, "an update raises it");
+        let other_pk = db
+            .client_by_client_id(&other.client_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        sqlx::query("DELETE FROM clients WHERE id = $1")
+            .bind(other_pk)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        assert!(
+            client_generation(&s).await > after_update,
+            "a delete raises it"
+        );
+
+        let (stale, token) = store(generation).await;
+        assert!(
+            matches!(stale, Err(usercenter::Error::ClientChanged)),
+            "{stale:?}"
+        );
+        assert_eq!(introspect(&s, &app, &token).await, json!({"active": false}));
+        s.stop().await;
+    }
+);
+
+// Only a new, independent token is issued from a kept client row: the replace
+// policy revokes the client's earlier tokens before the new one is stored, and that
+// must not happen for credentials the fresh row refuses.
+on_both!(
+    a_kept_client_row_revokes_nothing_for_a_rotated_secret,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let app = make_client(&s, &["client_credentials"], &["basic"], false, |c| {
+            c.token_policy = Some("replace".into())
+        })
+        .await;
+        let cc = [("grant_type", "client_credentials")];
+        let first = json(token(&s, &app, &cc).await).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (_elsewhere, _, rotated) = new_secret_elsewhere(&s, &app).await;
+        let res = token(&s, &app, &cc).await;
+        assert_eq!(res.status(), 401, "the old secret is refused");
+        assert_eq!(
+            introspect(&s, &rotated, &first).await["active"],
+            true,
+            "and revoked nothing"
+        );
+        let second = json(token(&s, &rotated, &cc).await).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(introspect(&s, &rotated, &first).await["active"], false);
+        assert_eq!(introspect(&s, &rotated, &second).await["active"], true);
+        s.stop().await;
+    }
+);

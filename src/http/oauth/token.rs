@@ -32,24 +32,32 @@ fn params(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, String>> 
     single_valued(form_pairs(body))
 }
 
-/// parse → authenticate the client → grant allowed? → the grant → issue.
+/// parse → authenticate the client → grant allowed? → the grant → issue (client
+/// credentials first with the client's kept row, [`grants::dispatch_with_kept_client`]).
 pub async fn token(
     State(state): State<SharedState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
     let params = params(&headers, &body)?;
+    let settings = state.app.settings().await?;
+    let authorization = authorization(&headers);
+    if let Some(issued) =
+        grants::dispatch_with_kept_client(&state.app, authorization, &params, &settings).await?
+    {
+        return Ok(no_store(Json(issued)));
+    }
     let (client, method) = state
         .app
-        .authenticate_client(authorization(&headers), &params)
+        .authenticate_client(authorization, &params)
         .await?;
-    let settings = state.app.settings().await?;
     let issued = grants::dispatch(Request {
         app: &state.app,
         client: &client,
         method,
         params: &params,
         settings: &settings,
+        client_generation: None,
     })
     .await?;
     Ok(no_store(Json(issued)))

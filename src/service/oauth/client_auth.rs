@@ -5,10 +5,11 @@
 use super::tokens::{Prefetched, plausible};
 use crate::error::{Error, Result};
 use crate::service::App;
-use crate::store::{Client, ClientRef, TokenKeys};
+use crate::store::{Client, ClientRef, ClientSnapshot, TokenKeys};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// How the client presented itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +94,31 @@ impl App {
         self.check_client(client, secret.as_deref(), method)
     }
 
+    /// [`App::authenticate_client`] with the client's kept row
+    /// ([`crate::store::Db::cached_client`]). `None` where the kept row does not
+    /// accept the credentials, or nothing is kept: only a fresh row may refuse a
+    /// client (its secret may be new), so the caller then authenticates the
+    /// ordinary way; the kept row is forgotten.
+    pub async fn authenticate_kept_client(
+        &self,
+        authorization: Option<&str>,
+        params: &HashMap<String, String>,
+    ) -> Result<Option<(ClientSnapshot, Method)>> {
+        let Ok((client_id, secret, method)) = required(authorization, params) else {
+            return Ok(None);
+        };
+        let Some(kept) = self.db.cached_client(&client_id).await? else {
+            return Ok(None);
+        };
+        match self.check_client(Some(kept.client.clone()), secret.as_deref(), method) {
+            Ok((_, method)) => Ok(Some((kept, method))),
+            Err(_) => {
+                self.db.forget_client(&client_id);
+                Ok(None)
+            }
+        }
+    }
+
     /// [`App::authenticate_client`] for introspection, which reads the client and the
     /// access token `token` (by its ordered key) in one query.
     pub async fn authenticate_client_with_token(
@@ -156,6 +182,12 @@ struct Checked<'a> {
 /// A client row, whole or narrow, that credentials are checked against.
 trait Credentials {
     fn credentials(&self) -> Checked<'_>;
+}
+
+impl Credentials for Arc<Client> {
+    fn credentials(&self) -> Checked<'_> {
+        self.as_ref().credentials()
+    }
 }
 
 impl Credentials for Client {

@@ -30,6 +30,9 @@ pub struct Issue<'a> {
     pub nonce: Option<String>,
     /// Extension data of seed 004 (card number and state), kept with the token.
     pub extra: Option<Value>,
+    /// Set when `client` is a kept row ([`crate::store::Db::cached_client`]): its
+    /// generation, which must still be current when the token is stored.
+    pub client_generation: Option<i64>,
 }
 
 /// The token response (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
@@ -69,6 +72,12 @@ impl App {
         let client = req
             .client
             .ok_or_else(|| Error::Internal("issue() without a client".into()))?;
+        // A kept row is checked when the token is stored, and only a new, independent
+        // token is stored then: reusing a token or revoking earlier ones would act on
+        // the row before that check.
+        if req.client_generation.is_some() && client.token_policy != "independent" {
+            return Err(Error::ClientChanged);
+        }
         let now = crate::time::now();
         let scope = req.scope.join(" ");
         let ttl = self.access_ttl(client, settings);
@@ -115,13 +124,17 @@ impl App {
                             code_hash: req.code_hash.as_deref(),
                             extra: extra.as_deref(),
                             expires_at: now + ttl,
+                            client_generation: req.client_generation,
                         },
                         now,
                     )
                     .await
-                    .map_err(|e| {
-                        tracing::error!(error = %e, "could not store an access token");
-                        Error::Internal("access token".into())
+                    .map_err(|e| match e {
+                        Error::ClientChanged => e,
+                        e => {
+                            tracing::error!(error = %e, "could not store an access token");
+                            Error::Internal("access token".into())
+                        }
                     })?;
                 if client.token_policy == "reuse" {
                     self.db

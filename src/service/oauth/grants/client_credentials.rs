@@ -23,6 +23,7 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
     let issue = Issue {
         client: Some(req.client),
         scope,
+        client_generation: req.client_generation,
         ..Issue::default()
     };
     req.app.issue(issue, req.settings).await

@@ -22,6 +22,8 @@ pub struct Request<'a> {
     pub method: Method,
     pub params: &'a HashMap<String, String>,
     pub settings: &'a Settings,
+    /// Set when `client` is a kept row: its generation ([`crate::store::ClientSnapshot`]).
+    pub client_generation: Option<i64>,
 }
 
 impl Request<'_> {
@@ -74,6 +76,44 @@ impl App {
                 "the scope {refused:?} is not allowed for this client"
             ))
         })
+    }
+}
+
+/// Client credentials with the client's kept row (SQLite), the grant machine clients
+/// use on every call: no read of the client, and the token is stored only if no
+/// client changed since the row was read (`docs/client-cache.md`). `None` means
+/// "serve this request the ordinary way", which decides every refusal: another
+/// grant; nothing kept; the kept row refusing (a new secret, a disabled client); or
+/// the grant failing with it (scopes since granted; the row changed before the token
+/// was stored). The kept row is forgotten then, and read afresh by the next request.
+pub async fn dispatch_with_kept_client(
+    app: &App,
+    authorization: Option<&str>,
+    params: &HashMap<String, String>,
+    settings: &Settings,
+) -> Result<Option<Issued>> {
+    let grant = params.get("grant_type").and_then(|g| g.parse().ok());
+    if grant != Some(GrantType::ClientCredentials) {
+        return Ok(None);
+    }
+    let Some((kept, method)) = app.authenticate_kept_client(authorization, params).await? else {
+        return Ok(None);
+    };
+    let issued = dispatch(Request {
+        app,
+        client: &kept.client,
+        method,
+        params,
+        settings,
+        client_generation: Some(kept.generation),
+    })
+    .await;
+    match issued {
+        Ok(issued) => Ok(Some(issued)),
+        Err(_) => {
+            app.db.forget_client(&kept.client.client_id);
+            Ok(None)
+        }
     }
 }
 
