@@ -28,6 +28,7 @@ use super::NewAccessToken;
 use super::pg::PgConns;
 use super::read::{Value, sql_once};
 use crate::error::{Error, Result};
+use rusqlite::OptionalExtension;
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -51,30 +52,19 @@ enum Answer {
     /// `RETURNING id`: SQLite gathers a statement's returned rows in a temporary
     /// table, opened and closed per statement (`docs/performance.md`).
     RowId,
-    /// [`Answer::RowId`] of an insert made only while the clients' generation is
-    /// the one given; [`Error::ClientChanged`] when it was not.
-    RowIdIfCurrent,
+    /// [`Answer::RowId`] of an insert run only while the clients' generation is the
+    /// one given, checked in the batch's transaction, which no other writer
+    /// interleaves; [`Error::ClientChanged`] when it is not. (A guard inside the
+    /// statement, `INSERT … SELECT … WHERE`, would make SQLite keep a statement
+    /// journal: a copy of each page the insert touches.)
+    RowIdIfCurrent(i64),
 }
 
-/// The head of an access token's INSERT, up to its values.
-macro_rules! insert_access_token {
-    () => {
-        "INSERT INTO access_tokens (token_hash, client_id, user_id, scope, family_id, \
-         code_hash, extra, expires_at, created_at) "
-    };
-}
+const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens (token_hash, client_id, user_id, \
+    scope, family_id, code_hash, extra, expires_at, created_at) VALUES ";
 
-const INSERT_ACCESS_TOKEN: &str = concat!(insert_access_token!(), "VALUES ");
-
-/// An access token stored only if the clients' generation is still `$10`: issued
-/// with a kept client row, it counts only if no client changed since that row was
-/// read (`Db::cached_client`). The check and the insert are one statement of the
-/// batch's transaction, which no other writer interleaves.
-const INSERT_ACCESS_TOKEN_IF_CURRENT: &str = concat!(
-    insert_access_token!(),
-    "SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
-     WHERE (SELECT n FROM client_generation WHERE id = 1) = $10"
-);
+/// The clients' generation (migration 5), read inside a batch's transaction.
+const CLIENT_GENERATION: &str = "SELECT n FROM client_generation WHERE id = 1";
 
 /// The values of a new access token row, in `INSERT_ACCESS_TOKEN`'s column order.
 pub(super) fn access_token_values(t: &NewAccessToken<'_>, now: i64) -> Vec<Value> {
@@ -204,7 +194,7 @@ impl Writer {
     /// row is kept.
     pub(super) async fn access_token(
         &self,
-        mut values: Vec<Value>,
+        values: Vec<Value>,
         generation: Option<i64>,
     ) -> Result<i64> {
         match (self, generation) {
@@ -217,11 +207,10 @@ impl Writer {
                 w.run(statement).await
             }
             (Self::Sqlite(w), Some(generation)) => {
-                values.push(generation.into());
                 let statement = Statement {
-                    sql: INSERT_ACCESS_TOKEN_IF_CURRENT,
+                    sql: sql_once!("{INSERT_ACCESS_TOKEN}($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
                     args: values,
-                    answer: Answer::RowIdIfCurrent,
+                    answer: Answer::RowIdIfCurrent(generation),
                 };
                 w.run(statement).await
             }
@@ -406,17 +395,21 @@ fn write_batch_sqlite(conn: &rusqlite::Connection, batch: &mut Vec<Job>) {
 }
 
 fn run_sqlite(conn: &rusqlite::Connection, job: &Statement) -> Result<i64> {
+    if let Answer::RowIdIfCurrent(generation) = job.answer {
+        let current: Option<i64> = conn
+            .prepare_cached(CLIENT_GENERATION)?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        if current != Some(generation) {
+            return Err(Error::ClientChanged);
+        }
+    }
     let mut stmt = conn.prepare_cached(job.sql)?;
     super::read::bind_sqlite(&mut stmt, &job.args)?;
     Ok(match job.answer {
         Answer::Changes => i64::try_from(stmt.raw_execute()?).unwrap_or(i64::MAX),
-        Answer::RowId => match stmt.raw_execute()? {
+        Answer::RowId | Answer::RowIdIfCurrent(_) => match stmt.raw_execute()? {
             1 => conn.last_insert_rowid(),
-            _ => return Err(rusqlite::Error::QueryReturnedNoRows.into()),
-        },
-        Answer::RowIdIfCurrent => match stmt.raw_execute()? {
-            1 => conn.last_insert_rowid(),
-            0 => return Err(Error::ClientChanged),
             _ => return Err(rusqlite::Error::QueryReturnedNoRows.into()),
         },
     })
