@@ -198,19 +198,11 @@ impl Writer {
         generation: Option<i64>,
     ) -> Result<i64> {
         match (self, generation) {
-            (Self::Sqlite(w), None) => {
+            (Self::Sqlite(w), generation) => {
                 let statement = Statement {
                     sql: sql_once!("{INSERT_ACCESS_TOKEN}($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
                     args: values,
-                    answer: Answer::RowId,
-                };
-                w.run(statement).await
-            }
-            (Self::Sqlite(w), Some(generation)) => {
-                let statement = Statement {
-                    sql: sql_once!("{INSERT_ACCESS_TOKEN}($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
-                    args: values,
-                    answer: Answer::RowIdIfCurrent(generation),
+                    answer: generation.map_or(Answer::RowId, Answer::RowIdIfCurrent),
                 };
                 w.run(statement).await
             }
