@@ -154,10 +154,11 @@ pub struct ClientSnapshot {
     pub generation: i64,
 }
 
-/// Client rows kept for client credentials on SQLite, where reading the row was a
-/// fifth of each token request's server time (`docs/client-cache.md`). A kept row is
-/// never trusted alone: a token issued with it is stored only if the generation is
-/// still the row's, checked by the writer in the transaction that stores the token.
+/// Client rows kept for client credentials, where reading the row was a fifth of
+/// each token request's server time on SQLite and a round trip on PostgreSQL
+/// (`docs/client-cache.md`). A kept row is never trusted alone: a token issued with
+/// it is stored only if the generation is still the row's, checked by the writer
+/// where it stores the token.
 #[derive(Debug, Default)]
 pub(super) struct ClientCache {
     rows: Mutex<HashMap<String, ClientSnapshot>>,
@@ -238,13 +239,11 @@ impl Db {
     }
 
     /// The client `client_id` for client credentials: as kept, or read now with the
-    /// generation and kept. `None` on PostgreSQL (nothing is kept there), for no such
-    /// client, and without a generation row. A caller that finds the row stale or
-    /// refused by it calls [`Db::forget_client`] and reads the client afresh.
+    /// generation and kept. `None` for no such client, and without a generation row.
+    /// A caller that finds the row stale or refused by it calls [`Db::forget_client`]
+    /// and reads the client afresh.
     pub async fn cached_client(&self, client_id: &str) -> Result<Option<ClientSnapshot>> {
-        let Some(cache) = &self.clients else {
-            return Ok(None);
-        };
+        let cache = &self.clients;
         if let Some(kept) = cache.rows().get(client_id) {
             return Ok(Some(kept.clone()));
         }
@@ -274,9 +273,7 @@ impl Db {
 
     /// Drops the kept row of `client_id`, so that the next request reads it afresh.
     pub fn forget_client(&self, client_id: &str) {
-        if let Some(cache) = &self.clients {
-            cache.rows().remove(client_id);
-        }
+        self.clients.rows().remove(client_id);
     }
 
     pub async fn client_by_id(&self, id: i64) -> Result<Option<Client>> {

@@ -146,8 +146,8 @@ pub struct Db {
     reads: Reads,
     /// SQLite's WAL checkpoints ([`checkpoint`]), while any copy of the Db lives.
     _checkpointer: Option<checkpoint::Checkpointer>,
-    /// Client rows kept for client credentials (SQLite only, [`Db::cached_client`]).
-    clients: Option<Arc<clients::ClientCache>>,
+    /// Client rows kept for client credentials ([`Db::cached_client`]).
+    clients: Arc<clients::ClientCache>,
 }
 
 impl Db {
@@ -241,7 +241,7 @@ impl Db {
             backend,
             writer,
             reads,
-            clients: (backend == Backend::Sqlite).then(Arc::default),
+            clients: Arc::default(),
             _checkpointer: checkpointer,
         };
         migrate::run(&db).await?;

@@ -21,8 +21,8 @@
 //!
 //! On PostgreSQL, whose writers do not queue on one lock, statements run on the
 //! request's task (on the hot paths' connections, [`super::pg`]); only access tokens
-//! are batched, by a task that sends one multi-row INSERT, retried row by row when it
-//! fails.
+//! are batched, by a task that sends one multi-row INSERT (one per generation for the
+//! tokens of kept client rows), retried row by row when it fails.
 
 use super::NewAccessToken;
 use super::pg::PgConns;
@@ -83,6 +83,15 @@ pub(super) fn access_token_values(t: &NewAccessToken<'_>, now: i64) -> Vec<Value
 
 type Reply = oneshot::Sender<Result<i64>>;
 
+/// An access token waiting for the PostgreSQL batcher, with the generation of the
+/// kept client row it was issued with, if any.
+#[derive(Debug)]
+pub(super) struct PgToken {
+    values: Vec<Value>,
+    generation: Option<i64>,
+    reply: Reply,
+}
+
 /// A statement waiting for the SQLite writer.
 #[derive(Debug)]
 struct Statement {
@@ -127,7 +136,7 @@ pub(super) enum Writer {
     Sqlite(Arc<Sqlite>),
     /// Only access tokens are batched there; other statements run on `conns`.
     Postgres {
-        tokens: mpsc::Sender<(Vec<Value>, Reply)>,
+        tokens: mpsc::Sender<PgToken>,
         conns: Arc<PgConns>,
     },
 }
@@ -190,8 +199,7 @@ impl Writer {
 
     /// Stores an access token row; the answer is its id. With `generation` (a kept
     /// client row's), only if the clients' generation is still that one:
-    /// [`Error::ClientChanged`] otherwise, and always on PostgreSQL, where no client
-    /// row is kept.
+    /// [`Error::ClientChanged`] otherwise.
     pub(super) async fn access_token(
         &self,
         values: Vec<Value>,
@@ -206,10 +214,14 @@ impl Writer {
                 };
                 w.run(statement).await
             }
-            (Self::Postgres { .. }, Some(_)) => Err(Error::ClientChanged),
-            (Self::Postgres { tokens, .. }, None) => {
+            (Self::Postgres { tokens, .. }, generation) => {
                 let (reply, answered) = oneshot::channel();
-                tokens.send((values, reply)).await.map_err(|_| stopped())?;
+                let token = PgToken {
+                    values,
+                    generation,
+                    reply,
+                };
+                tokens.send(token).await.map_err(|_| stopped())?;
                 answered.await.map_err(|_| stopped())?
             }
         }
@@ -407,51 +419,95 @@ fn run_sqlite(conn: &rusqlite::Connection, job: &Statement) -> Result<i64> {
     })
 }
 
-async fn write_tokens_postgres(conns: &PgConns, batch: &mut Vec<(Vec<Value>, Reply)>) {
-    if batch.len() > 1 {
-        let mut sql = String::from(INSERT_ACCESS_TOKEN);
-        for i in 0..batch.len() {
-            let b = i * 9;
-            if i > 0 {
-                sql.push(',');
+/// The batch's tokens, those issued with kept client rows of one generation in a
+/// statement of their own.
+async fn write_tokens_postgres(conns: &PgConns, batch: &mut Vec<PgToken>) {
+    while !batch.is_empty() {
+        let generation = batch[0].generation;
+        let (mut group, rest): (Vec<PgToken>, Vec<PgToken>) =
+            batch.drain(..).partition(|t| t.generation == generation);
+        *batch = rest;
+        write_token_group(conns, generation, &mut group).await;
+    }
+}
+
+/// An INSERT of `rows` access tokens answering each row's id and hash. With a
+/// generation (the last parameter), the rows are inserted only while the clients'
+/// generation is that one; the generation's row is locked for share meanwhile, so a
+/// change to a client waits for the insert or the insert sees the change.
+fn insert_tokens_postgres(rows: usize, generation: bool) -> String {
+    let mut values = String::new();
+    for i in 0..rows {
+        values.push_str(if i > 0 { ", (" } else { "(" });
+        for c in 1..=9 {
+            if c > 1 {
+                values.push_str(", ");
             }
-            sql.push('(');
-            for c in 1..=9 {
-                if c > 1 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${}", b + c));
-            }
-            sql.push(')');
+            values.push_str(&format!("${}", i * 9 + c));
         }
-        sql.push_str(" RETURNING id, token_hash");
-        let args: Vec<Value> = batch.iter().flat_map(|(v, _)| v.iter().cloned()).collect();
+        values.push(')');
+    }
+    if !generation {
+        return format!("{INSERT_ACCESS_TOKEN}{values} RETURNING id, token_hash");
+    }
+    let head = INSERT_ACCESS_TOKEN.trim_end_matches("VALUES ");
+    format!(
+        "WITH g AS (SELECT n FROM client_generation WHERE id = 1 FOR SHARE) \
+         {head}SELECT v.* FROM g, (VALUES {values}) AS v WHERE g.n = ${} \
+         RETURNING id, token_hash",
+        rows * 9 + 1
+    )
+}
+
+/// The answer for a token whose row the INSERT did not return.
+fn not_inserted(generation: Option<i64>) -> Error {
+    match generation {
+        Some(_) => Error::ClientChanged,
+        None => Error::Database(sqlx::Error::RowNotFound),
+    }
+}
+
+async fn write_token_group(conns: &PgConns, generation: Option<i64>, group: &mut Vec<PgToken>) {
+    let with_generation = |mut args: Vec<Value>| {
+        if let Some(g) = generation {
+            args.push(g.into());
+        }
+        args
+    };
+    if group.len() > 1 {
+        let sql = insert_tokens_postgres(group.len(), generation.is_some());
+        let args = with_generation(
+            group
+                .iter()
+                .flat_map(|t| t.values.iter().cloned())
+                .collect(),
+        );
         if let Ok(ids) = conns.insert_returning_keys(&sql, &args, false).await {
             // RETURNING's order is not promised; the hash names each row.
-            for (values, reply) in batch.drain(..) {
+            for t in group.drain(..) {
                 let id = ids
                     .iter()
                     // values[0] is the row's token_hash (access_token_values).
-                    .find(|(_, h)| matches!(&values[0], Value::Text(Some(t)) if t == h))
+                    .find(|(_, h)| matches!(&t.values[0], Value::Text(Some(v)) if v == h))
                     .map(|(id, _)| *id);
-                let _ = reply.send(id.ok_or(Error::Database(sqlx::Error::RowNotFound)));
+                let _ = t.reply.send(id.ok_or_else(|| not_inserted(generation)));
             }
             return;
         }
     }
-    let sql = format!(
-        "{INSERT_ACCESS_TOKEN}($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id, token_hash"
-    );
-    for (values, reply) in batch.drain(..) {
+    // One at a time: a single token, or a batch whose statement failed (a row whose
+    // client was deleted meanwhile fails alone).
+    let sql = insert_tokens_postgres(1, generation.is_some());
+    for t in group.drain(..) {
         let result = conns
-            .insert_returning_keys(&sql, &values, true)
+            .insert_returning_keys(&sql, &with_generation(t.values), true)
             .await
             .and_then(|ids| {
                 ids.first()
                     .map(|(id, _)| *id)
-                    .ok_or(Error::Database(sqlx::Error::RowNotFound))
+                    .ok_or_else(|| not_inserted(generation))
             });
-        let _ = reply.send(result);
+        let _ = t.reply.send(result);
     }
 }
 

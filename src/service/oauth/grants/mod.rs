@@ -79,7 +79,7 @@ impl App {
     }
 }
 
-/// Client credentials with the client's kept row (SQLite), the grant machine clients
+/// Client credentials with the client's kept row, the grant machine clients
 /// use on every call: no read of the client, and the token is stored only if no
 /// client changed since the row was read (`docs/client-cache.md`). `None` means
 /// "serve this request the ordinary way", which decides every refusal: another
