@@ -83,9 +83,10 @@ impl App {
 /// use on every call: no read of the client, and the token is stored only if no
 /// client changed since the row was read (`docs/client-cache.md`). `None` means
 /// "serve this request the ordinary way", which decides every refusal: another
-/// grant; nothing kept; the kept row refusing (a new secret, a disabled client); or
-/// the grant failing with it (scopes since granted; the row changed before the token
-/// was stored). The kept row is forgotten then, and read afresh by the next request.
+/// grant; nothing kept; a token policy other than `independent`; the kept row
+/// refusing (a new secret, a disabled client); or the grant failing with it (scopes
+/// since granted; the row changed before the token was stored). In the last two
+/// cases the kept row is forgotten, and read afresh by the next request.
 pub async fn dispatch_with_kept_client(
     app: &App,
     authorization: Option<&str>,
@@ -99,6 +100,12 @@ pub async fn dispatch_with_kept_client(
     let Some((kept, method)) = app.authenticate_kept_client(authorization, params).await? else {
         return Ok(None);
     };
+    // `reuse` and `replace` act before the token is stored (`App::issue` refuses a
+    // kept row for them): the ordinary way at once, with the row kept, rather than
+    // the grant run twice and the row read again.
+    if kept.client.token_policy != "independent" {
+        return Ok(None);
+    }
     let issued = dispatch(Request {
         app,
         client: &kept.client,
