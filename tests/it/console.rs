@@ -2,7 +2,9 @@
 //! group details) and the resource API of seed 002 (`/api/user`).
 
 use crate::harness::{Backend, TestServer, client};
-use crate::oauth::{App, authorize, introspect_with, make_client, params_of, pkce, token};
+use crate::oauth::{
+    App, authorize, client_pk, introspect_with, make_client, params_of, pkce, token,
+};
 use crate::on_both;
 use serde_json::{Value, json};
 
@@ -214,14 +216,7 @@ on_both!(my_authorizations_and_tokens, |backend| {
     let (http, csrf) = s.login("reader", PW).await;
     let (nosy, nosy_csrf) = s.login("nosy", PW).await;
     let wide = authorized(&s, &http, &app, "openid email profile").await;
-    let pk = s
-        .app()
-        .db
-        .client_by_client_id(&app.client_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let pk = client_pk(&s, &app).await;
 
     let list = json_of(
         http.get(s.url("/api/authorizations/"))
@@ -711,14 +706,7 @@ async fn authorizations_page_revokes() {
         .unwrap();
     assert!(page.contains("Canteen App"));
     let csrf = hidden(&page, "csrf_token");
-    let pk = s
-        .app()
-        .db
-        .client_by_client_id(&app.client_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let pk = client_pk(&s, &app).await;
     let res = http
         .post(s.url(&format!("/account/authorizations/{pk}/revoke")))
         .form(&[("csrf_token", csrf.as_str())])

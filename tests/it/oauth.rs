@@ -41,6 +41,17 @@ pub async fn make_client(
     }
 }
 
+/// The row id (`pk`) of `app`'s client.
+pub async fn client_pk(s: &TestServer, app: &App) -> i64 {
+    s.app()
+        .db
+        .client_by_client_id(&app.client_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
 pub fn pkce() -> (String, String) {
     let verifier = usercenter::crypto::random_token(32);
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
@@ -1053,12 +1064,7 @@ on_both!(
         assert_eq!(i["sub"], app.client_id);
         assert!(i.get("username").is_none());
 
-        let client_pk = db
-            .client_by_client_id(&app.client_id)
-            .await
-            .unwrap()
-            .unwrap()
-            .id;
+        let client_pk = client_pk(&s, &app).await;
         db.admin_set_client_disabled(client_pk, true, now)
             .await
             .unwrap();
@@ -1875,14 +1881,7 @@ async fn requests_go_on_after_postgres_drops_the_connections() {
 
     // After a pause: connections idle that long are checked before use, so a write
     // with no read before it to find the breakage is stored too.
-    let client_id = s
-        .app()
-        .db
-        .client_by_client_id(&svc.client_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let client_id = client_pk(s, svc).await;
     assert!(drop_connections(s).await > 0);
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let stored = usercenter::crypto::ordered_token();
@@ -2070,12 +2069,7 @@ on_both!(
         db.admin_set_client_disabled(pk, false, now).await.unwrap();
         let after_update = client_generation(&s).await;
         assert!(after_update > after_insert, "an update raises it");
-        let other_pk = db
-            .client_by_client_id(&other.client_id)
-            .await
-            .unwrap()
-            .unwrap()
-            .id;
+        let other_pk = client_pk(&s, &other).await;
         sqlx::query("DELETE FROM clients WHERE id = $1")
             .bind(other_pk)
             .execute(db.pool())
@@ -2129,3 +2123,68 @@ on_both!(
         s.stop().await;
     }
 );
+
+// PostgreSQL: deleting a client while a token of its is being inserted the way the
+// batcher inserts it (the generation's row locked for share, then the token, whose
+// foreign key locks the client's row) cannot deadlock: the deletion's trigger locks
+// the generation's row before the statement touches any client row. With the
+// trigger after the statement, PostgreSQL reports a deadlock here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_client_while_its_token_is_stored_does_not_deadlock() {
+    if crate::harness::postgres_url().is_none() {
+        eprintln!("USERCENTER_TEST_POSTGRES_URL is not set: not run");
+        return;
+    }
+    let s = TestServer::start(Backend::Postgres).await;
+    let app = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+    let pool = s.app().db.pool().clone();
+    let pk = client_pk(&s, &app).await;
+    let mut insert = pool.begin().await.unwrap();
+    sqlx::query("SELECT n FROM client_generation WHERE id = 1 FOR SHARE")
+        .execute(&mut *insert)
+        .await
+        .unwrap();
+    let deleting = pool.clone();
+    let deletion = tokio::spawn(async move {
+        sqlx::query("DELETE FROM clients WHERE id = $1")
+            .bind(pk)
+            .execute(&deleting)
+            .await
+            .map(|done| done.rows_affected())
+    });
+    // Until the deletion waits on a lock: the order of the two is then fixed.
+    let mut waiting = 0i64;
+    for _ in 0..100 {
+        waiting = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM clients%'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(waiting, 1, "the deletion waits for the insert");
+    let now = usercenter::time::now();
+    let inserted = sqlx::query(
+        "INSERT INTO access_tokens (token_hash, client_id, scope, expires_at, created_at) \
+         VALUES ($1, $2, 'basic', $3, $4)",
+    )
+    .bind("deadlock-test")
+    .bind(pk)
+    .bind(now + 600)
+    .bind(now)
+    .execute(&mut *insert)
+    .await;
+    assert!(inserted.is_ok(), "{inserted:?}");
+    insert.commit().await.unwrap();
+    assert_eq!(
+        deletion.await.unwrap().unwrap(),
+        1,
+        "then the client is deleted"
+    );
+    s.stop().await;
+}
