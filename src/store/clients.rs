@@ -1,10 +1,10 @@
 //! Clients (the apps of seed 002).
 
 use super::Db;
+use super::kept::Kept;
 use super::read::{Cursor, Decode, decode_any, sql_once};
 use crate::error::Result;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 /// A registered app. Lists are split; the secret exists only as its keyed hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,20 +159,10 @@ pub struct ClientSnapshot {
 /// (`docs/client-cache.md`). A kept row is never trusted alone: a token issued with
 /// it is stored only if the generation is still the row's, checked by the writer
 /// where it stores the token.
-#[derive(Debug, Default)]
-pub(super) struct ClientCache {
-    rows: Mutex<HashMap<String, ClientSnapshot>>,
-}
+pub(super) type ClientCache = Kept<String, ClientSnapshot>;
 
 /// Rows kept at most; past this many the cache starts over.
-const CACHED_CLIENTS: usize = 1024;
-
-impl ClientCache {
-    fn rows(&self) -> std::sync::MutexGuard<'_, HashMap<String, ClientSnapshot>> {
-        // The map is whole after any panic: entries are inserted and removed whole.
-        self.rows.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
+pub(super) const CACHED_CLIENTS: usize = 1024;
 
 /// A validated app, ready to store.
 #[derive(Debug, Clone, Default)]
@@ -243,9 +233,8 @@ impl Db {
     /// A caller that finds the row stale or refused by it calls [`Db::forget_client`]
     /// and reads the client afresh.
     pub async fn cached_client(&self, client_id: &str) -> Result<Option<ClientSnapshot>> {
-        let cache = &self.clients;
-        if let Some(kept) = cache.rows().get(client_id) {
-            return Ok(Some(kept.clone()));
+        if let Some(kept) = self.clients.get(client_id) {
+            return Ok(Some(kept));
         }
         let sql = sql_once!(
             "SELECT (SELECT n FROM client_generation WHERE id = 1), {COLUMNS} \
@@ -262,18 +251,14 @@ impl Db {
             .await?
             .flatten();
         if let Some(snapshot) = &read {
-            let mut rows = cache.rows();
-            if rows.len() >= CACHED_CLIENTS {
-                rows.clear();
-            }
-            rows.insert(client_id.to_owned(), snapshot.clone());
+            self.clients.keep(client_id.to_owned(), snapshot.clone());
         }
         Ok(read)
     }
 
     /// Drops the kept row of `client_id`, so that the next request reads it afresh.
     pub fn forget_client(&self, client_id: &str) {
-        self.clients.rows().remove(client_id);
+        self.clients.forget(client_id);
     }
 
     pub async fn client_by_id(&self, id: i64) -> Result<Option<Client>> {

@@ -30,6 +30,13 @@ const MIGRATIONS: &[(i64, &str, Option<&str>)] = &[
             "../../migrations/0005_client_generation.postgres.sql"
         )),
     ),
+    (
+        6,
+        include_str!("../../migrations/0006_user_generation.sql"),
+        Some(include_str!(
+            "../../migrations/0006_user_generation.postgres.sql"
+        )),
+    ),
 ];
 
 /// An arbitrary constant naming our lock on PostgreSQL.

@@ -11,6 +11,7 @@ mod checkpoint;
 mod clients;
 mod console;
 mod groups;
+mod kept;
 mod migrate;
 mod password_resets;
 mod pg;
@@ -148,6 +149,8 @@ pub struct Db {
     _checkpointer: Option<checkpoint::Checkpointer>,
     /// Client rows kept for client credentials ([`Db::cached_client`]).
     clients: Arc<clients::ClientCache>,
+    /// Users with their groups, kept for the resource API ([`Db::access_token_with_owners`]).
+    users: Arc<users::UserCache>,
 }
 
 impl Db {
@@ -241,7 +244,8 @@ impl Db {
             backend,
             writer,
             reads,
-            clients: Arc::default(),
+            clients: Arc::new(kept::Kept::new(clients::CACHED_CLIENTS)),
+            users: Arc::new(kept::Kept::new(users::CACHED_USERS)),
             _checkpointer: checkpointer,
         };
         migrate::run(&db).await?;

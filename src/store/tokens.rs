@@ -357,53 +357,38 @@ impl Db {
         self.one_by_token(sql, keys, AccessToken::decode).await
     }
 
-    /// [`Db::access_token`] with its client, its user and the user's group names, in
-    /// one query (the resource API and userinfo answer with the groups).
+    /// [`Db::access_token`] with its client, its user and the user's group names (the
+    /// resource API and userinfo answer with the groups). The token, its client and
+    /// the users tables' generation are read in one query; the user with their groups
+    /// is the one kept at that generation, or read next (`docs/user-cache.md`).
     pub async fn access_token_with_owners(
         &self,
         keys: &TokenKeys,
     ) -> Result<Option<TokenWithOwners>> {
-        // The group names as one JSON array: each engine has its own aggregate.
-        fn sql(groups: &str) -> String {
-            format!(
-                "SELECT {}, {}, {}, ({groups}) FROM access_tokens t \
-                 JOIN clients c ON c.id = t.client_id \
-                 LEFT JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
-                AccessToken::columns_of("t"),
-                ClientRef::columns_of("c"),
-                User::columns_of("u"),
-            )
-        }
-        static SQLITE: LazyLock<String> = LazyLock::new(|| {
-            sql(
-                "SELECT json_group_array(name) FROM (SELECT g.name FROM user_groups g \
-                 JOIN group_members m ON m.group_id = g.id WHERE m.user_id = t.user_id \
-                 ORDER BY g.name)",
-            )
-        });
-        static POSTGRES: LazyLock<String> = LazyLock::new(|| {
-            sql(
-                "SELECT COALESCE(json_agg(g.name ORDER BY g.name), '[]')::text \
-                 FROM user_groups g JOIN group_members m ON m.group_id = g.id \
-                 WHERE m.user_id = t.user_id",
-            )
-        });
-        let sql = match self.backend() {
-            Backend::Sqlite => &SQLITE,
-            Backend::Postgres => &POSTGRES,
-        };
-        self.one_by_token(sql, keys, |r| {
-            Ok(TokenWithOwners {
-                token: AccessToken::decode(r)?,
-                client: ClientRef::decode(r)?,
-                user: User::decode_opt(r)?,
-                groups: Some(
-                    serde_json::from_str(&r.text()?)
-                        .map_err(|e| crate::error::Error::Internal(format!("group names: {e}")))?,
-                ),
+        let sql = sql_once!(
+            "SELECT {}, {}, (SELECT n FROM user_generation WHERE id = 1) FROM access_tokens t \
+             JOIN clients c ON c.id = t.client_id WHERE t.token_hash = $1",
+            AccessToken::columns_of("t"),
+            ClientRef::columns_of("c"),
+        );
+        let found = self
+            .one_by_token(sql, keys, |r| {
+                Ok((AccessToken::decode(r)?, ClientRef::decode(r)?, r.opt_int()?))
             })
-        })
-        .await
+            .await?;
+        let Some((token, client, generation)) = found else {
+            return Ok(None);
+        };
+        let owner = match token.user_id {
+            Some(id) => self.user_with_groups(id, generation).await?,
+            None => None,
+        };
+        Ok(Some(TokenWithOwners {
+            token,
+            client,
+            groups: Some(owner.as_ref().map_or_else(Vec::new, |o| o.groups.to_vec())),
+            user: owner.map(|o| User::clone(&o.user)),
+        }))
     }
 
     /// The client `client_id` and, in the same query, the access token stored under

@@ -1,8 +1,10 @@
 //! Users: accounts with the profile fields of seed 003.
 
+use super::kept::Kept;
 use super::read::{Cursor, Decode, from_any_row, sql_once};
-use super::{Db, unique_violation};
+use super::{Backend, Db, unique_violation};
 use crate::error::{Error, Result};
+use std::sync::{Arc, LazyLock};
 
 /// A user as stored. The password hash never leaves the store layer in a response.
 #[derive(Debug, Clone)]
@@ -29,6 +31,46 @@ pub struct User {
     pub verify_tag: i64,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// A user with the names of their groups, sorted, as read at `generation` of the
+/// users tables (migration 6: every change to `users`, `user_groups` or
+/// `group_members` raises it, in the changing transaction).
+#[derive(Debug, Clone)]
+pub(super) struct KeptUser {
+    pub user: Arc<User>,
+    pub groups: Arc<[String]>,
+    pub generation: Option<i64>,
+}
+
+/// Users kept for the resource API and userinfo, which read a user and their groups
+/// with every bearer token (`docs/user-cache.md`). A kept user is used only against
+/// the generation read with the token, in the token's snapshot.
+pub(super) type UserCache = Kept<i64, KeptUser>;
+
+/// Users kept at most; past this many the cache starts over.
+pub(super) const CACHED_USERS: usize = 4096;
+
+/// The names of the groups of the user whose id is `user_id` (a column), sorted, as
+/// one JSON array: each engine has its own aggregate.
+fn group_names_sql(backend: Backend, user_id: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!(
+            "SELECT json_group_array(name) FROM (SELECT g.name FROM user_groups g \
+             JOIN group_members m ON m.group_id = g.id WHERE m.user_id = {user_id} \
+             ORDER BY g.name)"
+        ),
+        Backend::Postgres => format!(
+            "SELECT COALESCE(json_agg(g.name ORDER BY g.name), '[]')::text \
+             FROM user_groups g JOIN group_members m ON m.group_id = g.id \
+             WHERE m.user_id = {user_id}"
+        ),
+    }
+}
+
+/// Group names as [`group_names_sql`] reads them.
+fn group_names(json: &str) -> Result<Arc<[String]>> {
+    serde_json::from_str(json).map_err(|e| Error::Internal(format!("group names: {e}")))
 }
 
 /// A user as introspection names them: the id, the name and whether they may act.
@@ -181,6 +223,50 @@ impl Db {
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
         let sql = sql_once!("SELECT {COLUMNS} FROM users WHERE id = $1");
         self.one(sql, &[id.into()]).await
+    }
+
+    /// The user `id` with their groups as of `generation` of the users tables, read
+    /// by the caller in its own snapshot: the kept one when it was read at that
+    /// generation, otherwise read now (in a later snapshot, never an older one) and
+    /// kept. `None` when there is no such user.
+    pub(super) async fn user_with_groups(
+        &self,
+        id: i64,
+        generation: Option<i64>,
+    ) -> Result<Option<KeptUser>> {
+        if let Some(kept) = self.users.get(&id)
+            && generation.is_some()
+            && kept.generation == generation
+        {
+            return Ok(Some(kept));
+        }
+        fn sql(backend: Backend) -> String {
+            format!(
+                "SELECT (SELECT n FROM user_generation WHERE id = 1), {}, ({}) \
+                 FROM users u WHERE u.id = $1",
+                User::columns_of("u"),
+                group_names_sql(backend, "u.id"),
+            )
+        }
+        static SQLITE: LazyLock<String> = LazyLock::new(|| sql(Backend::Sqlite));
+        static POSTGRES: LazyLock<String> = LazyLock::new(|| sql(Backend::Postgres));
+        let sql = match self.backend() {
+            Backend::Sqlite => &SQLITE,
+            Backend::Postgres => &POSTGRES,
+        };
+        let read = self
+            .one_with(sql, &[id.into()], |r| {
+                Ok(KeptUser {
+                    generation: r.opt_int()?,
+                    user: Arc::new(User::decode(r)?),
+                    groups: group_names(&r.text()?)?,
+                })
+            })
+            .await?;
+        if let Some(kept) = read.as_ref().filter(|k| k.generation.is_some()) {
+            self.users.keep(id, kept.clone());
+        }
+        Ok(read)
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {

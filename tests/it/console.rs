@@ -540,6 +540,117 @@ async fn groups_show_only_mine() {
     s.stop().await;
 }
 
+// The resource API answers from a user kept with their groups: a change made by
+// another process (a second store on the same database, as the command line's is)
+// or by an operator's SQL shows on the very next request. Without the generation
+// read with the token, every answer after the first would be the kept one.
+on_both!(
+    the_resource_api_sees_a_user_changed_elsewhere_at_once,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let app = make_client(
+            &s,
+            &["authorization_code"],
+            &["openid", "profile", "basic"],
+            false,
+            |c| c.by_admin = true,
+        )
+        .await;
+        s.register("kept", "kept@example.com", PW).await;
+        let (http, _) = s.login("kept", PW).await;
+        let me = s.app().db.user_by_login("kept").await.unwrap().unwrap();
+        let tokens = authorized(&s, &http, &app, "openid profile").await;
+        let at = tokens["access_token"].as_str().unwrap().to_owned();
+        let user = || async {
+            let res = client()
+                .get(s.url("/api/user"))
+                .bearer_auth(&at)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            (status, json_of(res).await)
+        };
+        let generation = || async {
+            sqlx::query_scalar::<_, i64>("SELECT n FROM user_generation WHERE id = 1")
+                .fetch_one(s.app().db.pool())
+                .await
+                .unwrap()
+        };
+        for _ in 0..2 {
+            let (status, u) = user().await;
+            assert_eq!(status, 200);
+            assert!(u["nickname"].is_null() && u["groups"] == json!([]), "{u}");
+        }
+
+        let url = usercenter::store::DatabaseUrl::parse(&s.db.url).unwrap();
+        let elsewhere = usercenter::store::Db::open(&url).await.unwrap();
+        let before = generation().await;
+        sqlx::query("UPDATE users SET nickname = $1 WHERE id = $2")
+            .bind("Kept")
+            .bind(me.id)
+            .execute(elsewhere.pool())
+            .await
+            .unwrap();
+        assert!(
+            generation().await > before,
+            "a change to users raises the generation"
+        );
+        assert_eq!(user().await.1["nickname"], "Kept");
+
+        let now = usercenter::time::now();
+        let kitchen = elsewhere.create_group("kitchen", "", now).await.unwrap();
+        assert_eq!(user().await.1["groups"], json!([]));
+        elsewhere
+            .add_to_group(kitchen.id, me.id, now)
+            .await
+            .unwrap();
+        assert_eq!(user().await.1["groups"], json!(["kitchen"]));
+        sqlx::query("UPDATE user_groups SET name = 'canteen' WHERE id = $1")
+            .bind(kitchen.id)
+            .execute(elsewhere.pool())
+            .await
+            .unwrap();
+        assert_eq!(user().await.1["groups"], json!(["canteen"]));
+        assert!(
+            elsewhere
+                .admin_remove_from_group(kitchen.id, me.id)
+                .await
+                .unwrap()
+        );
+        assert_eq!(user().await.1["groups"], json!([]));
+        elsewhere
+            .add_to_group(kitchen.id, me.id, now)
+            .await
+            .unwrap();
+        assert_eq!(user().await.1["groups"], json!(["canteen"]));
+        assert!(elsewhere.admin_delete_group(kitchen.id).await.unwrap());
+        assert_eq!(user().await.1["groups"], json!([]));
+
+        // A disabled user's tokens stop at once, here and at userinfo, and work again
+        // once the user is enabled.
+        elsewhere
+            .admin_set_user_disabled(me.id, true, now)
+            .await
+            .unwrap();
+        assert_eq!(user().await.0, 401);
+        let info = client()
+            .get(s.url("/oauth/userinfo"))
+            .bearer_auth(&at)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(info.status(), 401);
+        elsewhere
+            .admin_set_user_disabled(me.id, false, now)
+            .await
+            .unwrap();
+        let (status, u) = user().await;
+        assert_eq!((status, &u["nickname"]), (200, &json!("Kept")), "{u}");
+        s.stop().await;
+    }
+);
+
 on_both!(console_pages_run_an_app_end_to_end, |backend| {
     use crate::harness::hidden;
     let s = TestServer::start(backend).await;
