@@ -583,8 +583,7 @@ on_both!(
             assert!(u["nickname"].is_null() && u["groups"] == json!([]), "{u}");
         }
 
-        let url = usercenter::store::DatabaseUrl::parse(&s.db.url).unwrap();
-        let elsewhere = usercenter::store::Db::open(&url).await.unwrap();
+        let elsewhere = s.store_elsewhere().await;
         let before = generation().await;
         sqlx::query("UPDATE users SET nickname = $1 WHERE id = $2")
             .bind("Kept")

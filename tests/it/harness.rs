@@ -239,6 +239,13 @@ pub fn hidden(html: &str, name: &str) -> String {
 }
 
 impl TestServer {
+    /// A second store on the server's database, opened as another process (the
+    /// command line) opens it: its changes reach the server only through the database.
+    pub async fn store_elsewhere(&self) -> usercenter::store::Db {
+        let url = usercenter::store::DatabaseUrl::parse(&self.db.url).unwrap();
+        usercenter::store::Db::open(&url).await.unwrap()
+    }
+
     pub fn mail_dir(&self) -> PathBuf {
         self.db.dir.path().join("outbox/mail")
     }

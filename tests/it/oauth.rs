@@ -1910,8 +1910,7 @@ async fn requests_go_on_after_postgres_drops_the_connections() {
 /// another process (the command line) would: that store, the client's row id, and
 /// the app with its new secret.
 async fn new_secret_elsewhere(s: &TestServer, app: &App) -> (usercenter::store::Db, i64, App) {
-    let url = usercenter::store::DatabaseUrl::parse(&s.db.url).unwrap();
-    let elsewhere = usercenter::store::Db::open(&url).await.unwrap();
+    let elsewhere = s.store_elsewhere().await;
     let pk = elsewhere
         .client_by_client_id(&app.client_id)
         .await
