@@ -151,6 +151,9 @@ pub struct Db {
     clients: Arc<clients::ClientCache>,
     /// Users with their groups, kept for the resource API ([`Db::access_token_with_owners`]).
     users: Arc<users::UserCache>,
+    /// The keys of access tokens read with their user before (a token seen again is
+    /// read without its user: [`Db::access_token_with_owners`]).
+    seen_tokens: Arc<kept::Kept<String, ()>>,
 }
 
 impl Db {
@@ -246,6 +249,7 @@ impl Db {
             reads,
             clients: Arc::new(kept::Kept::new(clients::CACHED_CLIENTS)),
             users: Arc::new(kept::Kept::new(users::CACHED_USERS)),
+            seen_tokens: Arc::new(kept::Kept::new(tokens::SEEN_TOKENS)),
             _checkpointer: checkpointer,
         };
         migrate::run(&db).await?;

@@ -209,6 +209,22 @@ macro_rules! sql_once {
 }
 pub(crate) use sql_once;
 
+/// [`sql_once!`] for a text that differs by backend: `$make` (a function of the
+/// [`Backend`](super::Backend)) runs once per backend, on first use.
+macro_rules! sql_once_per_backend {
+    ($backend:expr, $make:expr) => {{
+        static SQLITE: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| $make($crate::store::Backend::Sqlite));
+        static POSTGRES: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| $make($crate::store::Backend::Postgres));
+        match $backend {
+            $crate::store::Backend::Sqlite => SQLITE.as_str(),
+            $crate::store::Backend::Postgres => POSTGRES.as_str(),
+        }
+    }};
+}
+pub(crate) use sql_once_per_backend;
+
 /// `sqlx::FromRow` by way of [`Decode`], for `query_as` with the type's `COLUMNS`.
 macro_rules! from_any_row {
     ($t:ty) => {

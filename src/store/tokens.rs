@@ -1,10 +1,15 @@
 //! Authorization codes, access tokens, refresh tokens and consents. Every secret is
 //! stored as its keyed hash; a row is found by the hash of what the client presents.
 
-use super::read::{Cursor, Decode, from_any_row, sql_once};
+use super::read::{Cursor, Decode, from_any_row, sql_once, sql_once_per_backend};
+use super::users::{kept_user, kept_user_columns};
 use super::{Backend, ClientRef, Db, User, UserRef};
 use crate::error::Result;
 use std::sync::LazyLock;
+
+/// Access tokens remembered as read before with their user; past this many the list
+/// starts over (a token not remembered is read with its user again, as before).
+pub(super) const SEEN_TOKENS: usize = 8192;
 
 /// Expired rows deleted per statement by [`Db::purge_expired`].
 pub const PURGE_CHUNK: u64 = 250;
@@ -358,30 +363,62 @@ impl Db {
     }
 
     /// [`Db::access_token`] with its client, its user and the user's group names (the
-    /// resource API and userinfo answer with the groups). The token, its client and
-    /// the users tables' generation are read in one query; the user with their groups
-    /// is the one kept at that generation, or read next (`docs/user-cache.md`).
+    /// resource API and userinfo answer with the groups), as of one snapshot
+    /// (`docs/user-cache.md`). A token read before is read with its client and the
+    /// users tables' generation only, and its user is the one kept at that
+    /// generation (or read next); a token not read before is read with its user too,
+    /// in one query, and the user is kept.
     pub async fn access_token_with_owners(
         &self,
         keys: &TokenKeys,
     ) -> Result<Option<TokenWithOwners>> {
-        let sql = sql_once!(
-            "SELECT {}, {}, (SELECT n FROM user_generation WHERE id = 1) FROM access_tokens t \
-             JOIN clients c ON c.id = t.client_id WHERE t.token_hash = $1",
-            AccessToken::columns_of("t"),
-            ClientRef::columns_of("c"),
-        );
-        let found = self
-            .one_by_token(sql, keys, |r| {
-                Ok((AccessToken::decode(r)?, ClientRef::decode(r)?, r.opt_int()?))
-            })
-            .await?;
-        let Some((token, client, generation)) = found else {
-            return Ok(None);
-        };
-        let owner = match token.user_id {
-            Some(id) => self.user_with_groups(id, generation).await?,
-            None => None,
+        let (token, client, owner) = if self.seen_tokens.get(keys.key.as_str()).is_some() {
+            let sql = sql_once!(
+                "SELECT {}, {}, (SELECT n FROM user_generation WHERE id = 1) \
+                 FROM access_tokens t JOIN clients c ON c.id = t.client_id \
+                 WHERE t.token_hash = $1",
+                AccessToken::columns_of("t"),
+                ClientRef::columns_of("c"),
+            );
+            let found = self
+                .one_by_token(sql, keys, |r| {
+                    Ok((AccessToken::decode(r)?, ClientRef::decode(r)?, r.opt_int()?))
+                })
+                .await?;
+            let Some((token, client, generation)) = found else {
+                return Ok(None);
+            };
+            let owner = match token.user_id {
+                Some(id) => self.user_with_groups(id, generation).await?,
+                None => None,
+            };
+            (token, client, owner)
+        } else {
+            let sql = sql_once_per_backend!(self.backend(), |backend| format!(
+                "SELECT {}, {}, {} FROM access_tokens t \
+                 JOIN clients c ON c.id = t.client_id \
+                 LEFT JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1",
+                AccessToken::columns_of("t"),
+                ClientRef::columns_of("c"),
+                kept_user_columns(backend),
+            ));
+            let found = self
+                .one_by_token(sql, keys, |r| {
+                    Ok((
+                        AccessToken::decode(r)?,
+                        ClientRef::decode(r)?,
+                        kept_user(r)?,
+                    ))
+                })
+                .await?;
+            let Some((token, client, owner)) = found else {
+                return Ok(None);
+            };
+            if let Some(kept) = &owner {
+                self.keep_user(kept);
+            }
+            self.seen_tokens.keep(keys.key.clone(), ());
+            (token, client, owner)
         };
         Ok(Some(TokenWithOwners {
             token,

@@ -1,10 +1,10 @@
 //! Users: accounts with the profile fields of seed 003.
 
 use super::kept::Kept;
-use super::read::{Cursor, Decode, from_any_row, sql_once};
+use super::read::{Cursor, Decode, from_any_row, sql_once, sql_once_per_backend};
 use super::{Backend, Db, unique_violation};
 use crate::error::{Error, Result};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 /// A user as stored. The password hash never leaves the store layer in a response.
 #[derive(Debug, Clone)]
@@ -66,6 +66,28 @@ fn group_names_sql(backend: Backend, user_id: &str) -> String {
              WHERE m.user_id = {user_id}"
         ),
     }
+}
+
+/// The columns [`kept_user`] reads, of a user joined as `u`: the users tables'
+/// generation, the user and their group names.
+pub(super) fn kept_user_columns(backend: Backend) -> String {
+    format!(
+        "(SELECT n FROM user_generation WHERE id = 1), {}, ({})",
+        User::columns_of("u"),
+        group_names_sql(backend, "u.id"),
+    )
+}
+
+/// Reads [`kept_user_columns`]; `None` when the user is missing (an outer join's).
+pub(super) fn kept_user(r: &mut Cursor<'_>) -> Result<Option<KeptUser>> {
+    let generation = r.opt_int()?;
+    let user = User::decode_opt(r)?;
+    let groups = group_names(&r.text()?)?;
+    Ok(user.map(|user| KeptUser {
+        user: Arc::new(user),
+        groups,
+        generation,
+    }))
 }
 
 /// Group names as [`group_names_sql`] reads them.
@@ -240,33 +262,22 @@ impl Db {
         {
             return Ok(Some(kept));
         }
-        fn sql(backend: Backend) -> String {
-            format!(
-                "SELECT (SELECT n FROM user_generation WHERE id = 1), {}, ({}) \
-                 FROM users u WHERE u.id = $1",
-                User::columns_of("u"),
-                group_names_sql(backend, "u.id"),
-            )
-        }
-        static SQLITE: LazyLock<String> = LazyLock::new(|| sql(Backend::Sqlite));
-        static POSTGRES: LazyLock<String> = LazyLock::new(|| sql(Backend::Postgres));
-        let sql = match self.backend() {
-            Backend::Sqlite => &SQLITE,
-            Backend::Postgres => &POSTGRES,
-        };
-        let read = self
-            .one_with(sql, &[id.into()], |r| {
-                Ok(KeptUser {
-                    generation: r.opt_int()?,
-                    user: Arc::new(User::decode(r)?),
-                    groups: group_names(&r.text()?)?,
-                })
-            })
-            .await?;
-        if let Some(kept) = read.as_ref().filter(|k| k.generation.is_some()) {
-            self.users.keep(id, kept.clone());
+        let sql = sql_once_per_backend!(self.backend(), |backend| format!(
+            "SELECT {} FROM users u WHERE u.id = $1",
+            kept_user_columns(backend)
+        ));
+        let read = self.one_with(sql, &[id.into()], kept_user).await?.flatten();
+        if let Some(kept) = &read {
+            self.keep_user(kept);
         }
         Ok(read)
+    }
+
+    /// Keeps `kept` when it was read with a generation.
+    pub(super) fn keep_user(&self, kept: &KeptUser) {
+        if kept.generation.is_some() {
+            self.users.keep(kept.user.id, kept.clone());
+        }
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
