@@ -7,6 +7,7 @@
 
 mod admin;
 mod audit;
+mod batched;
 mod checkpoint;
 mod clients;
 mod console;
@@ -154,6 +155,8 @@ pub struct Db {
     /// The keys of access tokens read with their user before (a token seen again is
     /// read without its user: [`Db::access_token_with_owners`]).
     seen_tokens: Arc<kept::Kept<String, ()>>,
+    /// PostgreSQL's token reads asked together ([`batched`]); `None` on SQLite.
+    batches: Option<tokens::Batches>,
 }
 
 impl Db {
@@ -242,6 +245,10 @@ impl Db {
                 (writer, Reads::Postgres(conns), None)
             }
         };
+        let batches = match &reads {
+            Reads::Postgres(conns) => Some(tokens::Batches::new(conns)),
+            Reads::Sqlite(_) => None,
+        };
         let db = Self {
             pool,
             backend,
@@ -250,6 +257,7 @@ impl Db {
             clients: Arc::new(kept::Kept::new(clients::CACHED_CLIENTS)),
             users: Arc::new(kept::Kept::new(users::CACHED_USERS)),
             seen_tokens: Arc::new(kept::Kept::new(tokens::SEEN_TOKENS)),
+            batches,
             _checkpointer: checkpointer,
         };
         migrate::run(&db).await?;

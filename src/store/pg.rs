@@ -42,7 +42,7 @@ const MAX_CONNECTIONS: usize = 16;
 /// pool's acquire timeout.
 const LEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
-type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
+pub(crate) type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
 /// Binds `args` to a query in order.
 fn bind_values<'q>(mut q: Query<'q>, args: &'q [Value]) -> Query<'q> {
@@ -183,11 +183,24 @@ impl PgConns {
         sql: &str,
         args: &[Value],
         limit: usize,
+        decode: impl FnMut(&mut Cursor<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        self.rows_bound(sql, |q| bind_values(q, args), limit, decode)
+            .await
+    }
+
+    /// [`PgConns::rows`] with its arguments bound by `bind` (arrays, for
+    /// [`super::batched`]).
+    pub async fn rows_bound<'q, T>(
+        &self,
+        sql: &'q str,
+        bind: impl Fn(Query<'q>) -> Query<'q>,
+        limit: usize,
         mut decode: impl FnMut(&mut Cursor<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
         loop {
             let mut lease = self.lease().await?;
-            let q = bind_values(sqlx::query(sql), args);
+            let q = bind(sqlx::query(sql));
             let fetched = if limit == 1 {
                 q.fetch_optional(&mut lease.conn)
                     .await

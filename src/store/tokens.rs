@@ -1,11 +1,14 @@
 //! Authorization codes, access tokens, refresh tokens and consents. Every secret is
 //! stored as its keyed hash; a row is found by the hash of what the client presents.
 
+use super::batched::{BatchRead, Batched, ordinal};
+use super::pg::PgConns;
 use super::read::{Cursor, Decode, from_any_row, sql_once, sql_once_per_backend};
 use super::users::{kept_user, kept_user_columns};
 use super::{Backend, ClientRef, Db, User, UserRef};
 use crate::error::Result;
-use std::sync::LazyLock;
+use std::future::Future;
+use std::sync::{Arc, LazyLock};
 
 /// Access tokens remembered as read before with their user; past this many the list
 /// starts over (a token not remembered is read with its user again, as before).
@@ -165,6 +168,114 @@ impl TokenKeys {
         Self {
             key: crate::crypto::token_prefix(token) + &legacy,
             legacy,
+        }
+    }
+}
+
+/// A token read before, its client and the users tables' generation.
+type SeenToken = (AccessToken, ClientRef, Option<i64>);
+
+fn seen_token(r: &mut Cursor<'_>) -> Result<SeenToken> {
+    Ok((AccessToken::decode(r)?, ClientRef::decode(r)?, r.opt_int()?))
+}
+
+/// Introspection's caller and the token it asks about, with its owners.
+type Introspected = (ClientRef, Option<TokenWithOwners<UserRef>>);
+
+fn introspected(r: &mut Cursor<'_>) -> Result<Introspected> {
+    let caller = ClientRef::decode(r)?;
+    let token = AccessToken::decode_opt(r)?;
+    let client = ClientRef::decode_opt(r)?;
+    let user = UserRef::decode_opt(r)?;
+    Ok((
+        caller,
+        token.zip(client).map(|(token, client)| TokenWithOwners {
+            token,
+            client,
+            user,
+            groups: None,
+        }),
+    ))
+}
+
+/// PostgreSQL's batched token reads ([`batched`]).
+#[derive(Debug, Clone)]
+pub(super) struct Batches {
+    seen: Arc<Batched<SeenTokens>>,
+    introspection: Arc<Batched<Introspections>>,
+}
+
+impl Batches {
+    pub fn new(conns: &Arc<PgConns>) -> Self {
+        Self {
+            seen: Batched::new(Arc::clone(conns)),
+            introspection: Batched::new(Arc::clone(conns)),
+        }
+    }
+}
+
+/// [`Db::seen_token`], batched: the ordered keys.
+struct SeenTokens;
+
+impl BatchRead for SeenTokens {
+    type Ask = String;
+    type Answer = SeenToken;
+
+    fn read(
+        conns: &PgConns,
+        asked: &[String],
+    ) -> impl Future<Output = Result<Vec<(usize, SeenToken)>>> + Send {
+        let sql = sql_once!(
+            "SELECT q.i, {}, {}, (SELECT n FROM user_generation WHERE id = 1) \
+             FROM unnest($1::text[]) WITH ORDINALITY AS q(key, i) \
+             JOIN access_tokens t ON t.token_hash = q.key \
+             JOIN clients c ON c.id = t.client_id",
+            AccessToken::columns_of("t"),
+            ClientRef::columns_of("c"),
+        );
+        conns.rows_bound(
+            sql,
+            move |q| q.bind(asked),
+            usize::MAX,
+            |r| Ok((ordinal(r)?, seen_token(r)?)),
+        )
+    }
+}
+
+/// [`Db::client_and_access_token`], batched: the callers' client ids and the keys.
+struct Introspections;
+
+impl BatchRead for Introspections {
+    type Ask = (String, String);
+    type Answer = Introspected;
+
+    fn read(
+        conns: &PgConns,
+        asked: &[(String, String)],
+    ) -> impl Future<Output = Result<Vec<(usize, Introspected)>>> + Send {
+        let sql = sql_once!(
+            "SELECT q.i, {}, {}, {}, {} \
+             FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(client_id, key, i) \
+             JOIN clients k ON k.client_id = q.client_id \
+             LEFT JOIN access_tokens t ON t.token_hash = q.key \
+             LEFT JOIN clients c ON c.id = t.client_id \
+             LEFT JOIN users u ON u.id = t.user_id",
+            ClientRef::columns_of("k"),
+            AccessToken::columns_of("t"),
+            ClientRef::columns_of("c"),
+            UserRef::columns_of("u"),
+        );
+        async move {
+            let (ids, keys): (Vec<&str>, Vec<&str>) =
+                asked.iter().map(|(c, k)| (c.as_str(), k.as_str())).unzip();
+            conns
+                .rows_bound(
+                    sql,
+                    |q| q.bind(&ids).bind(&keys),
+                    usize::MAX,
+                    |r| Ok((ordinal(r)?, introspected(r)?)),
+                )
+                .await
         }
     }
 }
@@ -373,18 +484,10 @@ impl Db {
         keys: &TokenKeys,
     ) -> Result<Option<TokenWithOwners>> {
         let (token, client, owner) = if self.seen_tokens.get(keys.key.as_str()).is_some() {
-            let sql = sql_once!(
-                "SELECT {}, {}, (SELECT n FROM user_generation WHERE id = 1) \
-                 FROM access_tokens t JOIN clients c ON c.id = t.client_id \
-                 WHERE t.token_hash = $1",
-                AccessToken::columns_of("t"),
-                ClientRef::columns_of("c"),
-            );
-            let found = self
-                .one_by_token(sql, keys, |r| {
-                    Ok((AccessToken::decode(r)?, ClientRef::decode(r)?, r.opt_int()?))
-                })
-                .await?;
+            let mut found = self.seen_token(&keys.key).await?;
+            if found.is_none() && keys.legacy != keys.key {
+                found = self.seen_token(&keys.legacy).await?;
+            }
             let Some((token, client, generation)) = found else {
                 return Ok(None);
             };
@@ -436,6 +539,14 @@ impl Db {
         client_id: &str,
         key: &str,
     ) -> Result<Option<(ClientRef, Option<TokenWithOwners<UserRef>>)>> {
+        if let Some(batches) = &self.batches
+            && let Ok(found) = batches
+                .introspection
+                .ask((client_id.to_owned(), key.to_owned()))
+                .await
+        {
+            return Ok(found);
+        }
         let sql = sql_once!(
             "SELECT {}, {}, {}, {} FROM clients k \
              LEFT JOIN access_tokens t ON t.token_hash = $2 \
@@ -446,22 +557,27 @@ impl Db {
             ClientRef::columns_of("c"),
             UserRef::columns_of("u"),
         );
-        self.one_with(sql, &[client_id.into(), key.into()], |r| {
-            let caller = ClientRef::decode(r)?;
-            let token = AccessToken::decode_opt(r)?;
-            let client = ClientRef::decode_opt(r)?;
-            let user = UserRef::decode_opt(r)?;
-            Ok((
-                caller,
-                token.zip(client).map(|(token, client)| TokenWithOwners {
-                    token,
-                    client,
-                    user,
-                    groups: None,
-                }),
-            ))
-        })
-        .await
+        self.one_with(sql, &[client_id.into(), key.into()], introspected)
+            .await
+    }
+
+    /// An access token read before, by `key`, with its client and the users tables'
+    /// generation ([`Db::access_token_with_owners`]); on PostgreSQL asked together
+    /// with the other requests' ([`batched`]).
+    async fn seen_token(&self, key: &str) -> Result<Option<SeenToken>> {
+        if let Some(batches) = &self.batches
+            && let Ok(found) = batches.seen.ask(key.to_owned()).await
+        {
+            return Ok(found);
+        }
+        let sql = sql_once!(
+            "SELECT {}, {}, (SELECT n FROM user_generation WHERE id = 1) \
+             FROM access_tokens t JOIN clients c ON c.id = t.client_id \
+             WHERE t.token_hash = $1",
+            AccessToken::columns_of("t"),
+            ClientRef::columns_of("c"),
+        );
+        self.one_with(sql, &[key.into()], seen_token).await
     }
 
     pub async fn refresh_token(&self, keys: &TokenKeys) -> Result<Option<RefreshToken>> {

@@ -2187,3 +2187,158 @@ async fn deleting_a_client_while_its_token_is_stored_does_not_deadlock() {
     );
     s.stop().await;
 }
+
+// On PostgreSQL the token reads of requests that arrive together are asked in one
+// query (docs/batched-reads.md). Under concurrent load every request must still get
+// the answer of its own token, caller and user: a mix-up would show here as another
+// user's name, a revoked token reported active, or a wrong secret let through.
+on_both!(
+    concurrent_token_reads_each_get_their_own_answer,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let app = make_client(
+            &s,
+            &["authorization_code", "client_credentials"],
+            &["openid", "profile", "basic"],
+            false,
+            |_| {},
+        )
+        .await;
+        let other = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+        let names = ["ann", "bob", "cat", "dan"];
+        let mut user_tokens = Vec::new();
+        for name in names {
+            let http = person(&s, name).await;
+            let (verifier, challenge) = pkce();
+            let code = code_for(&s, &http, &app, "openid profile", &challenge).await;
+            let t = exchange(&s, &app, &code, &verifier).await;
+            user_tokens.push(t["access_token"].as_str().unwrap().to_owned());
+        }
+        async fn client_token(s: &TestServer, a: &App) -> String {
+            let res = token(s, a, &[("grant_type", "client_credentials")]).await;
+            json(res).await["access_token"].as_str().unwrap().to_owned()
+        }
+        let app_token = client_token(&s, &app).await;
+        let other_token = client_token(&s, &other).await;
+        let revoked = client_token(&s, &other).await;
+        let res = s
+            .http
+            .post(s.url("/oauth/revoke"))
+            .basic_auth(&other.client_id, other.secret.as_deref())
+            .form(&[("token", revoked.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+
+        /// One request and what it must answer.
+        #[derive(Clone)]
+        enum Call {
+            User(String, &'static str),
+            Introspect {
+                caller: (String, String),
+                token: String,
+                // The token's client and user when active; `None`: inactive.
+                owners: Option<(String, Option<&'static str>)>,
+            },
+            WrongSecret(String, String),
+        }
+        let secret = |a: &App| (a.client_id.clone(), a.secret.clone().unwrap());
+        let mut calls = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            calls.push(Call::User(user_tokens[i].clone(), name));
+            calls.push(Call::Introspect {
+                caller: secret(&other),
+                token: user_tokens[i].clone(),
+                owners: Some((app.client_id.clone(), Some(name))),
+            });
+        }
+        calls.push(Call::Introspect {
+            caller: secret(&other),
+            token: app_token.clone(),
+            owners: Some((app.client_id.clone(), None)),
+        });
+        calls.push(Call::Introspect {
+            caller: secret(&app),
+            token: other_token.clone(),
+            owners: Some((other.client_id.clone(), None)),
+        });
+        for token in [
+            revoked.clone(),
+            "no-such-token-at-all-0123456789".to_owned(),
+        ] {
+            calls.push(Call::Introspect {
+                caller: secret(&app),
+                token,
+                owners: None,
+            });
+        }
+        calls.push(Call::WrongSecret(
+            app.client_id.clone(),
+            other_token.clone(),
+        ));
+
+        // Three rounds (a token's first read differs from later ones), each with every
+        // call many times over, all at once.
+        for round in 0..3 {
+            let mut running = tokio::task::JoinSet::new();
+            for n in 0..12 {
+                for call in &calls {
+                    let (call, http, base) = (call.clone(), client(), s.url(""));
+                    running.spawn(async move {
+                        match call {
+                            Call::User(token, name) => {
+                                let res = http
+                                    .get(format!("{base}/api/user"))
+                                    .bearer_auth(&token)
+                                    .send()
+                                    .await
+                                    .unwrap();
+                                assert_eq!(res.status(), 200);
+                                let u: Value = res.json().await.unwrap();
+                                assert_eq!(u["username"], name, "round {round}, copy {n}");
+                            }
+                            Call::Introspect {
+                                caller,
+                                token,
+                                owners,
+                            } => {
+                                let res = http
+                                    .post(format!("{base}/oauth/introspect"))
+                                    .basic_auth(&caller.0, Some(&caller.1))
+                                    .form(&[("token", token.as_str())])
+                                    .send()
+                                    .await
+                                    .unwrap();
+                                assert_eq!(res.status(), 200);
+                                let a: Value = res.json().await.unwrap();
+                                match owners {
+                                    Some((client_id, user)) => {
+                                        assert_eq!(a["active"], true, "{a}");
+                                        assert_eq!(a["client_id"], client_id.as_str(), "{a}");
+                                        assert_eq!(a["username"], json!(user), "{a}");
+                                    }
+                                    None => assert_eq!(a, json!({"active": false})),
+                                }
+                            }
+                            Call::WrongSecret(client_id, token) => {
+                                let res = http
+                                    .post(format!("{base}/oauth/introspect"))
+                                    .basic_auth(&client_id, Some("not-the-secret"))
+                                    .form(&[("token", token.as_str())])
+                                    .send()
+                                    .await
+                                    .unwrap();
+                                assert_eq!(res.status(), 401);
+                            }
+                        }
+                    });
+                }
+            }
+            while let Some(done) = running.join_next().await {
+                done.unwrap();
+            }
+        }
+        s.stop().await;
+    }
+);
