@@ -5,8 +5,8 @@
 //! messages, a snapshot, waking its backend and then the server's worker: about as
 //! much as the token lookup itself), and on two shared cores that share is what
 //! bearer tokens and introspection were bound by. Here each kind of read has at most
-//! [`LANES`] queries running; a request that finds them all busy waits, and the
-//! next lane to come free asks for everything waiting in one query over arrays
+//! [`LANES`] queries running (one); a request that comes while it runs waits, and
+//! when it ends everything waiting is asked in the next query, over arrays
 //! (`unnest(…) WITH ORDINALITY`), whose rows say which request they answer.
 //!
 //! A request's read still starts after the request arrived, and the query runs in one
@@ -21,8 +21,13 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::oneshot;
 
-/// Queries of one kind running at once.
-const LANES: usize = 4;
+/// Queries of one kind running at once. One measured best on two shared cores:
+/// `bench/run.sh --postgres --only "a d e" --conns 64 --duration 5`, introspection
+/// at 51,500–52,900 req/s with one, 36,700–45,400 with two, 28,900 with four and
+/// 25,700 with eight (fewer, larger batches: less of PostgreSQL's per-query share).
+/// A request waits at most for the query running when it came, and the waiting
+/// batch grows with the load.
+const LANES: usize = 1;
 
 /// Requests answered by one query at most.
 const MAX_BATCH: usize = 128;
