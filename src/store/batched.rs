@@ -102,11 +102,18 @@ impl<B: BatchRead> Batched<B> {
 
     /// Reads batches while requests wait.
     async fn lane(self: Arc<Self>) {
+        let mut lane = Lane {
+            batched: &self,
+            ended: false,
+        };
         loop {
             let batch: Vec<_> = {
                 let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
                 if queue.asked.is_empty() {
+                    // Under the lock that found nothing waiting: a request asking next
+                    // starts a lane of its own.
                     queue.running -= 1;
+                    lane.ended = true;
                     return;
                 }
                 let take = queue.asked.len().min(MAX_BATCH);
@@ -132,6 +139,28 @@ impl<B: BatchRead> Batched<B> {
                     tracing::debug!(error = %e, asked = asked.len(), "batched read failed");
                 }
             }
+        }
+    }
+}
+
+/// A running lane. Dropped before it ended (a read panicked, or the runtime shut
+/// down), it gives its place back and lets every waiting request read alone: none is
+/// left waiting for a lane that no longer runs.
+struct Lane<'a, B: BatchRead> {
+    batched: &'a Batched<B>,
+    ended: bool,
+}
+
+impl<B: BatchRead> Drop for Lane<'_, B> {
+    fn drop(&mut self) {
+        if !self.ended {
+            let mut queue = self
+                .batched
+                .queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            queue.asked.clear();
+            queue.running -= 1;
         }
     }
 }
@@ -222,6 +251,41 @@ mod tests {
             }
             Ok(asked.iter().copied().enumerate().collect())
         }
+    }
+
+    static PANIC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+    /// Panics while `PANIC` is set; then answers every ask with itself.
+    struct Panicky;
+
+    impl BatchRead for Panicky {
+        type Ask = u64;
+        type Answer = u64;
+
+        async fn read(_: &PgConns, asked: &[u64]) -> Result<Vec<(usize, u64)>> {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            assert!(!PANIC.load(Ordering::SeqCst), "a read panicked");
+            Ok(asked.iter().copied().enumerate().collect())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lane_that_panics_leaves_no_request_waiting_and_the_next_ask_reads() {
+        let batched = Batched::<Panicky>::new(conns());
+        let mut asks = tokio::task::JoinSet::new();
+        for n in 0..50u64 {
+            let batched = Arc::clone(&batched);
+            asks.spawn(async move { batched.ask(n).await });
+        }
+        let waited = tokio::time::timeout(Duration::from_secs(5), async {
+            while let Some(done) = asks.join_next().await {
+                assert!(done.unwrap().is_err(), "unanswered");
+            }
+        })
+        .await;
+        assert!(waited.is_ok(), "requests left waiting");
+        PANIC.store(false, Ordering::SeqCst);
+        assert_eq!(batched.ask(7).await.unwrap(), Some(7));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
