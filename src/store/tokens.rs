@@ -533,7 +533,8 @@ impl Db {
 
     /// The client `client_id` and, in the same query, the access token stored under
     /// `key` with its owners: introspection authenticates its caller and finds the
-    /// token in one read, of the columns it needs. `None` when there is no such client.
+    /// token in one read, of the columns it needs (on PostgreSQL asked together with
+    /// other requests', [`batched`]). `None` when there is no such client.
     pub async fn client_and_access_token(
         &self,
         client_id: &str,
