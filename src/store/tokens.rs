@@ -132,10 +132,11 @@ impl Decode for RefreshToken {
 }
 
 /// An access token with its client and, unless it was issued to the client itself,
-/// its user (the whole row for a bearer token, whose API answers with it; a
-/// [`UserRef`] for introspection): what validating a token needs, read in one query.
+/// its user (the whole row for a bearer token, whose API answers with it, shared with
+/// the kept users; a [`UserRef`] for introspection): what validating a token needs,
+/// read in one query.
 #[derive(Debug, Clone)]
-pub struct TokenWithOwners<U = User> {
+pub struct TokenWithOwners<U = Arc<User>> {
     pub token: AccessToken,
     pub client: ClientRef,
     pub user: Option<U>,
@@ -527,7 +528,7 @@ impl Db {
             token,
             client,
             groups: Some(owner.as_ref().map_or_else(Vec::new, |o| o.groups.to_vec())),
-            user: owner.map(|o| User::clone(&o.user)),
+            user: owner.map(|o| o.user),
         }))
     }
 

@@ -11,10 +11,12 @@ use crate::service::oauth::tokens::Active;
 use crate::store::User;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use std::sync::Arc;
 
 pub struct Caller {
     pub ctx: Ctx,
-    pub user: User,
+    /// Shared with the kept users when the caller is an app ([`Active::user`]).
+    pub user: Arc<User>,
     /// Set when the caller is an app with a token.
     pub token: Option<Active>,
 }
@@ -55,7 +57,7 @@ impl FromRequestParts<SharedState> for Caller {
                 token: Some(active),
             });
         }
-        let user = ctx.require_user()?.clone();
+        let user = Arc::new(ctx.require_user()?.clone());
         ctx.check_csrf_header(&parts.headers)?;
         Ok(Self {
             ctx,

@@ -6,13 +6,14 @@ use crate::service::App;
 use crate::store::{AccessToken, ClientRef, TokenKeys, TokenWithOwners, User, UserRef};
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// An access token that is active right now, with its client and user.
 #[derive(Debug, Clone)]
 pub struct Active {
     pub token: AccessToken,
     pub client: ClientRef,
-    pub user: Option<User>,
+    pub user: Option<Arc<User>>,
     pub scopes: Vec<String>,
     /// The user's group names, when they were read with the token.
     pub groups: Option<Vec<String>>,
@@ -249,7 +250,7 @@ impl App {
             .access_token_with_owners(keys)
             .await?
             .map(|t| TokenWithOwners {
-                user: t.user.as_ref().map(UserRef::from),
+                user: t.user.as_deref().map(UserRef::from),
                 token: t.token,
                 client: t.client,
                 groups: None,
