@@ -79,9 +79,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 }
 
 /// Deletes expired codes, tokens, sessions and reset links every ten minutes, so
-/// the tables do not grow without bound.
+/// the tables do not grow without bound; the first time a minute after the start,
+/// not while the server is starting (a purge at once raced with the first requests,
+/// and with tests that purge themselves).
 async fn purge_expired(app: App) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    let start = tokio::time::Instant::now() + PURGE_FIRST;
+    let mut tick = tokio::time::interval_at(start, PURGE_EVERY);
     loop {
         tick.tick().await;
         if app.db.pool().is_closed() {
@@ -94,6 +97,11 @@ async fn purge_expired(app: App) {
         }
     }
 }
+
+/// How long after the start expired rows are first purged.
+const PURGE_FIRST: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often they are purged after that.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Serves until SIGTERM or SIGINT, then finishes the requests in flight.
 pub async fn run(config: Config) -> Result<(), StartError> {
