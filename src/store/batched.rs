@@ -177,7 +177,7 @@ mod tests {
     use crate::error::Error;
     use sqlx::postgres::PgConnectOptions;
     use std::str::FromStr;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
     use std::time::Duration;
 
     /// Connections never used by the reads below.
@@ -235,47 +235,38 @@ mod tests {
         assert_eq!((queue.asked.len(), queue.running), (0, 0), "lanes end");
     }
 
-    static FAIL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+    /// What [`Faulty`] does with a batch, as the asks' shared flag says.
+    const FAILS: u8 = 0;
+    const PANICS: u8 = 1;
+    const ANSWERS: u8 = 2;
 
-    /// Fails while `FAIL` is set; then answers every ask with itself.
-    struct Flaky;
+    /// Fails or panics as its asks' flag says (each test has a flag of its own);
+    /// otherwise answers every ask with its number.
+    struct Faulty;
 
-    impl BatchRead for Flaky {
-        type Ask = u64;
+    impl BatchRead for Faulty {
+        type Ask = (u64, &'static AtomicU8);
         type Answer = u64;
 
-        async fn read(_: &PgConns, asked: &[u64]) -> Result<Vec<(usize, u64)>> {
+        async fn read(_: &PgConns, asked: &[Self::Ask]) -> Result<Vec<(usize, u64)>> {
             tokio::time::sleep(Duration::from_millis(5)).await;
-            if FAIL.load(Ordering::SeqCst) {
-                return Err(Error::Internal("the database went away".into()));
+            match asked.first().map(|(_, mode)| mode.load(Ordering::SeqCst)) {
+                Some(FAILS) => return Err(Error::Internal("the database went away".into())),
+                Some(PANICS) => panic!("a read panicked"),
+                _ => {}
             }
-            Ok(asked.iter().copied().enumerate().collect())
-        }
-    }
-
-    static PANIC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
-
-    /// Panics while `PANIC` is set; then answers every ask with itself.
-    struct Panicky;
-
-    impl BatchRead for Panicky {
-        type Ask = u64;
-        type Answer = u64;
-
-        async fn read(_: &PgConns, asked: &[u64]) -> Result<Vec<(usize, u64)>> {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            assert!(!PANIC.load(Ordering::SeqCst), "a read panicked");
-            Ok(asked.iter().copied().enumerate().collect())
+            Ok(asked.iter().map(|(n, _)| *n).enumerate().collect())
         }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lane_that_panics_leaves_no_request_waiting_and_the_next_ask_reads() {
-        let batched = Batched::<Panicky>::new(conns());
+        static MODE: AtomicU8 = AtomicU8::new(PANICS);
+        let batched = Batched::<Faulty>::new(conns());
         let mut asks = tokio::task::JoinSet::new();
         for n in 0..50u64 {
             let batched = Arc::clone(&batched);
-            asks.spawn(async move { batched.ask(n).await });
+            asks.spawn(async move { batched.ask((n, &MODE)).await });
         }
         let waited = tokio::time::timeout(Duration::from_secs(5), async {
             while let Some(done) = asks.join_next().await {
@@ -284,28 +275,29 @@ mod tests {
         })
         .await;
         assert!(waited.is_ok(), "requests left waiting");
-        PANIC.store(false, Ordering::SeqCst);
-        assert_eq!(batched.ask(7).await.unwrap(), Some(7));
+        MODE.store(ANSWERS, Ordering::SeqCst);
+        assert_eq!(batched.ask((7, &MODE)).await.unwrap(), Some(7));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_batch_leaves_its_asks_to_read_alone_and_cut_off_asks_harm_nobody() {
-        let batched = Batched::<Flaky>::new(conns());
+        static MODE: AtomicU8 = AtomicU8::new(FAILS);
+        let batched = Batched::<Faulty>::new(conns());
         let mut asks = tokio::task::JoinSet::new();
         for n in 0..50u64 {
             let batched = Arc::clone(&batched);
-            asks.spawn(async move { batched.ask(n).await });
+            asks.spawn(async move { batched.ask((n, &MODE)).await });
         }
         while let Some(done) = asks.join_next().await {
             assert!(done.unwrap().is_err(), "unanswered");
         }
 
-        FAIL.store(false, Ordering::SeqCst);
+        MODE.store(ANSWERS, Ordering::SeqCst);
         let mut asks = tokio::task::JoinSet::new();
         let mut cut = Vec::new();
         for n in 0..50u64 {
             let batched = Arc::clone(&batched);
-            let task = async move { (n, batched.ask(n).await.unwrap()) };
+            let task = async move { (n, batched.ask((n, &MODE)).await.unwrap()) };
             if n % 5 == 0 {
                 cut.push(tokio::spawn(task));
             } else {
