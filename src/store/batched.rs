@@ -1,5 +1,5 @@
-//! Hot reads asked at the same time, answered by one PostgreSQL query
-//! (`docs/batched-reads.md`).
+//! Hot reads asked at the same time, answered together (`docs/batched-reads.md`):
+//! on PostgreSQL by one query, on SQLite in one read transaction.
 //!
 //! Every query costs PostgreSQL a fixed share, whatever it reads (parsing the
 //! messages, a snapshot, waking its backend and then the server's worker: about as
@@ -7,17 +7,21 @@
 //! bearer tokens and introspection were bound by. Here each kind of read has at most
 //! [`LANES`] queries running (one); a request that comes while it runs waits, and
 //! when it ends everything waiting is asked in the next query, over arrays
-//! (`unnest(…) WITH ORDINALITY`), whose rows say which request they answer.
+//! (`unnest(…) WITH ORDINALITY`), whose rows say which request they answer. On
+//! SQLite each read transaction locks a WAL read mark, with two `fcntl`s under a
+//! mutex the process's connections share; [`InOneRead`] runs the waiting requests'
+//! queries in one transaction instead.
 //!
-//! A request's read still starts after the request arrived, and the query runs in one
+//! A request's read still starts after the request arrived, and the batch runs in one
 //! snapshot taken then: a revocation committed before the request is seen, as by a
 //! query of its own. The lanes run as tasks of their own, so a request cut off while
 //! its batch runs leaves the others' answers alone. A batch that fails answers
 //! nobody: each of its requests then reads alone, and fails (or not) on its own.
 
-use super::pg::PgConns;
+use super::read::{Cursor, Readers, Value};
 use crate::error::Result;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::oneshot;
 
@@ -32,18 +36,56 @@ const LANES: usize = 1;
 /// Requests answered by one query at most.
 const MAX_BATCH: usize = 128;
 
-/// A kind of read that can be asked for many requests in one query.
+/// A kind of read that can be asked for many requests at once.
 pub(crate) trait BatchRead: Send + Sync + 'static {
+    /// Where it reads: PostgreSQL's connections or SQLite's readers.
+    type Source: Send + Sync + 'static;
     /// What one request asks.
     type Ask: Send + 'static;
     /// What it is answered, when something is found.
     type Answer: Send + 'static;
+    /// Whether the lane lets its worker's other ready requests ask before it takes a
+    /// batch: a read that blocks its thread (SQLite's) gathers nothing while it runs.
+    const GATHER: bool = false;
 
     /// The answers found for `asked`, each with the index of its ask.
     fn read(
-        conns: &PgConns,
+        source: &Self::Source,
         asked: &[Self::Ask],
     ) -> impl Future<Output = Result<Vec<(usize, Self::Answer)>>> + Send;
+}
+
+/// A read of one row by a request's own arguments: what a request reads alone, and
+/// what SQLite reads per ask in a batch's one read transaction ([`InOneRead`]).
+pub(crate) trait PointRead: Send + Sync + 'static {
+    type Ask: Send + 'static;
+    type Answer: Send + 'static;
+
+    /// The query, whose `$1`, `$2`… are [`PointRead::args`].
+    fn sql() -> &'static str;
+    fn args(ask: &Self::Ask) -> Vec<Value>;
+    /// Its first row.
+    fn decode(row: &mut Cursor<'_>) -> Result<Self::Answer>;
+}
+
+/// A [`PointRead`] asked together on SQLite: each ask's query, in one read
+/// transaction begun after all of them were asked. Every read transaction locks a
+/// WAL read mark (a `fcntl` to take it and one to give it back, under a mutex every
+/// connection of the process shares); a batch takes it once.
+pub(crate) struct InOneRead<P>(PhantomData<P>);
+
+impl<P: PointRead> BatchRead for InOneRead<P> {
+    type Source = Readers;
+    type Ask = P::Ask;
+    type Answer = P::Answer;
+    const GATHER: bool = true;
+
+    fn read(
+        readers: &Readers,
+        asked: &[P::Ask],
+    ) -> impl Future<Output = Result<Vec<(usize, P::Answer)>>> + Send {
+        std::future::ready(readers.each_in_one_read(P::sql(), asked, P::args, P::decode))
+    }
 }
 
 type Reply<A> = oneshot::Sender<Option<A>>;
@@ -55,7 +97,7 @@ struct Queue<B: BatchRead> {
 
 /// The requests waiting for one kind of read, and its lanes.
 pub(crate) struct Batched<B: BatchRead> {
-    conns: Arc<PgConns>,
+    source: Arc<B::Source>,
     queue: Mutex<Queue<B>>,
 }
 
@@ -70,9 +112,9 @@ impl<B: BatchRead> std::fmt::Debug for Batched<B> {
 pub(crate) struct Unanswered;
 
 impl<B: BatchRead> Batched<B> {
-    pub fn new(conns: Arc<PgConns>) -> Arc<Self> {
+    pub fn new(source: Arc<B::Source>) -> Arc<Self> {
         Arc::new(Self {
-            conns,
+            source,
             queue: Mutex::new(Queue {
                 asked: Vec::new(),
                 running: 0,
@@ -107,6 +149,9 @@ impl<B: BatchRead> Batched<B> {
             ended: false,
         };
         loop {
+            if B::GATHER {
+                tokio::task::yield_now().await;
+            }
             let batch: Vec<_> = {
                 let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
                 if queue.asked.is_empty() {
@@ -120,7 +165,7 @@ impl<B: BatchRead> Batched<B> {
                 queue.asked.drain(..take).collect()
             };
             let (asked, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            match B::read(&self.conns, &asked).await {
+            match B::read(&self.source, &asked).await {
                 Ok(found) => {
                     let mut answers: Vec<Option<B::Answer>> = std::iter::repeat_with(|| None)
                         .take(replies.len())
@@ -175,17 +220,8 @@ pub(crate) fn ordinal(r: &mut super::read::Cursor<'_>) -> Result<usize> {
 mod tests {
     use super::*;
     use crate::error::Error;
-    use sqlx::postgres::PgConnectOptions;
-    use std::str::FromStr;
     use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
     use std::time::Duration;
-
-    /// Connections never used by the reads below.
-    fn conns() -> Arc<PgConns> {
-        Arc::new(PgConns::new(
-            PgConnectOptions::from_str("postgres://127.0.0.1:1/none").unwrap(),
-        ))
-    }
 
     static READS: AtomicUsize = AtomicUsize::new(0);
     static RUNNING: AtomicUsize = AtomicUsize::new(0);
@@ -196,10 +232,11 @@ mod tests {
     struct Doubles;
 
     impl BatchRead for Doubles {
+        type Source = ();
         type Ask = u64;
         type Answer = u64;
 
-        async fn read(_: &PgConns, asked: &[u64]) -> Result<Vec<(usize, u64)>> {
+        async fn read(_: &(), asked: &[u64]) -> Result<Vec<(usize, u64)>> {
             READS.fetch_add(1, Ordering::SeqCst);
             let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
             MOST_RUNNING.fetch_max(now, Ordering::SeqCst);
@@ -218,7 +255,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn each_ask_gets_its_own_answer_and_waiting_asks_share_a_query() {
-        let batched = Batched::<Doubles>::new(conns());
+        let batched = Batched::<Doubles>::new(Arc::new(()));
         let mut asks = tokio::task::JoinSet::new();
         for n in 0..400u64 {
             let batched = Arc::clone(&batched);
@@ -245,10 +282,11 @@ mod tests {
     struct Faulty;
 
     impl BatchRead for Faulty {
+        type Source = ();
         type Ask = (u64, &'static AtomicU8);
         type Answer = u64;
 
-        async fn read(_: &PgConns, asked: &[Self::Ask]) -> Result<Vec<(usize, u64)>> {
+        async fn read(_: &(), asked: &[Self::Ask]) -> Result<Vec<(usize, u64)>> {
             tokio::time::sleep(Duration::from_millis(5)).await;
             match asked.first().map(|(_, mode)| mode.load(Ordering::SeqCst)) {
                 Some(FAILS) => return Err(Error::Internal("the database went away".into())),
@@ -262,7 +300,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lane_that_panics_leaves_no_request_waiting_and_the_next_ask_reads() {
         static MODE: AtomicU8 = AtomicU8::new(PANICS);
-        let batched = Batched::<Faulty>::new(conns());
+        let batched = Batched::<Faulty>::new(Arc::new(()));
         let mut asks = tokio::task::JoinSet::new();
         for n in 0..50u64 {
             let batched = Arc::clone(&batched);
@@ -282,7 +320,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_batch_leaves_its_asks_to_read_alone_and_cut_off_asks_harm_nobody() {
         static MODE: AtomicU8 = AtomicU8::new(FAILS);
-        let batched = Batched::<Faulty>::new(conns());
+        let batched = Batched::<Faulty>::new(Arc::new(()));
         let mut asks = tokio::task::JoinSet::new();
         for n in 0..50u64 {
             let batched = Arc::clone(&batched);
@@ -311,5 +349,72 @@ mod tests {
             let (n, answer) = done.unwrap();
             assert_eq!(answer, Some(n));
         }
+    }
+
+    /// A number kept under a key; a negative one fails to decode.
+    struct Numbers;
+
+    impl PointRead for Numbers {
+        type Ask = String;
+        type Answer = i64;
+
+        fn sql() -> &'static str {
+            "SELECT v FROM t WHERE k = $1"
+        }
+
+        fn args(key: &String) -> Vec<Value> {
+            vec![key.as_str().into()]
+        }
+
+        fn decode(row: &mut Cursor<'_>) -> Result<i64> {
+            match row.int()? {
+                v if v < 0 => Err(Error::Internal(format!("negative {v}"))),
+                v => Ok(v),
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_batches_answer_each_ask_and_each_reads_what_was_committed_before_it() {
+        let dir = std::env::temp_dir().join(format!("uc-in-one-read-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let writer = rusqlite::Connection::open(&path).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER);",
+            )
+            .unwrap();
+        for n in (0..300).step_by(3) {
+            writer
+                .execute("INSERT INTO t VALUES (?1, ?2)", (n.to_string(), n * 10))
+                .unwrap();
+        }
+        let batched = Batched::<InOneRead<Numbers>>::new(Arc::new(Readers::new(path)));
+
+        let mut asks = tokio::task::JoinSet::new();
+        for n in 0..300i64 {
+            let batched = Arc::clone(&batched);
+            asks.spawn(async move { (n, batched.ask(n.to_string()).await.unwrap()) });
+        }
+        while let Some(done) = asks.join_next().await {
+            let (n, answer) = done.unwrap();
+            assert_eq!(answer, (n % 3 == 0).then_some(n * 10), "ask {n}");
+        }
+
+        // A batch that fails (one row does not decode) answers none of its asks, and
+        // leaves no snapshot behind: each later ask sees the commits made before it.
+        writer
+            .execute("UPDATE t SET v = -1 WHERE k = '3'", [])
+            .unwrap();
+        assert!(batched.ask("3".into()).await.is_err());
+        for v in [7, 8] {
+            writer
+                .execute("UPDATE t SET v = ?1 WHERE k = '3'", [v])
+                .unwrap();
+            assert_eq!(batched.ask("3".into()).await.unwrap(), Some(v));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -155,8 +155,8 @@ pub struct Db {
     /// The keys of access tokens read with their user before (a token seen again is
     /// read without its user: [`Db::access_token_with_owners`]).
     seen_tokens: Arc<kept::Kept<String, ()>>,
-    /// PostgreSQL's token reads asked together ([`batched`]); `None` on SQLite.
-    batches: Option<tokens::Batches>,
+    /// Token reads asked together ([`batched`]).
+    batches: tokens::Batches,
 }
 
 impl Db {
@@ -246,8 +246,8 @@ impl Db {
             }
         };
         let batches = match &reads {
-            Reads::Postgres(conns) => Some(tokens::Batches::new(conns)),
-            Reads::Sqlite(_) => None,
+            Reads::Postgres(conns) => tokens::Batches::postgres(conns),
+            Reads::Sqlite(readers) => tokens::Batches::sqlite(readers),
         };
         let db = Self {
             pool,

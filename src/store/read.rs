@@ -372,6 +372,39 @@ impl Readers {
         self.give_back(conn);
         result
     }
+
+    /// The first row of `sql` for each ask's arguments, decoded, with the index of
+    /// its ask; all read in one transaction, so in one snapshot, begun here
+    /// ([`super::batched::InOneRead`]).
+    pub(crate) fn each_in_one_read<A, T>(
+        &self,
+        sql: &str,
+        asked: &[A],
+        args: impl Fn(&A) -> Vec<Value>,
+        mut decode: impl FnMut(&mut Cursor<'_>) -> Result<T>,
+    ) -> Result<Vec<(usize, T)>> {
+        let conn = self.take()?;
+        let control = |sql: &str| conn.prepare_cached(sql)?.raw_execute();
+        let result = control("BEGIN").map_err(Error::from).and_then(|_| {
+            let mut stmt = conn.prepare_cached(sql)?;
+            let mut out = Vec::with_capacity(asked.len());
+            for (i, ask) in asked.iter().enumerate() {
+                bind_sqlite(&mut stmt, &args(ask))?;
+                let mut rows = stmt.raw_query();
+                if let Some(row) = rows.next()? {
+                    out.push((i, decode(&mut Cursor::new(row))?));
+                }
+            }
+            Ok(out)
+        });
+        // A read-only transaction: ending it writes nothing. A connection still in it
+        // (its end failed) is closed rather than kept holding its snapshot.
+        if !conn.is_autocommit() && control("COMMIT").is_err() && control("ROLLBACK").is_err() {
+            return result;
+        }
+        self.give_back(conn);
+        result
+    }
 }
 
 impl Db {

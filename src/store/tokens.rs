@@ -1,9 +1,9 @@
 //! Authorization codes, access tokens, refresh tokens and consents. Every secret is
 //! stored as its keyed hash; a row is found by the hash of what the client presents.
 
-use super::batched::{BatchRead, Batched, ordinal};
+use super::batched::{BatchRead, Batched, InOneRead, PointRead, Unanswered, ordinal};
 use super::pg::PgConns;
-use super::read::{Cursor, Decode, from_any_row, sql_once, sql_once_per_backend};
+use super::read::{Cursor, Decode, Readers, Value, from_any_row, sql_once, sql_once_per_backend};
 use super::users::{kept_user, kept_user_columns};
 use super::{Backend, ClientRef, Db, User, UserRef};
 use crate::error::Result;
@@ -199,26 +199,81 @@ fn introspected(r: &mut Cursor<'_>) -> Result<Introspected> {
     ))
 }
 
-/// PostgreSQL's batched token reads ([`batched`]).
+/// The batched token reads ([`batched`]): on PostgreSQL in one query over arrays, on
+/// SQLite in one read transaction.
 #[derive(Debug, Clone)]
-pub(super) struct Batches {
-    seen: Arc<Batched<SeenTokens>>,
-    introspection: Arc<Batched<Introspections>>,
+pub(super) enum Batches {
+    Postgres {
+        seen: Arc<Batched<SeenTokens>>,
+        introspection: Arc<Batched<Introspections>>,
+    },
+    Sqlite {
+        seen: Arc<Batched<InOneRead<SeenTokens>>>,
+        introspection: Arc<Batched<InOneRead<Introspections>>>,
+    },
 }
 
 impl Batches {
-    pub fn new(conns: &Arc<PgConns>) -> Self {
-        Self {
+    pub fn postgres(conns: &Arc<PgConns>) -> Self {
+        Self::Postgres {
             seen: Batched::new(Arc::clone(conns)),
             introspection: Batched::new(Arc::clone(conns)),
         }
     }
+
+    pub fn sqlite(readers: &Arc<Readers>) -> Self {
+        Self::Sqlite {
+            seen: Batched::new(Arc::clone(readers)),
+            introspection: Batched::new(Arc::clone(readers)),
+        }
+    }
+
+    async fn seen(&self, key: String) -> std::result::Result<Option<SeenToken>, Unanswered> {
+        match self {
+            Self::Postgres { seen, .. } => seen.ask(key).await,
+            Self::Sqlite { seen, .. } => seen.ask(key).await,
+        }
+    }
+
+    async fn introspection(
+        &self,
+        ask: (String, String),
+    ) -> std::result::Result<Option<Introspected>, Unanswered> {
+        match self {
+            Self::Postgres { introspection, .. } => introspection.ask(ask).await,
+            Self::Sqlite { introspection, .. } => introspection.ask(ask).await,
+        }
+    }
 }
 
-/// [`Db::seen_token`], batched: the ordered keys.
-struct SeenTokens;
+/// [`Db::seen_token`]: a token read before, by its ordered key.
+pub(super) struct SeenTokens;
+
+impl PointRead for SeenTokens {
+    type Ask = String;
+    type Answer = SeenToken;
+
+    fn sql() -> &'static str {
+        sql_once!(
+            "SELECT {}, {}, (SELECT n FROM user_generation WHERE id = 1) \
+             FROM access_tokens t JOIN clients c ON c.id = t.client_id \
+             WHERE t.token_hash = $1",
+            AccessToken::columns_of("t"),
+            ClientRef::columns_of("c"),
+        )
+    }
+
+    fn args(key: &String) -> Vec<Value> {
+        vec![key.as_str().into()]
+    }
+
+    fn decode(r: &mut Cursor<'_>) -> Result<SeenToken> {
+        seen_token(r)
+    }
+}
 
 impl BatchRead for SeenTokens {
+    type Source = PgConns;
     type Ask = String;
     type Answer = SeenToken;
 
@@ -243,10 +298,37 @@ impl BatchRead for SeenTokens {
     }
 }
 
-/// [`Db::client_and_access_token`], batched: the callers' client ids and the keys.
-struct Introspections;
+/// [`Db::client_and_access_token`]: the caller's client id and the token's key.
+pub(super) struct Introspections;
+
+impl PointRead for Introspections {
+    type Ask = (String, String);
+    type Answer = Introspected;
+
+    fn sql() -> &'static str {
+        sql_once!(
+            "SELECT {}, {}, {}, {} FROM clients k \
+             LEFT JOIN access_tokens t ON t.token_hash = $2 \
+             LEFT JOIN clients c ON c.id = t.client_id \
+             LEFT JOIN users u ON u.id = t.user_id WHERE k.client_id = $1",
+            ClientRef::columns_of("k"),
+            AccessToken::columns_of("t"),
+            ClientRef::columns_of("c"),
+            UserRef::columns_of("u"),
+        )
+    }
+
+    fn args((client_id, key): &(String, String)) -> Vec<Value> {
+        vec![client_id.as_str().into(), key.as_str().into()]
+    }
+
+    fn decode(r: &mut Cursor<'_>) -> Result<Introspected> {
+        introspected(r)
+    }
+}
 
 impl BatchRead for Introspections {
+    type Source = PgConns;
     type Ask = (String, String);
     type Answer = Introspected;
 
@@ -534,52 +616,36 @@ impl Db {
 
     /// The client `client_id` and, in the same query, the access token stored under
     /// `key` with its owners: introspection authenticates its caller and finds the
-    /// token in one read, of the columns it needs (on PostgreSQL asked together with
-    /// other requests', [`batched`]). `None` when there is no such client.
+    /// token in one read, of the columns it needs (asked together with other
+    /// requests', [`batched`]). `None` when there is no such client.
     pub async fn client_and_access_token(
         &self,
         client_id: &str,
         key: &str,
     ) -> Result<Option<(ClientRef, Option<TokenWithOwners<UserRef>>)>> {
-        if let Some(batches) = &self.batches
-            && let Ok(found) = batches
-                .introspection
-                .ask((client_id.to_owned(), key.to_owned()))
-                .await
-        {
-            return Ok(found);
+        let ask = || (client_id.to_owned(), key.to_owned());
+        match self.batches.introspection(ask()).await {
+            Ok(found) => Ok(found),
+            Err(Unanswered) => {
+                let args = Introspections::args(&ask());
+                self.one_with(Introspections::sql(), &args, Introspections::decode)
+                    .await
+            }
         }
-        let sql = sql_once!(
-            "SELECT {}, {}, {}, {} FROM clients k \
-             LEFT JOIN access_tokens t ON t.token_hash = $2 \
-             LEFT JOIN clients c ON c.id = t.client_id \
-             LEFT JOIN users u ON u.id = t.user_id WHERE k.client_id = $1",
-            ClientRef::columns_of("k"),
-            AccessToken::columns_of("t"),
-            ClientRef::columns_of("c"),
-            UserRef::columns_of("u"),
-        );
-        self.one_with(sql, &[client_id.into(), key.into()], introspected)
-            .await
     }
 
     /// An access token read before, by `key`, with its client and the users tables'
-    /// generation ([`Db::access_token_with_owners`]); on PostgreSQL asked together
-    /// with the other requests' ([`batched`]).
+    /// generation ([`Db::access_token_with_owners`]), asked together with other
+    /// requests' ([`batched`]).
     async fn seen_token(&self, key: &str) -> Result<Option<SeenToken>> {
-        if let Some(batches) = &self.batches
-            && let Ok(found) = batches.seen.ask(key.to_owned()).await
-        {
-            return Ok(found);
+        match self.batches.seen(key.to_owned()).await {
+            Ok(found) => Ok(found),
+            Err(Unanswered) => {
+                let args = SeenTokens::args(&key.to_owned());
+                self.one_with(SeenTokens::sql(), &args, SeenTokens::decode)
+                    .await
+            }
         }
-        let sql = sql_once!(
-            "SELECT {}, {}, (SELECT n FROM user_generation WHERE id = 1) \
-             FROM access_tokens t JOIN clients c ON c.id = t.client_id \
-             WHERE t.token_hash = $1",
-            AccessToken::columns_of("t"),
-            ClientRef::columns_of("c"),
-        );
-        self.one_with(sql, &[key.into()], seen_token).await
     }
 
     pub async fn refresh_token(&self, keys: &TokenKeys) -> Result<Option<RefreshToken>> {
