@@ -297,14 +297,12 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_lane_that_panics_leaves_no_request_waiting_and_the_next_ask_reads() {
-        static MODE: AtomicU8 = AtomicU8::new(PANICS);
-        let batched = Batched::<Faulty>::new(Arc::new(()));
+    /// Fifty asks at once, each of which must come back unanswered, none left waiting.
+    async fn fifty_unanswered(batched: &Arc<Batched<Faulty>>, mode: &'static AtomicU8) {
         let mut asks = tokio::task::JoinSet::new();
         for n in 0..50u64 {
-            let batched = Arc::clone(&batched);
-            asks.spawn(async move { batched.ask((n, &MODE)).await });
+            let batched = Arc::clone(batched);
+            asks.spawn(async move { batched.ask((n, mode)).await });
         }
         let waited = tokio::time::timeout(Duration::from_secs(5), async {
             while let Some(done) = asks.join_next().await {
@@ -313,6 +311,13 @@ mod tests {
         })
         .await;
         assert!(waited.is_ok(), "requests left waiting");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lane_that_panics_leaves_no_request_waiting_and_the_next_ask_reads() {
+        static MODE: AtomicU8 = AtomicU8::new(PANICS);
+        let batched = Batched::<Faulty>::new(Arc::new(()));
+        fifty_unanswered(&batched, &MODE).await;
         MODE.store(ANSWERS, Ordering::SeqCst);
         assert_eq!(batched.ask((7, &MODE)).await.unwrap(), Some(7));
     }
@@ -321,14 +326,7 @@ mod tests {
     async fn a_failed_batch_leaves_its_asks_to_read_alone_and_cut_off_asks_harm_nobody() {
         static MODE: AtomicU8 = AtomicU8::new(FAILS);
         let batched = Batched::<Faulty>::new(Arc::new(()));
-        let mut asks = tokio::task::JoinSet::new();
-        for n in 0..50u64 {
-            let batched = Arc::clone(&batched);
-            asks.spawn(async move { batched.ask((n, &MODE)).await });
-        }
-        while let Some(done) = asks.join_next().await {
-            assert!(done.unwrap().is_err(), "unanswered");
-        }
+        fifty_unanswered(&batched, &MODE).await;
 
         MODE.store(ANSWERS, Ordering::SeqCst);
         let mut asks = tokio::task::JoinSet::new();
