@@ -84,6 +84,12 @@ pub(crate) fn bind_sqlite(
     Ok(())
 }
 
+/// BEGIN, COMMIT and ROLLBACK, prepared once as the statements are (the writer's
+/// batches, SQLite's batched reads).
+pub(super) fn control(conn: &Connection, sql: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute([])
+}
+
 /// A row of any driver, read by position.
 pub(crate) trait Cols {
     fn int_at(&self, i: usize) -> Result<Option<i64>>;
@@ -384,8 +390,7 @@ impl Readers {
         mut decode: impl FnMut(&mut Cursor<'_>) -> Result<T>,
     ) -> Result<Vec<(usize, T)>> {
         let conn = self.take()?;
-        let control = |sql: &str| conn.prepare_cached(sql)?.raw_execute();
-        let result = control("BEGIN").map_err(Error::from).and_then(|_| {
+        let result = control(&conn, "BEGIN").map_err(Error::from).and_then(|_| {
             let mut stmt = conn.prepare_cached(sql)?;
             let mut out = Vec::with_capacity(asked.len());
             for (i, ask) in asked.iter().enumerate() {
@@ -399,7 +404,10 @@ impl Readers {
         });
         // A read-only transaction: ending it writes nothing. A connection still in it
         // (its end failed) is closed rather than kept holding its snapshot.
-        if !conn.is_autocommit() && control("COMMIT").is_err() && control("ROLLBACK").is_err() {
+        if !conn.is_autocommit()
+            && control(&conn, "COMMIT").is_err()
+            && control(&conn, "ROLLBACK").is_err()
+        {
             return result;
         }
         self.give_back(conn);

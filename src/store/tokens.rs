@@ -626,11 +626,7 @@ impl Db {
         let ask = || (client_id.to_owned(), key.to_owned());
         match self.batches.introspection(ask()).await {
             Ok(found) => Ok(found),
-            Err(Unanswered) => {
-                let args = Introspections::args(&ask());
-                self.one_with(Introspections::sql(), &args, Introspections::decode)
-                    .await
-            }
+            Err(Unanswered) => self.alone::<Introspections>(&ask()).await,
         }
     }
 
@@ -640,12 +636,13 @@ impl Db {
     async fn seen_token(&self, key: &str) -> Result<Option<SeenToken>> {
         match self.batches.seen(key.to_owned()).await {
             Ok(found) => Ok(found),
-            Err(Unanswered) => {
-                let args = SeenTokens::args(&key.to_owned());
-                self.one_with(SeenTokens::sql(), &args, SeenTokens::decode)
-                    .await
-            }
+            Err(Unanswered) => self.alone::<SeenTokens>(&key.to_owned()).await,
         }
+    }
+
+    /// A [`PointRead`] of one request, read alone (its batch failed).
+    async fn alone<P: PointRead>(&self, ask: &P::Ask) -> Result<Option<P::Answer>> {
+        self.one_with(P::sql(), &P::args(ask), P::decode).await
     }
 
     pub async fn refresh_token(&self, keys: &TokenKeys) -> Result<Option<RefreshToken>> {

@@ -26,7 +26,7 @@
 
 use super::NewAccessToken;
 use super::pg::PgConns;
-use super::read::{Value, sql_once};
+use super::read::{Value, control, sql_once};
 use crate::error::{Error, Result};
 use rusqlite::OptionalExtension;
 use std::collections::VecDeque;
@@ -341,11 +341,6 @@ fn take_waiting<J>(first: J, rx: &mut mpsc::Receiver<J>, batch: &mut Vec<J>) {
             Err(_) => break,
         }
     }
-}
-
-/// BEGIN, COMMIT and ROLLBACK, prepared once as the statements are.
-fn control(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<usize> {
-    conn.prepare_cached(sql)?.execute([])
 }
 
 /// Takes the write lock. When another connection holds it (an administrative write,
