@@ -20,7 +20,7 @@
 //! thread had copied since the WAL began, 9–12 ms of `fsync` during which no token
 //! was stored (p99 of client credentials 9–17 ms). The thread now syncs the database
 //! file itself before it raises the flag, so the catch-up flushes only what it
-//! copies: 2.4–4 ms (`docs/performance.md`).
+//! copies: 3.8–4.1 ms on average (`docs/performance.md`).
 //! When the writer is idle and the WAL grows through other connections, the thread
 //! empties it itself on its next round.
 
