@@ -14,15 +14,15 @@
 //! and the writer, between two batches, runs a passive checkpoint itself
 //! ([`catch_up`]): it copies only what came since the thread's last one, nothing is
 //! written meanwhile, and its next batch starts the WAL over. Nobody waits on a lock.
+//! When the writer is idle and the WAL grows through other connections, the thread
+//! empties it itself on its next round.
 //!
 //! SQLite syncs the database file only in the checkpoint that copies the WAL's last
 //! frame, which under load is the writer's catch-up: it flushed every page the
-//! thread had copied since the WAL began, 9–12 ms of `fsync` during which no token
-//! was stored (p99 of client credentials 9–17 ms). The thread now syncs the database
+//! thread had copied since the WAL began, 8–12 ms of `fsync` during which no token
+//! was stored (p99 of client credentials 9–48 ms). The thread now syncs the database
 //! file itself before it raises the flag, so the catch-up flushes only what it
 //! copies: 3.8–4.1 ms on average (`docs/performance.md`).
-//! When the writer is idle and the WAL grows through other connections, the thread
-//! empties it itself on its next round.
 
 use rusqlite::Connection;
 use std::fs::File;
