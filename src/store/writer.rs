@@ -129,6 +129,9 @@ struct Queue {
     jobs: VecDeque<Job>,
     /// Whether a request is writing a batch, or has been told to write the next.
     leading: bool,
+    /// Whether the last batch held more than one statement. Then the next leader
+    /// yields first, so that others join its batch; a request alone writes at once.
+    shared: bool,
 }
 
 /// The writer's mailbox.
@@ -239,17 +242,17 @@ impl Sqlite {
             writer: self,
             answered,
         };
-        let lead = {
+        let (lead, shared) = {
             let mut queue = lock(&self.queue);
             queue.jobs.push_back(Job { statement, reply });
-            !std::mem::replace(&mut queue.leading, true)
+            (!std::mem::replace(&mut queue.leading, true), queue.shared)
         };
         if lead {
             Lead {
                 writer: self,
                 first: None,
             }
-            .gather()
+            .gather(shared)
             .await;
         }
         loop {
@@ -259,11 +262,12 @@ impl Sqlite {
                     let (reply, next) = oneshot::channel();
                     waiting.answered = next;
                     let first = Some(Job { statement, reply });
+                    let shared = lock(&self.queue).shared;
                     Lead {
                         writer: self,
                         first,
                     }
-                    .gather()
+                    .gather(shared)
                     .await;
                 }
                 Err(_) => return Err(stopped()),
@@ -284,6 +288,7 @@ impl Sqlite {
             let mut batch: Vec<Job> = {
                 let mut queue = lock(&self.queue);
                 let n = queue.jobs.len().min(MAX_BATCH);
+                queue.shared = n > 1;
                 queue.jobs.drain(..n).collect()
             };
             {
@@ -324,12 +329,14 @@ impl Sqlite {
     }
 }
 
-/// The lead of a request about to write a batch. Before writing, its request lets the
-/// other requests ready on its worker queue their statements, so that they share the
-/// batch's commit: under client credentials at 64 connections this took SQLite's
-/// `pwrite`s from 1.18 to 0.87 a token, its `fcntl`s from 0.46 to 0.23, and the
-/// server's CPU per token down by ~5 % (`docs/performance.md`). The batch is written
-/// when the lead is dropped, so a request cut off meanwhile writes it all the same.
+/// The lead of a request about to write a batch. Under load (the last batch was
+/// shared) its request first lets the other requests ready on its worker queue their
+/// statements, so that they share the batch's commit: under client credentials at 64
+/// connections this took SQLite's `pwrite`s from 1.18 to 0.87 a token, its `fcntl`s
+/// from 0.46 to 0.23, and the server's CPU per token down by ~5 %. A request alone
+/// does not yield: at one connection the yield cost ~10 µs of CPU and latency per
+/// token (`docs/performance.md`). The batch is written when the lead is dropped, so a
+/// request cut off meanwhile writes it all the same.
 struct Lead<'a> {
     writer: &'a Sqlite,
     /// The handed-on statement of the request that leads, written first.
@@ -337,8 +344,10 @@ struct Lead<'a> {
 }
 
 impl Lead<'_> {
-    async fn gather(self) {
-        tokio::task::yield_now().await;
+    async fn gather(self, shared: bool) {
+        if shared {
+            tokio::task::yield_now().await;
+        }
     }
 }
 
@@ -699,12 +708,37 @@ mod tests {
         assert_eq!(s.values(), ["queued", "next"]);
     }
 
+    #[tokio::test]
+    async fn a_request_alone_writes_at_once_and_a_shared_batch_makes_the_next_leader_yield() {
+        let s = Scratch::new("alone");
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(
+            pin!(s.writer.run(insert("alone"))).poll(&mut cx).is_ready(),
+            "written without a yield"
+        );
+        lock(&s.writer.queue).leading = true;
+        let (first, second) = (s.writer.run(insert("a")), s.writer.run(insert("b")));
+        let (mut first, mut second) = (pin!(first), pin!(second));
+        assert!(first.as_mut().poll(&mut cx).is_pending());
+        assert!(second.as_mut().poll(&mut cx).is_pending());
+        lock(&s.writer.queue).leading = false;
+        s.writer.lead();
+        assert_eq!(s.values(), ["alone", "a", "b"]);
+        assert!(
+            pin!(s.writer.run(insert("next")))
+                .poll(&mut cx)
+                .is_pending(),
+            "after a batch of two the leader yields"
+        );
+    }
+
     /// Cut off in its yield before writing, a request writes the batch all the same,
     /// whether it found nobody writing or was handed the lead.
     #[tokio::test]
     async fn a_request_cut_off_while_it_gathers_its_batch_still_writes_it() {
         for handed in [false, true] {
             let s = Scratch::new(&format!("gathering-{handed}"));
+            lock(&s.writer.queue).shared = true;
             lock(&s.writer.queue).leading = handed;
             {
                 let mut cx = Context::from_waker(Waker::noop());
