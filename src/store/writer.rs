@@ -11,12 +11,12 @@
 //! while the previous one is being written.
 //!
 //! On SQLite there is one writing connection and no thread of its own: the request
-//! that finds nobody writing writes the batch, on the thread it runs on (after one
-//! yield, so that the requests ready beside it join the batch: [`Lead`]), and then
-//! hands the next batch to the oldest request still waiting, which wakes on the same
-//! runtime. A writer thread cost two thread switches per batch, and every answer
-//! woke a worker from outside the runtime. Each statement is prepared once, so a
-//! batch costs no SQL parsing. A statement that fails (its client deleted
+//! that finds nobody writing writes the batch, on the thread it runs on (under load
+//! after one yield, so that the requests ready beside it join the batch: [`Lead`]),
+//! and then hands the next batch to the oldest request still waiting, which wakes on
+//! the same runtime. A writer thread cost two thread switches per batch, and every
+//! answer woke a worker from outside the runtime. Each statement is prepared once,
+//! so a batch costs no SQL parsing. A statement that fails (its client deleted
 //! meanwhile, say) fails alone; the others commit. Answers leave only after the
 //! commit.
 //!
@@ -334,8 +334,8 @@ impl Sqlite {
 /// statements, so that they share the batch's commit: under client credentials at 64
 /// connections this took SQLite's `pwrite`s from 1.18 to 0.87 a token, its `fcntl`s
 /// from 0.46 to 0.23, and the server's CPU per token down by ~5 %. A request alone
-/// does not yield: at one connection the yield cost ~10 µs of CPU and latency per
-/// token (`docs/performance.md`). The batch is written when the lead is dropped, so a
+/// does not yield: at one connection the yield cost ~25 µs of latency and of server
+/// CPU per token (`docs/performance.md`). The batch is written when the lead is dropped, so a
 /// request cut off meanwhile writes it all the same.
 struct Lead<'a> {
     writer: &'a Sqlite,
