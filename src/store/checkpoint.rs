@@ -54,9 +54,7 @@ impl Checkpointer {
         conn.busy_timeout(Duration::from_secs(5))?;
         // Never closed: closing any descriptor of the database file drops every POSIX
         // lock the process holds on it, SQLite's included. One per database opened.
-        let file = ManuallyDrop::new(
-            File::open(path).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?,
-        );
+        let file = ManuallyDrop::new(File::open(path).map_err(io)?);
         let (alive, stopped) = mpsc::channel::<()>();
         let long = Arc::new(AtomicBool::new(false));
         let flag = long.clone();
@@ -69,7 +67,7 @@ impl Checkpointer {
                     }
                 }
             })
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            .map_err(io)?;
         Ok(Self {
             _alive: alive,
             long,
@@ -95,13 +93,18 @@ fn tick(conn: &Connection, db: &File, long: &AtomicBool) -> rusqlite::Result<()>
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         long.store(false, Ordering::Relaxed);
     } else if frames > LONG_WAL {
-        db.sync_data()
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+        db.sync_data().map_err(io)?;
         long.store(true, Ordering::Relaxed);
     } else {
         long.store(false, Ordering::Relaxed);
     }
     Ok(())
+}
+
+/// An I/O error of this module's own file work, as the SQLite error its callers
+/// handle. rusqlite has no I/O variant; this one carries any error and shows it as is.
+fn io(e: std::io::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(e.into())
 }
 
 /// A passive checkpoint; the number of frames in the WAL.
@@ -134,8 +137,7 @@ mod tests {
     impl Scratch {
         fn new(name: &str) -> rusqlite::Result<(Self, Connection)> {
             let dir = std::env::temp_dir().join(format!("uc-{name}-{}", std::process::id()));
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+            std::fs::create_dir_all(&dir).map_err(io)?;
             let db = dir.join("t.db");
             let conn = Connection::open(&db)?;
             conn.execute_batch(
