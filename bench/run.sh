@@ -7,9 +7,11 @@
 # Installs wrk (Debian) when missing, builds the release binary, starts the server on
 # a fresh SQLite database (PostgreSQL with --postgres), seeds it (1 M users and 10 M
 # tokens with --scale, by bulk inserts), then for each scenario runs a 2 s warm-up and
-# a measured run per connection count, sampling the server's RSS and CPU. With
-# --peers, node-oidc-provider (bench/peer) is measured in the same run for (b), (c)
-# RS256 and (d). Prints a Markdown table.
+# a measured run per connection count, sampling the server's RSS and CPU. Each
+# scenario's ratio to (a) is taken against (a) measured again right before it, and
+# with --peers node-oidc-provider (bench/peer) is measured right after (b), (c) RS256
+# and (d): these machines' speed drifts within a run (docs/benchmark-ceiling.md).
+# Prints a Markdown table.
 #
 # wrk runs under the SCHED_BATCH policy unless --wrk-sched normal: on the cores it
 # shares with the server, its threads then do not preempt the server's on every
@@ -85,6 +87,7 @@ BASE=$(grep -o "listening on http://[0-9.:]*" "$WORK/server.log" | head -n1 | se
 basic() { printf '%s:%s' "$1" "$2" | base64 -w0; }
 AUTH=$(basic "$CLIENT_ID" "$CLIENT_SECRET")
 json_field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
+field() { local kv; for kv in $1; do [ "${kv%%=*}" = "$2" ] && echo "${kv#*=}"; done; return 0; } # field "k=v …" k
 CC_TOKEN=$(curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials "$BASE/oauth/token" | json_field access_token)
 # A user's token for the resource API, through the code flow with the seeded session.
 VERIFIER=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk CHALLENGE=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM
@@ -121,6 +124,7 @@ wanted() {
 }
 
 RESULTS="$WORK/results.tsv"
+CEILING="" # the req/s of the latest (a) run, the ratio's denominator for the next rows
 RUN_NO=0
 SPENT=0 # refresh tokens handed to earlier runs
 REGION=150000 # refresh tokens per run: a warm-up and a measured run per connection count
@@ -145,24 +149,68 @@ run() {
   cpu=$(awk -v a="$t0" -v b="$(ticks "$pid")" -v da="$d0" -v db="$(db_ticks)" -v d="$DURATION" -v hz="$(getconf CLK_TCK)" \
     'BEGIN {printf "%.2f", (b - a) / hz / d; if (db > da) printf " + db %.2f", (db - da) / hz / d}')
   kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
-  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$conns" "${out#RESULT }" "$(( $(cat "$rssf") / 1024 ))" "$cpu" >> "$RESULTS"
+  [ "$name" = "a healthz" ] && CEILING=$(field "${out#RESULT }" rps)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$conns" "${out#RESULT }" "$(( $(cat "$rssf") / 1024 ))" "$cpu" "$CEILING" >> "$RESULTS"
   echo "$name c=$conns ${out#RESULT } rss=$(( $(cat "$rssf") / 1024 ))MB cpu=$cpu" >&2
+}
+
+# ceiling CONNS: (a) again, unless --only leaves it out: the next rows' ratios are
+# taken against it, measured beside them rather than minutes before.
+ceiling() {
+  wanted a || return 0
+  local out
+  out=$("${WRK[@]}" -t$THREADS -c"$1" -d"${DURATION}s" -s "$BENCH_LUA/healthz.lua" "$BASE" 2>&1 | grep '^RESULT' || true)
+  CEILING=$(field "${out#RESULT }" rps)
+  echo "  (a) beside c=$1: ${CEILING:-none} req/s" >&2
+}
+# scenario NAME CONNS SCRIPT [ENV…]: the ceiling, then the scenario on this server.
+scenario() {
+  local name=$1 conns=$2 script=$3; shift 3
+  wanted "$name" || return 0
+  ceiling "$conns"
+  run "$name" "$SERVER_PID" "$BASE" "$script" "$conns" "$@"
+}
+
+PAUTH=""
+if [ -n "$PEERS" ] && { wanted "peer b" || wanted "peer c" || wanted "peer d"; }; then
+  "$ROOT/bench/peer/install.sh" >&2
+  PORT=3100 NODE_ENV=production node "$ROOT/bench/peer/server.js" > "$WORK/peer.log" 2>&1 &
+  PEER_PID=$!
+  for _ in $(seq 1 100); do curl -sf http://127.0.0.1:3100/.well-known/openid-configuration > /dev/null && break; sleep 0.1; done
+  PAUTH=$(basic bench bench-secret)
+fi
+# peer LETTER CONNS: the peer's same scenario, right after ours.
+peer() {
+  [ -n "$PAUTH" ] || return 0
+  case "$1" in
+    b) run "peer b client_credentials opaque" "$PEER_PID" http://127.0.0.1:3100 client_credentials.lua "$2" AUTH="$PAUTH" TOKEN_PATH=/token TOKEN_BODY="grant_type=client_credentials&scope=api" ;;
+    c) run "peer c client_credentials JWT RS256" "$PEER_PID" http://127.0.0.1:3100 client_credentials.lua "$2" AUTH="$PAUTH" TOKEN_PATH=/token TOKEN_BODY="grant_type=client_credentials&scope=api&resource=urn%3Abench%3Ajwt" ;;
+    d) # The peer's in-memory store forgets old tokens: fetch one right before (d).
+       wanted "peer d" || return 0
+       local token
+       token=$(curl -s -u bench:bench-secret -d grant_type=client_credentials -d scope=api http://127.0.0.1:3100/token | json_field access_token)
+       run "peer d introspection" "$PEER_PID" http://127.0.0.1:3100 introspect.lua "$2" AUTH="$PAUTH" TOKEN="$token" INTROSPECT_PATH=/token/introspection ;;
+  esac
 }
 
 for c in $CONNS; do
   run "a healthz" "$SERVER_PID" "$BASE" healthz.lua "$c"
-  run "b client_credentials opaque" "$SERVER_PID" "$BASE" client_credentials.lua "$c" AUTH="$AUTH"
-  run "c client_credentials JWT ES256" "$SERVER_PID" "$BASE" client_credentials.lua "$c" AUTH="$(basic "$JWT_ES256_ID" "$JWT_ES256_SECRET")"
-  run "c client_credentials JWT EdDSA" "$SERVER_PID" "$BASE" client_credentials.lua "$c" AUTH="$(basic "$JWT_EDDSA_ID" "$JWT_EDDSA_SECRET")"
-  run "c client_credentials JWT RS256" "$SERVER_PID" "$BASE" client_credentials.lua "$c" AUTH="$(basic "$JWT_RS256_ID" "$JWT_RS256_SECRET")"
-  run "d introspection" "$SERVER_PID" "$BASE" introspect.lua "$c" AUTH="$AUTH" TOKEN="$CC_TOKEN"
-  run "e GET /api/user" "$SERVER_PID" "$BASE" api_user.lua "$c" TOKEN="$USER_TOKEN"
-  run "f refresh rotation" "$SERVER_PID" "$BASE" refresh.lua "$c" AUTH="$AUTH" REFRESH_FILE="$REFRESH_FILE"
-  run "g code flow (2 requests/flow)" "$SERVER_PID" "$BASE" authcode.lua "$c" AUTH="$AUTH" CLIENT_ID="$CLIENT_ID" SESSION="$SESSION"
+  scenario "b client_credentials opaque" "$c" client_credentials.lua AUTH="$AUTH"
+  peer b "$c"
+  scenario "c client_credentials JWT ES256" "$c" client_credentials.lua AUTH="$(basic "$JWT_ES256_ID" "$JWT_ES256_SECRET")"
+  scenario "c client_credentials JWT EdDSA" "$c" client_credentials.lua AUTH="$(basic "$JWT_EDDSA_ID" "$JWT_EDDSA_SECRET")"
+  scenario "c client_credentials JWT RS256" "$c" client_credentials.lua AUTH="$(basic "$JWT_RS256_ID" "$JWT_RS256_SECRET")"
+  peer c "$c"
+  scenario "d introspection" "$c" introspect.lua AUTH="$AUTH" TOKEN="$CC_TOKEN"
+  peer d "$c"
+  scenario "e GET /api/user" "$c" api_user.lua TOKEN="$USER_TOKEN"
+  scenario "f refresh rotation" "$c" refresh.lua AUTH="$AUTH" REFRESH_FILE="$REFRESH_FILE"
+  scenario "g code flow (2 requests/flow)" "$c" authcode.lua AUTH="$AUTH" CLIENT_ID="$CLIENT_ID" SESSION="$SESSION"
 done
 
 # (h): logins saturate the hashing pool while (b) runs; (b)'s latency is what counts.
 if wanted h; then
+  ceiling 64
   env USER_LOGIN="$USER_LOGIN" USER_PASSWORD="$USER_PASSWORD" "${WRK[@]}" -t1 -c16 -d"$((DURATION + 4))s" -s "$BENCH_LUA/login.lua" "$BASE" > "$WORK/login.out" 2>&1 &
   LOGIN_PID=$!
   sleep 1
@@ -171,39 +219,25 @@ if wanted h; then
   echo "logins: $(grep '^RESULT' "$WORK/login.out" || echo none)" >&2
 fi
 
-if [ -n "$PEERS" ] && { wanted "peer b" || wanted "peer c" || wanted "peer d"; }; then
-  "$ROOT/bench/peer/install.sh" >&2
-  PORT=3100 NODE_ENV=production node "$ROOT/bench/peer/server.js" > "$WORK/peer.log" 2>&1 &
-  PEER_PID=$!
-  for _ in $(seq 1 100); do curl -sf http://127.0.0.1:3100/.well-known/openid-configuration > /dev/null && break; sleep 0.1; done
-  PAUTH=$(basic bench bench-secret)
-  for c in $CONNS; do
-    run "peer b client_credentials opaque" "$PEER_PID" http://127.0.0.1:3100 client_credentials.lua "$c" AUTH="$PAUTH" TOKEN_PATH=/token TOKEN_BODY="grant_type=client_credentials&scope=api"
-    run "peer c client_credentials JWT RS256" "$PEER_PID" http://127.0.0.1:3100 client_credentials.lua "$c" AUTH="$PAUTH" TOKEN_PATH=/token TOKEN_BODY="grant_type=client_credentials&scope=api&resource=urn%3Abench%3Ajwt"
-    # The peer's in-memory store forgets old tokens: fetch one right before (d).
-    PTOKEN=$(curl -s -u bench:bench-secret -d grant_type=client_credentials -d scope=api http://127.0.0.1:3100/token | json_field access_token)
-    run "peer d introspection" "$PEER_PID" http://127.0.0.1:3100 introspect.lua "$c" AUTH="$PAUTH" TOKEN="$PTOKEN" INTROSPECT_PATH=/token/introspection
-  done
-fi
-
-# The table: one row per scenario and connection count, with ratios to (a) and to
-# the peer's same scenario measured in this run.
+# The table: one row per scenario and connection count, with ratios to (a) measured
+# right before it and to the peer's same scenario measured right after it.
 echo
 echo "$(date -u +%Y-%m-%d) · $BACKEND${SCALE:+ · scale (1 M users, 10 M tokens)} · ${DURATION} s per run · \`bench/run.sh${ARGS:+ $ARGS}\`"
 echo
 awk -F'\t' '
   function v(s, k,   a, i, n) { n = split(s, a, " "); for (i = 1; i <= n; i++) if (index(a[i], k "=") == 1) return substr(a[i], length(k) + 2); return "" }
-  { name[NR] = $1; conns[NR] = $2; res[NR] = $3; rss[NR] = $4; cpu[NR] = $5; rps[NR] = v($3, "rps")
-    if ($1 == "a healthz") ceiling[$2] = v($3, "rps")
+  { name[NR] = $1; conns[NR] = $2; res[NR] = $3; rss[NR] = $4; cpu[NR] = $5; ceil[NR] = $6; rps[NR] = v($3, "rps")
     if ($1 ~ /^peer /) { key = substr($1, 6); sub(/^[a-h] /, "", key); peer[key "|" $2] = v($3, "rps") } }
   END {
-    print "| scenario | conns | req/s | p50 ms | p99 ms | errors | RSS MB | CPU cores | vs (a) | vs peer |"
-    print "|---|---|---|---|---|---|---|---|---|---|"
+    print "| scenario | conns | req/s | p50 ms | p99 ms | errors | RSS MB | CPU cores | (a) beside | vs (a) | vs peer |"
+    print "|---|---|---|---|---|---|---|---|---|---|---|"
     for (i = 1; i <= NR; i++) {
-      ra = (ceiling[conns[i]] > 0) ? sprintf("%.0f %%", 100 * rps[i] / ceiling[conns[i]]) : "–"
+      mine = name[i] !~ /^peer /
+      ra = (mine && ceil[i] > 0) ? sprintf("%.0f %%", 100 * rps[i] / ceil[i]) : "–"
+      ca = (mine && ceil[i] > 0) ? ceil[i] : "–"
       pk = name[i]; sub(/^[a-h] /, "", pk)
       if (pk == "client_credentials JWT ES256" || pk == "client_credentials JWT EdDSA") pk = "client_credentials JWT RS256"
-      rp = (peer[pk "|" conns[i]] > 0 && name[i] !~ /^peer /) ? sprintf("%.1f×", rps[i] / peer[pk "|" conns[i]]) : "–"
-      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name[i], conns[i], rps[i], v(res[i], "p50_ms"), v(res[i], "p99_ms"), v(res[i], "errors"), rss[i], cpu[i], ra, rp
+      rp = (peer[pk "|" conns[i]] > 0 && mine) ? sprintf("%.1f×", rps[i] / peer[pk "|" conns[i]]) : "–"
+      printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name[i], conns[i], rps[i], v(res[i], "p50_ms"), v(res[i], "p99_ms"), v(res[i], "errors"), rss[i], cpu[i], ca, ra, rp
     }
   }' "$RESULTS"
