@@ -14,12 +14,19 @@ use std::collections::HashMap;
 
 /// Parameters as a map. RFC 6749 §3.1/§3.2: a parameter sent twice is an error.
 pub fn single_valued(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>> {
+    use std::collections::hash_map::Entry;
     let mut map = HashMap::with_capacity(pairs.len());
     for (k, v) in pairs {
-        if map.insert(k.clone(), v).is_some() {
-            return Err(Error::invalid_request(format!(
-                "the {k} parameter is repeated"
-            )));
+        match map.entry(k) {
+            Entry::Occupied(seen) => {
+                return Err(Error::invalid_request(format!(
+                    "the {} parameter is repeated",
+                    seen.key()
+                )));
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(v);
+            }
         }
     }
     Ok(map)
@@ -60,4 +67,31 @@ pub fn no_store(body: impl IntoResponse) -> Response {
     r.headers_mut()
         .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parameter_sent_twice_is_refused_by_name() {
+        let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+            p.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let map = single_valued(pairs(&[("grant_type", "x"), ("scope", "a b")])).unwrap();
+        assert_eq!(map.get("scope").map(String::as_str), Some("a b"));
+        assert_eq!(map.len(), 2);
+        let e = single_valued(pairs(&[
+            ("scope", "a"),
+            ("grant_type", "x"),
+            ("scope", "b"),
+        ]))
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("the scope parameter is repeated"),
+            "{e}"
+        );
+    }
 }

@@ -7,11 +7,33 @@ use crate::http::SharedState;
 use crate::service::oauth::grants::{self, Request};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRequest, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
+
+/// A form post's headers and body. Axum's `HeaderMap` extractor copies every header;
+/// this takes them from the request, which the body's extraction does not need.
+pub struct FormPost {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for FormPost {
+    type Rejection = Response;
+
+    async fn from_request(
+        mut request: axum::extract::Request,
+        state: &S,
+    ) -> std::result::Result<Self, Response> {
+        let headers = std::mem::take(request.headers_mut());
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self { headers, body })
+    }
+}
 
 fn authorization(headers: &HeaderMap) -> Option<&str> {
     headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
@@ -36,8 +58,7 @@ fn params(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, String>> 
 /// credentials first with the client's kept row, [`grants::dispatch_with_kept_client`]).
 pub async fn token(
     State(state): State<SharedState>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormPost { headers, body }: FormPost,
 ) -> Result<Response> {
     let params = params(&headers, &body)?;
     let settings = state.app.settings().await?;
@@ -65,8 +86,7 @@ pub async fn token(
 
 pub async fn introspect(
     State(state): State<SharedState>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormPost { headers, body }: FormPost,
 ) -> Result<Response> {
     let params = params(&headers, &body)?;
     let presented = params.get("token").map(String::as_str).unwrap_or_default();
@@ -87,8 +107,7 @@ pub async fn introspect(
 
 pub async fn revoke(
     State(state): State<SharedState>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormPost { headers, body }: FormPost,
 ) -> Result<Response> {
     let params = params(&headers, &body)?;
     let (client, _) = state

@@ -25,6 +25,9 @@ fn bad(description: &str) -> Error {
 
 /// RFC 6749 §2.3.1: the id and secret in Basic are form-urlencoded first.
 fn form_decode(s: &str) -> String {
+    if !s.contains(['%', '+']) {
+        return s.to_owned(); // nothing encoded
+    }
     // form_urlencoded decodes pairs; `s` is the value of one.
     let mut pair = String::with_capacity(s.len() + 2);
     pair.push_str("x=");
@@ -237,6 +240,14 @@ mod tests {
             (id.as_str(), secret.as_deref(), method),
             ("my app", Some("s:cret"), Method::Basic)
         );
+        // '+' is a space in a form; a value with nothing encoded is taken as it is.
+        let header = format!("Basic {}", STANDARD.encode("my+app:plain-Secret_1"));
+        let (id, secret, _) = credentials(Some(&header), &params(&[])).unwrap().unwrap();
+        assert_eq!(
+            (id.as_str(), secret.as_deref()),
+            ("my app", Some("plain-Secret_1"))
+        );
+        let header = format!("Basic {}", STANDARD.encode("my%20app:s%3Acret"));
         assert!(credentials(Some(&header), &params(&[("client_secret", "x")])).is_err());
         assert!(credentials(Some(&header), &params(&[("client_id", "other")])).is_err());
         assert!(credentials(Some("Bearer x"), &params(&[])).is_err());
