@@ -107,7 +107,8 @@ struct Queue<B: BatchRead> {
 }
 
 /// The requests waiting for one kind of read, and its lanes: one queue, or with
-/// [`BatchRead::GATHER`] one queue per runtime worker (see [`Batched::queue`]).
+/// [`BatchRead::GATHER`] one per core, as many as the runtime has workers by default
+/// (see [`Batched::queue`]).
 pub(crate) struct Batched<B: BatchRead> {
     source: Arc<B::Source>,
     queues: Box<[Mutex<Queue<B>>]>,
@@ -443,7 +444,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 5)]
     async fn sqlite_batches_answer_asks_from_more_workers_than_queues() {
-        // One queue per core: some workers share one, each has one.
+        // Five workers and one queue per core: some workers share a queue.
         let (dir, _writer, batched) = numbers("more-workers");
         each_ask_answered(&batched).await;
         let _ = std::fs::remove_dir_all(&dir);
