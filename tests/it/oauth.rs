@@ -2342,3 +2342,61 @@ on_both!(
         s.stop().await;
     }
 );
+
+on_both!(form_posts_are_forms_within_the_size_limit, |backend| {
+    let s = TestServer::start(backend).await;
+    let a = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+    let secret = a.secret.clone().unwrap();
+    let post = |path: &str| {
+        client()
+            .post(s.url(path))
+            .basic_auth(&a.client_id, Some(&secret))
+    };
+    // Not a form: refused on each endpoint, with the client's credentials read all
+    // the same from the header.
+    for path in ["/oauth/token", "/oauth/introspect", "/oauth/revoke"] {
+        let res = post(path)
+            .header("Content-Type", "application/json")
+            .body(r#"{"grant_type":"client_credentials","token":"x"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{path}");
+        assert_eq!(json(res).await["error"], "invalid_request", "{path}");
+    }
+    // A parameter sent twice is named.
+    let res = post("/oauth/token")
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "basic"),
+            ("scope", "basic"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body = json(res).await;
+    assert_eq!(body["error"], "invalid_request");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("scope"),
+        "{body}"
+    );
+    // A body past the limit is refused before it is read whole; the server goes on.
+    let pad = "x".repeat(3 * 1024 * 1024);
+    let res = post("/oauth/token")
+        .form(&[("grant_type", "client_credentials"), ("pad", pad.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    let res = post("/oauth/token")
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(json(res).await["access_token"].is_string());
+});
