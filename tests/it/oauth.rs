@@ -2364,16 +2364,15 @@ on_both!(form_posts_are_forms_within_the_size_limit, |backend| {
         assert_eq!(res.status(), 400, "{path}");
         assert_eq!(json(res).await["error"], "invalid_request", "{path}");
     }
+    let form = |f: &[(&str, &str)]| post("/oauth/token").form(f).send();
     // A parameter sent twice is named.
-    let res = post("/oauth/token")
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("scope", "basic"),
-            ("scope", "basic"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = form(&[
+        ("grant_type", "client_credentials"),
+        ("scope", "basic"),
+        ("scope", "basic"),
+    ])
+    .await
+    .unwrap();
     assert_eq!(res.status(), 400);
     let body = json(res).await;
     assert_eq!(body["error"], "invalid_request");
@@ -2386,17 +2385,11 @@ on_both!(form_posts_are_forms_within_the_size_limit, |backend| {
     );
     // A body past the limit is refused before it is read whole; the server goes on.
     let pad = "x".repeat(3 * 1024 * 1024);
-    let res = post("/oauth/token")
-        .form(&[("grant_type", "client_credentials"), ("pad", pad.as_str())])
-        .send()
+    let res = form(&[("grant_type", "client_credentials"), ("pad", pad.as_str())])
         .await
         .unwrap();
     assert_eq!(res.status(), 413);
-    let res = post("/oauth/token")
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+    let res = form(&[("grant_type", "client_credentials")]).await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(json(res).await["access_token"].is_string());
 });
