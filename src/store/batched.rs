@@ -20,7 +20,7 @@
 //! its batch runs leaves the others' answers alone. A batch that fails answers
 //! nobody: each of its requests then reads alone, and fails (or not) on its own.
 
-use super::read::{Cursor, Readers, Value};
+use super::read::{Cursor, Readers, Value, thread_number};
 use crate::error::Result;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -93,14 +93,6 @@ impl<P: PointRead> BatchRead for InOneRead<P> {
 
 type Reply<A> = oneshot::Sender<Option<A>>;
 
-thread_local! {
-    /// This thread's number, in the order threads first asked: picks its queue.
-    static THREAD: usize = {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    };
-}
-
 struct Queue<B: BatchRead> {
     asked: Vec<(B::Ask, Reply<B::Answer>)>,
     running: usize,
@@ -160,7 +152,7 @@ impl<B: BatchRead> Batched<B> {
         ask: B::Ask,
     ) -> std::result::Result<Option<B::Answer>, Unanswered> {
         let (reply, answer) = oneshot::channel();
-        let index = THREAD.with(|t| *t);
+        let index = thread_number();
         let start = {
             let mut queue = self.queue(index);
             queue.asked.push((ask, reply));

@@ -274,13 +274,19 @@ const SLOTS: usize = 16;
 /// beyond this many opens connections that are then closed.
 const IDLE_READERS: usize = 8;
 
-/// This thread's slot: threads are numbered in the order they first read.
-fn thread_slot() -> usize {
+/// This thread's number, in the order threads first asked for one (a read, or a
+/// batched read's queue in `batched.rs`).
+pub(super) fn thread_number() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SLOTS;
+        static NUMBER: usize = NEXT.fetch_add(1, Ordering::Relaxed);
     }
-    SLOT.with(|s| *s)
+    NUMBER.with(|n| *n)
+}
+
+/// This thread's slot.
+fn thread_slot() -> usize {
+    thread_number() % SLOTS
 }
 
 impl Readers {
