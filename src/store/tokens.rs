@@ -392,6 +392,22 @@ pub struct NewRefreshToken<'a> {
     pub expires_at: i64,
 }
 
+/// The values of a new refresh token row, in the column order of the INSERTs below
+/// (`created_at` last).
+fn refresh_token_values(t: &NewRefreshToken<'_>, now: i64) -> Vec<Value> {
+    vec![
+        t.token_hash.into(),
+        t.family_id.into(),
+        t.client_id.into(),
+        t.user_id.into(),
+        t.scope.into(),
+        t.code_hash.into(),
+        t.auth_time.into(),
+        t.expires_at.into(),
+        now.into(),
+    ]
+}
+
 impl Db {
     pub async fn create_code(&self, c: &AuthorizationCode) -> Result<()> {
         let args = vec![
@@ -496,17 +512,7 @@ impl Db {
     /// family between this request's rotation and this insert; the new member must
     /// not outlive that revocation.
     pub async fn create_refresh_token(&self, t: &NewRefreshToken<'_>, now: i64) -> Result<bool> {
-        let args = vec![
-            t.token_hash.into(),
-            t.family_id.into(),
-            t.client_id.into(),
-            t.user_id.into(),
-            t.scope.into(),
-            t.code_hash.into(),
-            t.auth_time.into(),
-            t.expires_at.into(),
-            now.into(),
-        ];
+        let args = refresh_token_values(t, now);
         let stored = self.write(
                 "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, code_hash, \
                  auth_time, expires_at, created_at) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
@@ -682,6 +688,39 @@ impl Db {
             )
             .await?;
         Ok(changed == 1)
+    }
+
+    /// Marks refresh token `id` rotated and stores `next`, the family's new member;
+    /// false when another request rotated it first or the family has been revoked
+    /// (then nothing is stored). On PostgreSQL one statement, so one commit, does
+    /// both: a rotation whose new member is lost cannot happen, and a concurrent
+    /// request presenting the same token waits for the row's lock and finds it
+    /// rotated, so its revocation of the family sees the new member. On SQLite, whose
+    /// writes the one writer runs in order, the two statements follow each other.
+    pub async fn rotate_refresh_token_into(
+        &self,
+        id: i64,
+        next: &NewRefreshToken<'_>,
+        now: i64,
+    ) -> Result<bool> {
+        if self.backend == Backend::Sqlite {
+            return Ok(self.rotate_refresh_token(id, now).await?
+                && self.create_refresh_token(next, now).await?);
+        }
+        let mut args = refresh_token_values(next, now);
+        args.push(id.into());
+        let stored = self
+            .write(
+                "WITH rotated AS (UPDATE refresh_tokens SET rotated_at = $9 WHERE id = $10 \
+                 AND rotated_at IS NULL AND revoked_at IS NULL RETURNING id) \
+                 INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, scope, \
+                 code_hash, auth_time, expires_at, created_at) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM rotated WHERE NOT EXISTS \
+                 (SELECT 1 FROM refresh_tokens WHERE family_id = $2 AND revoked_at IS NOT NULL)",
+                args,
+            )
+            .await?;
+        Ok(stored == 1)
     }
 
     /// Revokes a whole refresh token family and the access tokens issued from it.

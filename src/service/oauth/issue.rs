@@ -33,6 +33,9 @@ pub struct Issue<'a> {
     /// Set when `client` is a kept row ([`crate::store::Db::cached_client`]): its
     /// generation, which must still be current when the token is stored.
     pub client_generation: Option<i64>,
+    /// The refresh token this request rotates: marked rotated together with the
+    /// storing of the family's next member, after the access token is stored.
+    pub rotates: Option<i64>,
 }
 
 /// The token response (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
@@ -66,6 +69,10 @@ pub fn half_hash(alg: Alg, value: &str) -> String {
 impl App {
     pub fn access_ttl(&self, client: &Client, settings: &Settings) -> i64 {
         client.access_ttl.unwrap_or(settings.access_token_ttl)
+    }
+
+    pub fn refresh_ttl(&self, client: &Client, settings: &Settings) -> i64 {
+        client.refresh_ttl.unwrap_or(settings.refresh_token_ttl)
     }
 
     pub async fn issue(&self, req: Issue<'_>, settings: &Settings) -> Result<Issued> {
@@ -148,25 +155,28 @@ impl App {
         let refresh_token = match (&family_id, req.refresh) {
             (Some(family), true) => {
                 let token = ordered_token();
-                let refresh_ttl = client.refresh_ttl.unwrap_or(settings.refresh_token_ttl);
-                let stored = self
-                    .db
-                    .create_refresh_token(
-                        &NewRefreshToken {
-                            token_hash: &self.key.hash_token(&token),
-                            family_id: family,
-                            client_id: client.id,
-                            user_id,
-                            scope: &scope,
-                            code_hash: req.code_hash.as_deref(),
-                            auth_time: req.auth_time,
-                            expires_at: now + refresh_ttl,
-                        },
-                        now,
-                    )
-                    .await?;
+                let next = NewRefreshToken {
+                    token_hash: &self.key.hash_token(&token),
+                    family_id: family,
+                    client_id: client.id,
+                    user_id,
+                    scope: &scope,
+                    code_hash: req.code_hash.as_deref(),
+                    auth_time: req.auth_time,
+                    expires_at: now + self.refresh_ttl(client, settings),
+                };
+                // Stored after the access token, so that a revocation of the family
+                // that this misses (false) has seen the access token.
+                let stored = match req.rotates {
+                    Some(id) => self.db.rotate_refresh_token_into(id, &next, now).await?,
+                    None => self.db.create_refresh_token(&next, now).await?,
+                };
                 if !stored {
-                    // A concurrent request presented the same refresh token again.
+                    // A concurrent request presented the same refresh token again, or
+                    // rotated it first: one of them is a replay.
+                    if req.rotates.is_some() {
+                        self.db.revoke_family(family, now).await?;
+                    }
                     return Err(Error::InvalidGrant(
                         15,
                         "the refresh token was already used; its family is revoked".into(),

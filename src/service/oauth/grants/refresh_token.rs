@@ -68,20 +68,19 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
         req.settings.refresh_grace_seconds > 0
             && now - rotated_at <= req.settings.refresh_grace_seconds
     };
+    let mut rotates = None;
     match stored.rotated_at {
         Some(at) if within_grace(at) => {}
         Some(_) => {
             app.db.revoke_family(&stored.family_id, now).await?;
             return Err(bad("was already used; its family is revoked"));
         }
+        // Rotated when the family's next member is stored (`issue`): a request that
+        // rotates it at the same moment loses, and the family is revoked.
+        None if !req.settings.refresh_grace_seconds.is_positive() => rotates = Some(stored.id),
+        // Within a grace period a request that loses that race gets a member too.
         None => {
-            if !app.db.rotate_refresh_token(stored.id, now).await?
-                && !req.settings.refresh_grace_seconds.is_positive()
-            {
-                // Another request rotated it at the same moment: one of them is a replay.
-                app.db.revoke_family(&stored.family_id, now).await?;
-                return Err(bad("was already used; its family is revoked"));
-            }
+            app.db.rotate_refresh_token(stored.id, now).await?;
         }
     }
     let issue = Issue {
@@ -92,6 +91,7 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
         family_id: Some(stored.family_id),
         code_hash: stored.code_hash,
         auth_time: stored.auth_time,
+        rotates,
         ..Issue::default()
     };
     app.issue(issue, req.settings).await
