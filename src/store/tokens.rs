@@ -691,12 +691,13 @@ impl Db {
     }
 
     /// Marks refresh token `id` rotated and stores `next`, the family's new member;
-    /// false when another request rotated it first or the family has been revoked
-    /// (then nothing is stored). On PostgreSQL one statement, so one commit, does
-    /// both: a rotation whose new member is lost cannot happen, and a concurrent
-    /// request presenting the same token waits for the row's lock and finds it
-    /// rotated, so its revocation of the family sees the new member. On SQLite, whose
-    /// writes the one writer runs in order, the two statements follow each other.
+    /// false when another request rotated it first (then nothing changes) or the
+    /// family has been revoked (then no member is stored). On PostgreSQL one
+    /// statement, so one commit, does both: a rotation whose new member is lost
+    /// cannot happen, and a concurrent request presenting the same token waits for
+    /// the row's lock and finds it rotated, so its revocation of the family sees the
+    /// new member. On SQLite, whose writes the one writer runs in order, the two
+    /// statements follow each other.
     pub async fn rotate_refresh_token_into(
         &self,
         id: i64,
