@@ -68,21 +68,21 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
         req.settings.refresh_grace_seconds > 0
             && now - rotated_at <= req.settings.refresh_grace_seconds
     };
-    let mut rotates = None;
-    match stored.rotated_at {
-        Some(at) if within_grace(at) => {}
+    let rotates = match stored.rotated_at {
+        Some(at) if within_grace(at) => None,
         Some(_) => {
             app.db.revoke_family(&stored.family_id, now).await?;
             return Err(bad("was already used; its family is revoked"));
         }
         // Rotated when the family's next member is stored (`issue`): a request that
         // rotates it at the same moment loses, and the family is revoked.
-        None if !req.settings.refresh_grace_seconds.is_positive() => rotates = Some(stored.id),
+        None if !req.settings.refresh_grace_seconds.is_positive() => Some(stored.id),
         // Within a grace period a request that loses that race gets a member too.
         None => {
             app.db.rotate_refresh_token(stored.id, now).await?;
+            None
         }
-    }
+    };
     let issue = Issue {
         client: Some(req.client),
         user: user.as_ref(),
