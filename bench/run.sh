@@ -189,8 +189,8 @@ measure() {
   sample_rss "$pid" "$rssf" & sampler=$!
   t0=$(ticks "$pid") d0=$(db_ticks) w0=$(date +%s.%N)
   shift 1
-  wrk_run "$@" > "$out.wrk"
-  echo "$(cat "$out.wrk") wall=$(awk -v a="$w0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.3f", b - a}') ticks=$(($(ticks "$pid") - t0)) db_ticks=$(($(db_ticks) - d0)) rss_kb=$(cat "$rssf")" > "$out"
+  wrk_run "$@" > "$WORK/wrk.out"
+  echo "$(cat "$WORK/wrk.out") wall=$(awk -v a="$w0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.3f", b - a}') ticks=$(($(ticks "$pid") - t0)) db_ticks=$(($(db_ticks) - d0)) rss_kb=$(cat "$rssf")" > "$out"
   kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
 }
 # row NAME CONNS MEASUREMENT…: the table's row of a scenario measured in one or more
