@@ -169,22 +169,38 @@ async fn code_for(
     p["code"].clone()
 }
 
-/// Redeems a code with its PKCE verifier; the token response.
-async fn exchange(s: &TestServer, app: &App, code: &str, verifier: &str) -> Value {
-    json(
-        token(
-            s,
-            app,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", CB),
-                ("code_verifier", verifier),
-            ],
-        )
-        .await,
+/// Redeems a code with a PKCE verifier; the response.
+async fn redeem(s: &TestServer, app: &App, code: &str, verifier: &str) -> reqwest::Response {
+    token(
+        s,
+        app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", CB),
+            ("code_verifier", verifier),
+        ],
     )
     .await
+}
+
+/// Redeems a code with its PKCE verifier; the token response.
+async fn exchange(s: &TestServer, app: &App, code: &str, verifier: &str) -> Value {
+    json(redeem(s, app, code, verifier).await).await
+}
+
+/// Moves a code's row from its ordered key to its bare keyed hash, as codes issued
+/// before they were ordered were stored.
+async fn to_bare_key(s: &TestServer, code: String) -> String {
+    let key = &s.app().key;
+    let moved = sqlx::query("UPDATE authorization_codes SET code_hash = $1 WHERE code_hash = $2")
+        .bind(key.hash_secret(&code))
+        .bind(key.hash_token(&code))
+        .execute(s.app().db.pool())
+        .await
+        .unwrap();
+    assert_eq!(moved.rows_affected(), 1, "stored under the ordered key");
+    code
 }
 
 pub async fn introspect_with(s: &TestServer, app: &App, token: &str) -> Value {
@@ -740,6 +756,44 @@ on_both!(tokens_stored_under_the_bare_hash_keep_working, |backend| {
     assert_eq!(introspect(&s, &app, access).await["active"], false);
     s.stop().await;
 });
+
+on_both!(
+    codes_are_stored_under_ordered_keys_and_bare_ones_still_redeem,
+    |backend| {
+        // A code is stored under its ordered key (crypto::hash_token), so that new codes
+        // are appended to the index; one issued before was stored under the bare keyed
+        // hash, and is redeemed once all the same, its replay revoking what it gave.
+        let s = TestServer::start(backend).await;
+        let app = make_client(
+            &s,
+            &["authorization_code", "refresh_token"],
+            &["basic"],
+            false,
+            |_| {},
+        )
+        .await;
+        let http = person(&s, "mira").await;
+
+        let (verifier, challenge) = pkce();
+        let code = to_bare_key(&s, code_for(&s, &http, &app, "basic", &challenge).await).await;
+        let t = exchange(&s, &app, &code, &verifier).await;
+        let access = t["access_token"].as_str().unwrap();
+        assert_eq!(introspect(&s, &app, access).await["active"], true);
+        let again = redeem(&s, &app, &code, &verifier).await;
+        assert_eq!(again.status(), 400);
+        assert_eq!(json(again).await["error"], "invalid_grant");
+        assert_eq!(introspect(&s, &app, access).await["active"], false);
+        let refresh = t["refresh_token"].as_str().unwrap();
+        assert_eq!(introspect(&s, &app, refresh).await["active"], false);
+
+        // A bare-keyed code with the wrong verifier is refused like any other.
+        let (_, challenge) = pkce();
+        let code = to_bare_key(&s, code_for(&s, &http, &app, "basic", &challenge).await).await;
+        let wrong = redeem(&s, &app, &code, &verifier).await;
+        assert_eq!(wrong.status(), 400);
+        s.stop().await;
+    }
+);
 
 on_both!(refresh_rotation_detects_reuse_and_never_widens, |backend| {
     let s = TestServer::start(backend).await;

@@ -5,7 +5,7 @@
 //! are known to be good, nothing is redirected — the person sees a page; after,
 //! errors go back to the client's redirect URI with `state` and `iss`.
 
-use crate::crypto::random_token;
+use crate::crypto::ordered_token;
 use crate::error::{Error, Result};
 use crate::oauth::{GrantType, pkce, redirect_uri, scope};
 use crate::service::{App, Settings};
@@ -288,10 +288,10 @@ impl App {
         let mut params: Vec<(&str, String)> = Vec::new();
         let mut code_value = None;
         if req.has("code") {
-            let code = random_token(32);
+            let code = ordered_token();
             self.db
                 .create_code(&AuthorizationCode {
-                    code_hash: self.key.hash_secret(&code),
+                    code_hash: self.key.hash_token(&code),
                     client_id: req.client.id,
                     user_id: user.id,
                     redirect_uri: req.redirect_uri_param.clone(),

@@ -4,6 +4,7 @@ use super::Request;
 use crate::error::{Error, Result};
 use crate::oauth::pkce;
 use crate::service::oauth::{Issue, Issued};
+use crate::store::TokenKeys;
 
 fn bad_code(why: &str) -> Error {
     Error::InvalidGrant(8, format!("the authorization code {why}"))
@@ -12,10 +13,18 @@ fn bad_code(why: &str) -> Error {
 pub async fn handle(req: &Request<'_>) -> Result<Issued> {
     let app = req.app;
     let code = req.required("code")?;
-    let hash = app.key.hash_secret(code);
     let now = crate::time::now();
-    // Single use: the row is taken by exactly one redemption.
-    let Some(stored) = app.db.consume_code(&hash, now).await? else {
+    // A code is stored under its ordered key (`docs/token-keys.md`); one issued before
+    // codes were ordered, under its bare keyed hash.
+    let keys = TokenKeys::of(&app.key, code);
+    let legacy = (keys.legacy != keys.key).then_some(keys.legacy);
+    let mut redeemed = None;
+    for hash in std::iter::once(keys.key).chain(legacy) {
+        // Single use: the row is taken by exactly one redemption.
+        if let Some(stored) = app.db.consume_code(&hash, now).await? {
+            redeemed = Some((stored, hash));
+            break;
+        }
         if app.db.code_exists(&hash).await? {
             // RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
             app.db.revoke_by_code(&hash, now).await?;
@@ -23,6 +32,8 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
                 "was already used; the tokens issued from it are revoked",
             ));
         }
+    }
+    let Some((stored, hash)) = redeemed else {
         return Err(bad_code("is invalid"));
     };
     if stored.expires_at <= now {
