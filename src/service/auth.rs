@@ -261,14 +261,11 @@ impl App {
     pub async fn session_user(&self, cookie: &str) -> Result<Option<(Session, User)>> {
         let at = now();
         let hash = self.key.hash_secret(cookie);
-        let Some(session) = self.db.session(&hash, at, SESSION_IDLE).await? else {
-            return Ok(None);
-        };
-        let Some(user) = self
+        let Some((session, user)) = self
             .db
-            .user_by_id(session.user_id)
+            .session_with_user(&hash, at, SESSION_IDLE)
             .await?
-            .filter(|u| !u.disabled)
+            .filter(|(_, u)| !u.disabled)
         else {
             return Ok(None);
         };

@@ -1,8 +1,8 @@
 //! Browser sessions. The cookie holds a random id; the table holds only its keyed
 //! hash, so a copy of the database cannot be used to log in.
 
-use super::Db;
 use super::read::{Cursor, Decode, from_any_row, sql_once};
+use super::{Db, User};
 use crate::error::Result;
 
 #[derive(Debug, Clone)]
@@ -69,13 +69,23 @@ impl Db {
         Ok(())
     }
 
-    /// The session if it exists and has not passed its absolute expiry or its idle
-    /// limit; the caller decides whether to [`Db::touch_session`].
-    pub async fn session(&self, id_hash: &str, now: i64, idle: i64) -> Result<Option<Session>> {
+    /// The session with its user, in one read, if the session exists and has not
+    /// passed its absolute expiry or its idle limit; the caller decides whether to
+    /// [`Db::touch_session`].
+    pub async fn session_with_user(
+        &self,
+        id_hash: &str,
+        now: i64,
+        idle: i64,
+    ) -> Result<Option<(Session, User)>> {
         let sql = sql_once!(
-            "SELECT {COLUMNS} FROM sessions WHERE id_hash = $1 AND expires_at > $2 AND last_seen_at > $3"
+            "SELECT {}, {} FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3",
+            Session::columns_of("s"),
+            User::columns_of("u"),
         );
-        self.one(sql, &[id_hash.into(), now.into(), (now - idle).into()])
+        let args = [id_hash.into(), now.into(), (now - idle).into()];
+        self.one_with(sql, &args, |r| Ok((Session::decode(r)?, User::decode(r)?)))
             .await
     }
 
