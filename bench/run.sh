@@ -131,8 +131,8 @@ REFRESH_TOKENS=$(($(wc -w <<< "$CONNS") * (2 + DURATION + 1) * REFRESH_PER_S))
 echo "seeding ($BACKEND${SCALE:+, 1 M users and 10 M tokens})…" >&2
 if [ -n "$SCALE" ]; then
   start_server S_ uc_bench --users 1000000 --tokens 10000000
-  # With --scale, an empty database's server too: each scenario runs on it right after
-  # the seeded one, so that the two are compared at the same moment of the machine.
+  # With --scale, an empty database's server too: each scenario runs on both in
+  # alternating rounds, so that the two are compared at the same moments of the machine.
   echo "seeding an empty database beside it…" >&2
   start_server E_ uc_bench_empty
 else
