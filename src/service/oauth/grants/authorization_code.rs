@@ -17,7 +17,7 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
     // A code is stored under its ordered key (`docs/token-keys.md`); one issued before
     // codes were ordered, under its bare keyed hash.
     let keys = TokenKeys::of(&app.key, code);
-    let legacy = (keys.legacy != keys.key).then_some(keys.legacy);
+    let legacy = keys.legacy_only().map(|k| k.key);
     let mut redeemed = None;
     for hash in std::iter::once(keys.key).chain(legacy) {
         // Single use: the row is taken by exactly one redemption.
