@@ -113,7 +113,12 @@ impl Config {
 
     fn apply(&mut self, f: FileConfig) {
         if let Some(v) = f.bind {
-            self.bind = v;
+            // SPEC §1: ":0" picks a free port; an address without a host listens on
+            // the default one, loopback.
+            self.bind = match v.strip_prefix(':') {
+                Some(port) => format!("127.0.0.1:{port}"),
+                None => v,
+            };
         }
         if let Some(v) = f.issuer {
             self.issuer = Some(v.trim_end_matches('/').to_string());

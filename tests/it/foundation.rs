@@ -31,11 +31,12 @@ fn json_of(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
 
-/// Starts `serve` and reads its log until it says where it listens.
+/// Starts `serve` on a free port (SPEC §1's `:0`) and reads its log until it says
+/// where it listens.
 fn spawn_server(cmd: &mut Command) -> (Child, String, std::sync::mpsc::Receiver<String>) {
     let mut child = cmd
         .arg("serve")
-        .env("USERCENTER_BIND", "127.0.0.1:0")
+        .env("USERCENTER_BIND", ":0")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
