@@ -63,6 +63,9 @@ pub enum Error {
     Sqlite(#[from] rusqlite::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    /// An issued credential could not be stored; seed 001's codes 12, 13 and 16.
+    #[error("could not create the {}", .0.name())]
+    NotCreated(Credential),
     /// A token was about to be stored with a kept client row that has changed since
     /// it was read ([`crate::store::Db::cached_client`]); the request is then served
     /// from a fresh read, so a caller never sees this.
@@ -71,6 +74,45 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What the token and authorization endpoints issue, for [`Error::NotCreated`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    AccessToken,
+    Code,
+    RefreshToken,
+}
+
+impl Credential {
+    fn name(self) -> &'static str {
+        match self {
+            Self::AccessToken => "access token",
+            Self::Code => "authorization code",
+            Self::RefreshToken => "refresh token",
+        }
+    }
+
+    /// Seed 001's `error_code`.
+    fn code(self) -> u8 {
+        match self {
+            Self::AccessToken => 12,
+            Self::Code => 13,
+            Self::RefreshToken => 16,
+        }
+    }
+
+    /// Maps a failure to store this credential to [`Error::NotCreated`], logging its
+    /// cause; an error that is not the store's passes unchanged.
+    pub fn not_stored(self) -> impl FnOnce(Error) -> Error {
+        move |e| match e {
+            Error::Database(_) | Error::Sqlite(_) | Error::Internal(_) => {
+                tracing::error!(error = %e, "could not store an {}", self.name());
+                Error::NotCreated(self)
+            }
+            other => other,
+        }
+    }
+}
 
 impl Error {
     pub fn invalid_request(description: impl Into<String>) -> Self {
@@ -110,6 +152,11 @@ impl Error {
             Self::Database(_) | Self::Sqlite(_) | Self::Internal(_) | Self::ClientChanged => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "server_error", 2)
             }
+            Self::NotCreated(what) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                what.code(),
+            ),
         }
     }
 

@@ -1516,6 +1516,103 @@ async fn consent_needs_its_csrf_token() {
     s.stop().await;
 }
 
+/// Makes every insert into `table` fail, as a full disk or a lost database would.
+async fn refuse_inserts(s: &TestServer, backend: Backend, table: &str) {
+    let statements = match backend {
+        Backend::Sqlite => vec![format!(
+            "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )],
+        Backend::Postgres => vec![
+            "CREATE OR REPLACE FUNCTION refuse_insert() RETURNS trigger LANGUAGE plpgsql \
+             AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
+                .to_string(),
+            format!(
+                "CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_insert()"
+            ),
+        ],
+    };
+    for sql in &statements {
+        sqlx::raw_sql(sql).execute(s.app().db.pool()).await.unwrap();
+    }
+}
+
+async fn allow_inserts(s: &TestServer, backend: Backend, table: &str) {
+    let sql = match backend {
+        Backend::Sqlite => format!("DROP TRIGGER refuse_{table}"),
+        Backend::Postgres => format!("DROP TRIGGER refuse_{table} ON {table}"),
+    };
+    sqlx::raw_sql(&sql)
+        .execute(s.app().db.pool())
+        .await
+        .unwrap();
+}
+
+// SPEC §2's error table: a token or code that cannot be stored is a server_error with
+// seed 001's code 12 (access token), 13 (code) or 16 (refresh token), never a token
+// that was not stored; once the database takes writes again, so does the server.
+on_both!(
+    a_credential_that_cannot_be_stored_is_a_server_error_with_its_code,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let app = make_client(
+            &s,
+            &["authorization_code", "refresh_token", "client_credentials"],
+            &["basic"],
+            false,
+            |_| {},
+        )
+        .await;
+        let refused = |code: u8| {
+            move |res: reqwest::Response| async move {
+                assert_eq!(res.status(), 500);
+                let body = json(res).await;
+                assert_eq!(body["error"], "server_error", "{body}");
+                assert_eq!(body["error_code"], code, "{body}");
+                assert!(body.get("access_token").is_none());
+            }
+        };
+
+        refuse_inserts(&s, backend, "access_tokens").await;
+        refused(12)(token(&s, &app, &[("grant_type", "client_credentials")]).await).await;
+        allow_inserts(&s, backend, "access_tokens").await;
+        let res = token(&s, &app, &[("grant_type", "client_credentials")]).await;
+        assert_eq!(res.status(), 200);
+
+        let http = person(&s, "nc_kim").await;
+        let (verifier, challenge) = pkce();
+        let q = [
+            ("response_type", "code"),
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", CB),
+            ("scope", "basic"),
+            ("state", "s1"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ];
+        refuse_inserts(&s, backend, "authorization_codes").await;
+        let back = params_of(&authorize(&s, &http, &q).await);
+        assert_eq!(back["error"], "server_error");
+        assert_eq!(
+            back["error_description"],
+            "could not create the authorization code"
+        );
+        assert_eq!(back["state"], "s1");
+        assert!(!back.contains_key("code"));
+        allow_inserts(&s, backend, "authorization_codes").await;
+
+        let code = params_of(&authorize(&s, &http, &q).await)["code"].clone();
+        refuse_inserts(&s, backend, "refresh_tokens").await;
+        refused(16)(redeem(&s, &app, &code, &verifier).await).await;
+        allow_inserts(&s, backend, "refresh_tokens").await;
+        let code = params_of(&authorize(&s, &http, &q).await)["code"].clone();
+        let body = json(redeem(&s, &app, &code, &verifier).await).await;
+        assert!(body["refresh_token"].is_string(), "{body}");
+        s.stop().await;
+    }
+);
+
 on_both!(token_policies_reuse_and_replace, |backend| {
     let s = TestServer::start(backend).await;
     let reuse = make_client(&s, &["client_credentials"], &["basic"], false, |c| {

@@ -6,7 +6,7 @@
 //! errors go back to the client's redirect URI with `state` and `iss`.
 
 use crate::crypto::ordered_token;
-use crate::error::{Error, Result};
+use crate::error::{Credential, Error, Result};
 use crate::oauth::{GrantType, pkce, redirect_uri, scope};
 use crate::service::{App, Settings};
 use crate::store::{AuthorizationCode, Client, User};
@@ -304,7 +304,8 @@ impl App {
                     expires_at: now + settings.code_ttl,
                     created_at: now,
                 })
-                .await?;
+                .await
+                .map_err(Credential::Code.not_stored())?;
             params.push(("code", code.clone()));
             code_value = Some(code);
         }

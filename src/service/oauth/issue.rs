@@ -4,7 +4,7 @@
 //! any instance is honoured by every other (SPEC §6).
 
 use crate::crypto::{ordered_token, random_token};
-use crate::error::{Error, Result};
+use crate::error::{Credential, Error, Result};
 use crate::jose::Alg;
 use crate::service::{App, Settings};
 use crate::store::{Client, NewAccessToken, NewRefreshToken, User};
@@ -136,17 +136,12 @@ impl App {
                         now,
                     )
                     .await
-                    .map_err(|e| match e {
-                        Error::ClientChanged => e,
-                        e => {
-                            tracing::error!(error = %e, "could not store an access token");
-                            Error::Internal("access token".into())
-                        }
-                    })?;
+                    .map_err(Credential::AccessToken.not_stored())?;
                 if client.token_policy == "reuse" {
                     self.db
                         .set_access_token_enc(id, &self.key.encrypt(token.as_bytes()))
-                        .await?;
+                        .await
+                        .map_err(Credential::AccessToken.not_stored())?;
                 }
                 (token, ttl)
             }
@@ -168,9 +163,10 @@ impl App {
                 // Stored after the access token, so that a revocation of the family
                 // that this misses (false) has seen the access token.
                 let stored = match req.rotates {
-                    Some(id) => self.db.rotate_refresh_token_into(id, &next, now).await?,
-                    None => self.db.create_refresh_token(&next, now).await?,
-                };
+                    Some(id) => self.db.rotate_refresh_token_into(id, &next, now).await,
+                    None => self.db.create_refresh_token(&next, now).await,
+                }
+                .map_err(Credential::RefreshToken.not_stored())?;
                 if !stored {
                     // A concurrent request presented the same refresh token again, or
                     // rotated it first: one of them is a replay.
