@@ -238,6 +238,26 @@ pub fn hidden(html: &str, name: &str) -> String {
     html[at..].split('"').next().unwrap().to_string()
 }
 
+/// Every hidden field of a page's forms, in order, as a browser would post them.
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let attr = |tag: &str, name: &str| {
+        let marker = format!("{name}=\"");
+        tag.find(&marker).map(|at| {
+            tag[at + marker.len()..]
+                .split('"')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+    };
+    html.split("<input ")
+        .skip(1)
+        .map(|rest| rest.split('>').next().unwrap_or(""))
+        .filter(|tag| tag.contains("type=\"hidden\""))
+        .filter_map(|tag| Some((attr(tag, "name")?, attr(tag, "value")?)))
+        .collect()
+}
+
 impl TestServer {
     /// A second store on the server's database, opened as another process (the
     /// command line) opens it: its changes reach the server only through the database.

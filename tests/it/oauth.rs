@@ -1,7 +1,7 @@
 //! Issue 4: the authorization server — grants, consent, OpenID Connect, introspection,
 //! revocation — and the security properties of RFC 9700.
 
-use crate::harness::{Backend, TestServer, client, hidden};
+use crate::harness::{Backend, TestServer, client, hidden, hidden_fields};
 use crate::on_both;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -1513,6 +1513,101 @@ async fn consent_needs_its_csrf_token() {
         .unwrap();
     assert_eq!(params_of(&location(&res))["error"], "access_denied");
     let _ = STANDARD.encode("x");
+    s.stop().await;
+}
+
+/// SPEC §2: the consent form posts `decision=approve` and may narrow `scope`. The page's
+/// own fields (its hidden ones and the ticked boxes) grant what was ticked of what was
+/// asked, with `openid` and the default scopes always; nothing posted widens the grant.
+#[tokio::test]
+async fn consent_grants_the_ticked_scopes_of_the_request_and_never_more() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let app = make_client(
+        &s,
+        &["authorization_code"],
+        &["openid", "profile", "email", "phone", "basic"],
+        false,
+        |_| {},
+    )
+    .await;
+    let (verifier, challenge) = pkce();
+    let q = [
+        ("response_type", "code"),
+        ("client_id", app.client_id.as_str()),
+        ("redirect_uri", CB),
+        ("scope", "openid profile email"),
+        ("state", "n1"),
+        ("nonce", "n1"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    // A fresh consent page for the request, approved with its hidden fields and the
+    // boxes TICKED, or with no scope field at all (None); the scope of the tokens.
+    let granted = async |name: &str, ticked: Option<&[&str]>| {
+        let http = person(&s, name).await;
+        let page = http
+            .get(s.url("/oauth/authorize"))
+            .query(&q)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let mut form = hidden_fields(&page);
+        match ticked {
+            Some(ticked) => form.extend(ticked.iter().map(|t| ("scope".into(), t.to_string()))),
+            None => form.retain(|(k, _)| k != "scope"),
+        }
+        form.push(("decision".into(), "approve".into()));
+        let res = http
+            .post(s.url("/oauth/authorize"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "{name}");
+        let code = params_of(&location(&res))["code"].clone();
+        let body = json(redeem(&s, &app, &code, &verifier).await).await;
+        let mut scope: Vec<String> = body["scope"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: {body}"))
+            .split(' ')
+            .map(str::to_string)
+            .collect();
+        scope.sort();
+        assert_eq!(
+            body["id_token"].is_string(),
+            scope.iter().any(|s| s == "openid"),
+            "{name}"
+        );
+        scope.join(" ")
+    };
+    assert_eq!(
+        granted("cn_all", Some(&["profile", "email"])).await,
+        "basic email openid profile",
+        "every box ticked"
+    );
+    assert_eq!(
+        granted("cn_one", Some(&["email"])).await,
+        "basic email openid",
+        "profile unticked"
+    );
+    assert_eq!(
+        granted("cn_none", Some(&[])).await,
+        "basic openid",
+        "every box unticked: openid and the default scope stay"
+    );
+    assert_eq!(
+        granted("cn_wider", Some(&["email", "phone"])).await,
+        "basic email openid",
+        "a scope the request did not ask for is not added"
+    );
+    assert_eq!(
+        granted("cn_bare", None).await,
+        "basic email openid profile",
+        "without the page's scope fields, the request's scope stands"
+    );
     s.stop().await;
 }
 

@@ -113,23 +113,39 @@ fn send_back(ctx: &Ctx, to: &str) -> Response {
 }
 
 async fn handle(state: SharedState, ctx: Ctx, pairs: Vec<(String, String)>) -> Response {
-    // The consent form's own fields; the rest are the authorization request.
+    // The consent form's own fields; the rest are the authorization request. The page
+    // carries the request's scope as `requested_scope` and posts the ticked scopes as
+    // `scope`, which narrow it. A post without `requested_scope` (a client that posts
+    // the request's own parameters back) asks for the scopes it posts.
     let mut decision = None;
     let mut csrf = String::new();
-    let mut scopes_ticked: Vec<String> = Vec::new();
+    let mut scopes_ticked: Option<Vec<String>> = None;
+    let mut requested_scope = None;
     let mut request_pairs = Vec::new();
     let is_decision = pairs.iter().any(|(k, _)| k == "decision");
     for (k, v) in pairs {
         match k.as_str() {
             "decision" => decision = Some(v),
             "csrf_token" => csrf = v,
-            "scope" if is_decision => scopes_ticked.push(v),
+            "scope" if is_decision => scopes_ticked
+                .get_or_insert_with(Vec::new)
+                .extend(scope::parse(&v)),
+            "requested_scope" if is_decision => requested_scope = Some(v),
             _ => request_pairs.push((k, v)),
         }
     }
-    if is_decision {
-        request_pairs.push(("scope".into(), scopes_ticked.join(" ")));
-    }
+    let narrowing = match requested_scope {
+        Some(requested) => {
+            request_pairs.push(("scope".into(), requested));
+            scopes_ticked
+        }
+        None => {
+            if let Some(ticked) = &scopes_ticked {
+                request_pairs.push(("scope".into(), ticked.join(" ")));
+            }
+            None
+        }
+    };
     let params = match single_valued(request_pairs) {
         Ok(p) => p,
         Err(e) => return error_page(&ctx, &e),
@@ -138,7 +154,7 @@ async fn handle(state: SharedState, ctx: Ctx, pairs: Vec<(String, String)>) -> R
         Ok(s) => s,
         Err(e) => return error_page(&ctx, &e),
     };
-    let req = match state.app.check_authorize(&params, &settings).await {
+    let mut req = match state.app.check_authorize(&params, &settings).await {
         Ok(r) => r,
         Err(Refusal::Page(e)) => return error_page(&ctx, &e),
         Err(Refusal::Redirect { to }) => return send_back(&ctx, &to),
@@ -171,6 +187,16 @@ async fn handle(state: SharedState, ctx: Ctx, pairs: Vec<(String, String)>) -> R
                 &ctx,
                 &redirect_of(req.error(&iss, "access_denied", "the person denied the request")),
             );
+        }
+        // Unticked scopes are left out; `openid` and the default scopes cannot be, and
+        // a scope the request did not ask for is not added.
+        if let Some(ticked) = narrowing {
+            let defined = match state.app.scopes().await {
+                Ok(s) => s,
+                Err(e) => return error_page(&ctx, &e),
+            };
+            req.scope
+                .retain(|s| ticked.contains(s) || is_fixed(s, &defined));
         }
         // Remember what was granted, so that the next request within it skips the page.
         let mut granted = match state.app.db.consent(user.id, req.client.id).await {
@@ -312,6 +338,12 @@ async fn login(
     .await
 }
 
+/// Whether a scope stays granted however the consent form is posted: `openid`, and
+/// the scopes flagged default (seed 002: always granted).
+fn is_fixed(name: &str, defined: &[crate::store::Scope]) -> bool {
+    name == "openid" || defined.iter().any(|d| d.name == name && d.is_default)
+}
+
 async fn consent_page(
     state: &SharedState,
     ctx: &Ctx,
@@ -355,7 +387,7 @@ async fn consent_page(
                     title
                 },
                 description: fill(&description),
-                fixed: d.is_default || d.name == "openid",
+                fixed: is_fixed(&d.name, &defined),
                 icon_url: if d.icon.starts_with("https://") {
                     d.icon.clone()
                 } else {
@@ -367,9 +399,14 @@ async fn consent_page(
         .collect();
     let mut hidden: Vec<(String, String)> = params
         .iter()
-        .filter(|(k, _)| k.as_str() != "scope")
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .map(|(k, v)| match k.as_str() {
+            "scope" => ("requested_scope".to_string(), v.clone()),
+            _ => (k.clone(), v.clone()),
+        })
         .collect();
+    if !params.contains_key("scope") {
+        hidden.push(("requested_scope".into(), String::new()));
+    }
     hidden.sort();
     let redirect_host = url::Url::parse(&req.redirect_uri)
         .ok()
