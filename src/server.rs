@@ -35,6 +35,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     app.ensure_admin()
         .await
         .map_err(|e| StartError::Other(format!("cannot create the initial admin: {e}")))?;
+    // Shared login counters (SPEC §6): a Redis that was named must answer.
+    app.throttle
+        .ping()
+        .await
+        .map_err(|e| StartError::Other(e.to_string()))?;
     let bind = app.config.bind.clone();
     let listener = TcpListener::bind(&bind)
         .await

@@ -181,7 +181,7 @@ impl App {
             (account_key.as_str(), ACCOUNT_LIMIT),
             (ip_key.as_str(), IP_LIMIT),
         ];
-        if let Err(wait) = self.throttle.check(&rules, now()) {
+        if let Err(wait) = self.throttle.check(&rules, now()).await {
             return Err(Error::TooManyRequests(format!(
                 "too many failed attempts; try again in {wait} seconds"
             )));
@@ -200,14 +200,14 @@ impl App {
             .await;
         match user {
             Some(user) if ok && !user.disabled => {
-                self.throttle.clear(&account_key);
+                self.throttle.clear(&account_key).await;
                 self.db
                     .audit(Some(user.id), "login", &user.username, &who.ip, "", now())
                     .await?;
                 Ok(user)
             }
             other => {
-                self.throttle.fail(&rules, now());
+                self.throttle.fail(&rules, now()).await;
                 let detail = if other.is_some() {
                     "wrong password or disabled"
                 } else {

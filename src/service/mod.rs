@@ -90,6 +90,11 @@ impl App {
             .await
             .map_err(|e| StartError::Other(format!("cannot load the signing keys: {e}")))?;
         let mailer = mail::Mailer::from_config(&config.mail, &host).map_err(StartError::Other)?;
+        let throttle = Arc::new(match &config.redis_url {
+            Some(url) => throttle::Throttle::with_redis(url, key.clone())
+                .map_err(|e| StartError::Other(e.to_string()))?,
+            None => throttle::Throttle::default(),
+        });
         let issuer = Arc::new(OnceLock::new());
         if let Some(i) = &config.issuer {
             let _ = issuer.set(i.clone());
@@ -100,7 +105,7 @@ impl App {
             key,
             passwords,
             keys,
-            throttle: Arc::default(),
+            throttle,
             settings_cache: Arc::default(),
             scopes_cache: Arc::default(),
             mailer,

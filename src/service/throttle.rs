@@ -4,18 +4,42 @@
 //!   failures < limit ──fail──▶ failures+1
 //!   failures ≥ limit ──────▶ locked for base·2^(failures-limit), at most MAX_LOCK
 //!   success ──────────────▶ the account's counter is cleared (the IP's is not)
+//!   no failure for an hour ─▶ the counter is forgotten
 //! ```
 //!
-//! Counters live in this process. A deployment of several instances shares them
-//! through Redis (`USERCENTER_REDIS_URL`, SPEC §6).
+//! Counters live in this process, or, with `USERCENTER_REDIS_URL`, in Redis, where
+//! every instance of a deployment sees them (SPEC §6). When Redis does not answer,
+//! the counters of this process stand in (`docs/throttling.md`).
 
+use crate::crypto::SecretKey;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 const BASE_LOCK: i64 = 30;
 const MAX_LOCK: i64 = 15 * 60;
 /// An entry untouched this long is forgotten.
 const FORGET_AFTER: i64 = 3600;
+/// How long a login waits for Redis before the local counters stand in.
+const REDIS_WAIT: Duration = Duration::from_millis(500);
+
+/// One failure against each counter of KEYS, with the arithmetic of [`Entry::fail`].
+/// ARGV: now, the first lock, each counter's limit, the longest lock, and how long an
+/// idle counter lives.
+const FAIL_SCRIPT: &str = r"
+for i, key in ipairs(KEYS) do
+  local failures = redis.call('HINCRBY', key, 'failures', 1)
+  local limit = tonumber(ARGV[2 + i])
+  if failures >= limit then
+    local lock = tonumber(ARGV[2])
+    for _ = 1, math.min(failures - limit, 10) do lock = lock * 2 end
+    redis.call('HSET', key, 'locked_until', tonumber(ARGV[1]) + math.min(lock, tonumber(ARGV[3 + #KEYS])))
+  end
+  redis.call('EXPIRE', key, tonumber(ARGV[4 + #KEYS]))
+end
+return 0
+";
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -24,60 +48,171 @@ struct Entry {
     last: i64,
 }
 
+impl Entry {
+    fn fail(&mut self, limit: u32, now: i64) {
+        if now - self.last >= FORGET_AFTER {
+            self.failures = 0;
+        }
+        self.failures += 1;
+        self.last = now;
+        if self.failures >= limit {
+            let doublings = (self.failures - limit).min(10);
+            self.locked_until = now + (BASE_LOCK << doublings).min(MAX_LOCK);
+        }
+    }
+}
+
 /// Failure counters keyed by `account:…` or `ip:…`.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Throttle {
-    entries: Mutex<HashMap<String, Entry>>,
+    local: Mutex<HashMap<String, Entry>>,
+    shared: Option<Shared>,
+}
+
+/// The counters in Redis.
+struct Shared {
+    conn: ConnectionManager,
+    fail: redis::Script,
+    /// Names the counters: the server key's hash of each, so that Redis holds no
+    /// login names or addresses, and deployments sharing a Redis do not meet.
+    key: SecretKey,
 }
 
 /// A key and the number of failures it may have before it locks.
 pub type Rule<'a> = (&'a str, u32);
 
+/// `USERCENTER_REDIS_URL` could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("USERCENTER_REDIS_URL: {0}")]
+pub struct RedisError(String);
+
 impl Throttle {
-    /// `Err(seconds)` when any of the keys is locked.
-    pub fn check(&self, keys: &[Rule<'_>], now: i64) -> Result<(), i64> {
-        let Ok(entries) = self.entries.lock() else {
+    /// Counters in Redis at `url`, connected on first use (the command line never
+    /// needs them); [`Throttle::ping`] tells whether Redis answers.
+    pub fn with_redis(url: &str, key: SecretKey) -> Result<Self, RedisError> {
+        let client = redis::Client::open(url).map_err(|e| RedisError(e.to_string()))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_WAIT))
+            .set_response_timeout(Some(REDIS_WAIT))
+            .set_number_of_retries(1);
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| RedisError(e.to_string()))?;
+        Ok(Self {
+            local: Mutex::default(),
+            shared: Some(Shared {
+                conn,
+                fail: redis::Script::new(FAIL_SCRIPT),
+                key,
+            }),
+        })
+    }
+
+    /// Whether the shared counters answer (always, when they are this process's).
+    pub async fn ping(&self) -> Result<(), RedisError> {
+        let Some(shared) = &self.shared else {
             return Ok(());
         };
-        let wait = keys
-            .iter()
+        let mut conn = shared.conn.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(drop)
+            .map_err(|e| RedisError(e.to_string()))
+    }
+
+    /// `Err(seconds)` when any of the keys is locked.
+    pub async fn check(&self, keys: &[Rule<'_>], now: i64) -> Result<(), i64> {
+        let until = match &self.shared {
+            Some(shared) => {
+                let mut pipe = redis::pipe();
+                for (key, _) in keys {
+                    pipe.hget(shared.name(key), "locked_until");
+                }
+                let mut conn = shared.conn.clone();
+                match pipe.query_async::<Vec<Option<i64>>>(&mut conn).await {
+                    Ok(until) => until.into_iter().flatten().max(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Redis did not answer; this instance's login counters stand in");
+                        self.local_until(keys)
+                    }
+                }
+            }
+            None => self.local_until(keys),
+        };
+        match until.map(|u| u - now) {
+            Some(wait) if wait > 0 => Err(wait),
+            _ => Ok(()),
+        }
+    }
+
+    fn local_until(&self, keys: &[Rule<'_>]) -> Option<i64> {
+        let entries = self.local.lock().ok()?;
+        keys.iter()
             .filter_map(|(k, _)| entries.get(*k))
-            .map(|e| e.locked_until - now)
+            .map(|e| e.locked_until)
             .max()
-            .unwrap_or(0);
-        if wait > 0 { Err(wait) } else { Ok(()) }
     }
 
     /// Records a failure against every key.
-    pub fn fail(&self, keys: &[Rule<'_>], now: i64) {
-        let Ok(mut entries) = self.entries.lock() else {
+    pub async fn fail(&self, keys: &[Rule<'_>], now: i64) {
+        if let Some(shared) = &self.shared {
+            let mut call = shared.fail.prepare_invoke();
+            for (key, _) in keys {
+                call.key(shared.name(key));
+            }
+            call.arg(now).arg(BASE_LOCK);
+            for (_, limit) in keys {
+                call.arg(*limit);
+            }
+            call.arg(MAX_LOCK).arg(FORGET_AFTER);
+            let mut conn = shared.conn.clone();
+            match call.invoke_async::<i64>(&mut conn).await {
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Redis did not answer; this instance's login counters stand in");
+                }
+            }
+        }
+        let Ok(mut entries) = self.local.lock() else {
             return;
         };
         if entries.len() > 100_000 {
             entries.retain(|_, e| now - e.last < FORGET_AFTER);
         }
         for (key, limit) in keys {
-            let e = entries.entry((*key).to_string()).or_insert(Entry {
-                failures: 0,
-                locked_until: 0,
-                last: now,
-            });
-            if now - e.last >= FORGET_AFTER {
-                e.failures = 0;
-            }
-            e.failures += 1;
-            e.last = now;
-            if e.failures >= *limit {
-                let doublings = (e.failures - limit).min(10);
-                e.locked_until = now + (BASE_LOCK << doublings).min(MAX_LOCK);
-            }
+            entries
+                .entry((*key).to_string())
+                .or_insert(Entry {
+                    failures: 0,
+                    locked_until: 0,
+                    last: now,
+                })
+                .fail(*limit, now);
         }
     }
 
-    pub fn clear(&self, key: &str) {
-        if let Ok(mut entries) = self.entries.lock() {
+    pub async fn clear(&self, key: &str) {
+        if let Some(shared) = &self.shared {
+            let mut conn = shared.conn.clone();
+            if let Err(e) = redis::cmd("DEL")
+                .arg(shared.name(key))
+                .query_async::<i64>(&mut conn)
+                .await
+            {
+                tracing::warn!(error = %e, "Redis did not answer; a login counter stays there");
+            }
+        }
+        if let Ok(mut entries) = self.local.lock() {
             entries.remove(key);
         }
+    }
+}
+
+impl Shared {
+    /// The Redis key of a counter, of one length whatever was typed.
+    fn name(&self, key: &str) -> String {
+        let hash = self.key.hash_secret(&format!("throttle\u{1f}{key}"));
+        format!("usercenter:throttle:{}", &hash[..32])
     }
 }
 
@@ -85,20 +220,72 @@ impl Throttle {
 mod tests {
     use super::*;
 
-    #[test]
-    fn locks_after_the_limit_and_grows() {
-        let t = Throttle::default();
-        let keys = [("account:a", 3)];
+    /// The Redis the tests use, if any (`.ci/run` sets it).
+    fn redis_url() -> Option<String> {
+        std::env::var("USERCENTER_TEST_REDIS_URL")
+            .ok()
+            .filter(|v| !v.is_empty())
+    }
+
+    fn fresh_key() -> SecretKey {
+        SecretKey::from_hex(&hex::encode(rand::random::<[u8; 32]>())).unwrap()
+    }
+
+    /// Three failures lock for 30 s, the next for 60; a cleared key is free.
+    async fn locks_after_the_limit_and_grows(t: &Throttle) {
+        let keys = [("account:a", 3), ("ip:192.0.2.1", 20)];
         for _ in 0..2 {
-            t.fail(&keys, 100);
+            t.fail(&keys, 100).await;
         }
-        assert!(t.check(&keys, 100).is_ok());
-        t.fail(&keys, 100);
-        assert_eq!(t.check(&keys, 100), Err(30));
-        assert!(t.check(&keys, 130).is_ok(), "the lock ends");
-        t.fail(&keys, 130);
-        assert_eq!(t.check(&keys, 130), Err(60), "the next lock is longer");
-        t.clear("account:a");
-        assert!(t.check(&keys, 130).is_ok());
+        assert!(t.check(&keys, 100).await.is_ok());
+        t.fail(&keys, 100).await;
+        assert_eq!(t.check(&keys, 100).await, Err(30));
+        assert_eq!(t.check(&keys, 110).await, Err(20));
+        assert!(t.check(&keys, 130).await.is_ok(), "the lock ends");
+        t.fail(&keys, 130).await;
+        assert_eq!(
+            t.check(&keys, 130).await,
+            Err(60),
+            "the next lock is longer"
+        );
+        t.clear("account:a").await;
+        assert!(t.check(&keys, 130).await.is_ok());
+        assert!(t.check(&[("ip:192.0.2.1", 20)], 130).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn local_counters() {
+        locks_after_the_limit_and_grows(&Throttle::default()).await;
+    }
+
+    #[tokio::test]
+    async fn counters_in_redis_are_seen_by_every_instance_with_the_key() {
+        let Some(url) = redis_url() else {
+            eprintln!("USERCENTER_TEST_REDIS_URL is not set: not run against Redis");
+            return;
+        };
+        let key = fresh_key();
+        let one = Throttle::with_redis(&url, key.clone()).unwrap();
+        one.ping().await.unwrap();
+        locks_after_the_limit_and_grows(&one).await;
+        assert!(one.local.lock().unwrap().is_empty(), "counted in Redis");
+
+        let keys = [("account:b", 2)];
+        one.fail(&keys, 200).await;
+        one.fail(&keys, 200).await;
+        let other = Throttle::with_redis(&url, key).unwrap();
+        assert_eq!(other.check(&keys, 200).await, Err(30), "another instance");
+        let elsewhere = Throttle::with_redis(&url, fresh_key()).unwrap();
+        assert!(
+            elsewhere.check(&keys, 200).await.is_ok(),
+            "another deployment on the same Redis"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_an_answer_from_redis_the_local_counters_stand_in() {
+        let t = Throttle::with_redis("redis://127.0.0.1:1", fresh_key()).unwrap();
+        assert!(t.ping().await.is_err());
+        locks_after_the_limit_and_grows(&t).await;
     }
 }

@@ -196,6 +196,51 @@ async fn repeated_failures_are_throttled_per_account() {
     s.stop().await;
 }
 
+// SPEC §6: instances on one database and one Redis share their login counters, so
+// that failures spread over them lock the account as on one instance.
+on_both!(instances_with_one_redis_share_login_counters, |backend| {
+    let Some(redis) = crate::harness::redis_url() else {
+        eprintln!("USERCENTER_TEST_REDIS_URL is not set: not run against Redis");
+        return;
+    };
+    // A key of their own: counters of other runs on the same Redis are not theirs.
+    let secret = hex::encode(rand::random::<[u8; 32]>());
+    let a = TestServer::start_with(backend, |c| {
+        c.redis_url = Some(redis.clone());
+        c.secret_key = Some(secret.clone());
+    })
+    .await;
+    let mut config = a.db.config();
+    config.redis_url = Some(redis);
+    config.secret_key = Some(secret);
+    let b = usercenter::server::start(config).await.unwrap();
+    let bases = [a.base.clone(), format!("http://{}", b.addr)];
+    a.register("spread", "spread@example.com", PW).await;
+    let login = async |base: &str, password: &str| {
+        client()
+            .post(format!("{base}/api/auth/login"))
+            .json(&json!({"login": "spread", "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        statuses.push(login(&bases[i % 2], "not it at all").await);
+    }
+    // Each instance saw three failures; the limit of five is counted over both.
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+    assert_eq!(
+        login(&bases[0], PW).await,
+        429,
+        "the lock holds on the other"
+    );
+    b.shutdown().await.unwrap();
+    a.stop().await;
+});
+
 on_both!(
     logout_needs_the_csrf_header_and_ends_the_session,
     |backend| {

@@ -384,6 +384,16 @@ fn bad_configuration_stops_the_start_with_one_clear_line() {
             vec![],
             "USERCENTER_SECRET_KEY",
         ),
+        (
+            vec![("USERCENTER_REDIS_URL", "redis://127.0.0.1:1".into())],
+            vec![],
+            "USERCENTER_REDIS_URL",
+        ),
+        (
+            vec![("USERCENTER_REDIS_URL", "nope://127.0.0.1".into())],
+            vec![],
+            "USERCENTER_REDIS_URL",
+        ),
     ];
     for (env, args, expect) in cases {
         let out = Command::new(BIN)

@@ -19,6 +19,13 @@ pub fn postgres_url() -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// The Redis tests use, if any (`.ci/run` sets it).
+pub fn redis_url() -> Option<String> {
+    std::env::var("USERCENTER_TEST_REDIS_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
 /// A fresh folder under the system temp dir, removed on drop.
 pub struct TempDir(PathBuf);
 
