@@ -196,6 +196,74 @@ async fn repeated_failures_are_throttled_per_account() {
     s.stop().await;
 }
 
+// SPEC §3: every pinned JSON route answers `?format=html` with the same data as a
+// page; without it, JSON.
+#[tokio::test]
+async fn the_auth_and_account_routes_render_as_pages_on_request() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let http = client();
+    let page = async |res: reqwest::Response, status: u16| {
+        assert_eq!(res.status(), status);
+        let kind = res.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(kind.starts_with("text/html"), "{kind}");
+        res.text().await.unwrap()
+    };
+    let html = page(
+        http.post(s.url("/api/auth/register?format=html"))
+            .json(&json!({"username": "paged", "email": "paged@example.com", "password": PW}))
+            .send()
+            .await
+            .unwrap(),
+        201,
+    )
+    .await;
+    assert!(html.contains("paged@example.com"), "{html}");
+    let html = page(
+        http.post(s.url("/api/auth/login?format=html"))
+            .json(&json!({"login": "paged", "password": PW}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert!(
+        html.contains("csrf_token") && html.contains("paged"),
+        "{html}"
+    );
+    let html = page(
+        http.get(s.url("/api/auth/session?format=html"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert!(html.contains("paged"), "the login's cookie holds: {html}");
+    let html = page(
+        http.get(s.url("/api/account?format=html"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert!(html.contains("email_verified"), "{html}");
+    let html = page(
+        http.post(s.url("/api/auth/password/forgot?format=html"))
+            .json(&json!({"email": "nobody@example.com"}))
+            .send()
+            .await
+            .unwrap(),
+        202,
+    )
+    .await;
+    assert!(html.contains("accepted"), "{html}");
+    let res = http.get(s.url("/api/account")).send().await.unwrap();
+    assert_eq!(body(res).await["username"], "paged");
+    s.stop().await;
+}
+
 // SPEC §6: instances on one database and one Redis share their login counters, so
 // that failures spread over them lock the account as on one instance.
 on_both!(instances_with_one_redis_share_login_counters, |backend| {

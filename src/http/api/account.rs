@@ -1,14 +1,14 @@
 //! `GET`/`PATCH /api/account`: the signed-in person's profile (seed 003 fields).
 
 use super::JsonBody;
+use super::format::{Format, respond};
 use crate::error::{Error, Result};
 use crate::http::SharedState;
 use crate::http::ctx::Ctx;
 use crate::service::profile::{ProfileInput, mask_id_card, mask_name, mask_phone};
 use crate::store::User;
-use axum::Json;
-use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{Value, json};
 
@@ -39,18 +39,33 @@ fn view(state: &SharedState, user: &User, groups: Vec<String>) -> Value {
     })
 }
 
-#[utoipa::path(get, path = "/api/account", tag = "account", summary = "My profile", responses((status = 200, description = "the profile of seed 003, identity masked"), (status = 401, description = "not signed in")))]
-pub async fn get(State(state): State<SharedState>, ctx: Ctx) -> Result<Response> {
+#[utoipa::path(get, path = "/api/account", tag = "account", summary = "My profile", params(("format" = Option<String>, Query, description = "json (default) or html")), responses((status = 200, description = "the profile of seed 003, identity masked"), (status = 401, description = "not signed in")))]
+pub async fn get(
+    State(state): State<SharedState>,
+    ctx: Ctx,
+    uri: Uri,
+    Query(f): Query<Format>,
+) -> Result<Response> {
     let user = ctx.require_user()?;
     let groups = state.app.db.group_names_of(user.id).await?;
-    Ok(ctx.finish(Json(view(&state, user, groups))))
+    let body = view(&state, user, groups);
+    Ok(respond(
+        &ctx,
+        &f,
+        StatusCode::OK,
+        ctx.t("profile"),
+        uri.path(),
+        body,
+    ))
 }
 
 /// Changes only the fields present in the body; `null` clears one.
-#[utoipa::path(patch, path = "/api/account", tag = "account", summary = "Change my profile (fields present only; null clears)", request_body = Object, responses((status = 200, description = "the new profile"), (status = 400, description = "field errors")))]
+#[utoipa::path(patch, path = "/api/account", tag = "account", summary = "Change my profile (fields present only; null clears)", params(("format" = Option<String>, Query, description = "json (default) or html")), request_body = Object, responses((status = 200, description = "the new profile"), (status = 400, description = "field errors")))]
 pub async fn patch(
     State(state): State<SharedState>,
     ctx: Ctx,
+    uri: Uri,
+    Query(f): Query<Format>,
     headers: HeaderMap,
     JsonBody(patch): JsonBody<serde_json::Map<String, Value>>,
 ) -> Result<Response> {
@@ -76,5 +91,13 @@ pub async fn patch(
         .await?
         .ok_or(Error::NotFound)?;
     let groups = state.app.db.group_names_of(user.id).await?;
-    Ok(ctx.finish(Json(view(&state, &fresh, groups))))
+    let body = view(&state, &fresh, groups);
+    Ok(respond(
+        &ctx,
+        &f,
+        StatusCode::OK,
+        ctx.t("profile"),
+        uri.path(),
+        body,
+    ))
 }
