@@ -47,11 +47,22 @@ pub async fn get(
     Query(f): Query<Format>,
 ) -> Result<Response> {
     let user = ctx.require_user()?;
+    profile(&state, &ctx, &f, &uri, user).await
+}
+
+/// The profile of `user` with their groups, in the format asked for.
+async fn profile(
+    state: &SharedState,
+    ctx: &Ctx,
+    f: &Format,
+    uri: &Uri,
+    user: &User,
+) -> Result<Response> {
     let groups = state.app.db.group_names_of(user.id).await?;
-    let body = view(&state, user, groups);
+    let body = view(state, user, groups);
     Ok(respond(
-        &ctx,
-        &f,
+        ctx,
+        f,
         StatusCode::OK,
         ctx.t("profile"),
         uri.path(),
@@ -90,14 +101,5 @@ pub async fn patch(
         .user_by_id(user.id)
         .await?
         .ok_or(Error::NotFound)?;
-    let groups = state.app.db.group_names_of(user.id).await?;
-    let body = view(&state, &fresh, groups);
-    Ok(respond(
-        &ctx,
-        &f,
-        StatusCode::OK,
-        ctx.t("profile"),
-        uri.path(),
-        body,
-    ))
+    profile(&state, &ctx, &f, &uri, &fresh).await
 }
