@@ -3,7 +3,9 @@
 //! - A requested scope the client is not registered for is refused with
 //!   `invalid_scope`, never silently dropped (SPEC §1).
 //! - `develop` and `root` need an admin's approval for that client (seed 001).
-//! - Scopes flagged "default" are always added (seed 002).
+//! - Scopes flagged "default" are always added (seed 002), whether or not the client
+//!   lists them or the request asks for them; `develop` and `root` still only when
+//!   approved (`docs/default-scopes.md`).
 //! - With no scope requested, the client's registered scopes apply, less the
 //!   privileged ones unless approved.
 
@@ -44,7 +46,8 @@ pub fn resolve(
         requested.to_vec()
     };
     for d in defaults {
-        if !granted.contains(d) && registered.contains(d) {
+        let privileged = PRIVILEGED.contains(&d.as_str()) && !approved.contains(d);
+        if !granted.contains(d) && !privileged {
             granted.push(d.clone());
         }
     }
@@ -80,6 +83,25 @@ mod tests {
         assert_eq!(
             resolve(&v("develop"), &reg, &v("develop"), &[]).unwrap(),
             v("develop")
+        );
+    }
+
+    #[test]
+    fn default_scopes_are_granted_to_every_client() {
+        let reg = v("openid profile");
+        assert_eq!(
+            resolve(&v("profile"), &reg, &[], &v("basic notes")).unwrap(),
+            v("profile basic notes"),
+            "not listed by the client"
+        );
+        assert_eq!(
+            resolve(&v("profile"), &reg, &[], &v("basic root")).unwrap(),
+            v("profile basic"),
+            "a privileged scope only when approved"
+        );
+        assert_eq!(
+            resolve(&v("profile"), &reg, &v("root"), &v("root")).unwrap(),
+            v("profile root")
         );
     }
 

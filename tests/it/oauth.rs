@@ -1708,6 +1708,43 @@ on_both!(
     }
 );
 
+// Seed 002 and SPEC §3: a scope flagged default is granted even to a client that does
+// not list it, from the moment an admin creates it (docs/default-scopes.md).
+on_both!(a_default_scope_is_granted_to_every_client, |backend| {
+    let s = TestServer::start(backend).await;
+    let app = make_client(&s, &["client_credentials"], &["user.read"], false, |_| {}).await;
+    let granted = async || {
+        json(
+            token(
+                &s,
+                &app,
+                &[("grant_type", "client_credentials"), ("scope", "user.read")],
+            )
+            .await,
+        )
+        .await["scope"]
+            .clone()
+    };
+    assert_eq!(granted().await, "user.read basic");
+    s.app()
+        .create_scope(usercenter::store::Scope {
+            name: "notes".into(),
+            path: "/api/notes".into(),
+            method: "GET".into(),
+            is_default: true,
+            display_name: "Notes".into(),
+            description: "Read {user}'s notes".into(),
+            icon: String::new(),
+            builtin: false,
+        })
+        .await
+        .unwrap();
+    // Scope definitions are kept for a second per instance.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(granted().await, "user.read basic notes");
+    s.stop().await;
+});
+
 on_both!(token_policies_reuse_and_replace, |backend| {
     let s = TestServer::start(backend).await;
     let reuse = make_client(&s, &["client_credentials"], &["basic"], false, |c| {
