@@ -57,6 +57,9 @@ pub enum Error {
     Rejected(&'static str, String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// The client's daily token quota is used up (seed 001's `QUOTA_EXCEEDED`).
+    #[error("the client's daily token quota is used up")]
+    QuotaExceeded,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database error: {0}")]
@@ -149,6 +152,7 @@ impl Error {
             Self::Forbidden(name, _) => (StatusCode::FORBIDDEN, name, 1),
             Self::Rejected(name, _) => (StatusCode::BAD_REQUEST, name, 1),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", 1),
+            Self::QuotaExceeded => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", 1),
             Self::Database(_) | Self::Sqlite(_) | Self::Internal(_) | Self::ClientChanged => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "server_error", 2)
             }
@@ -199,25 +203,34 @@ impl From<&Error> for ErrorBody {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let (status, error, _) = self.parts();
+        let (status, _, _) = self.parts();
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
         let mut response = (status, axum::Json(ErrorBody::from(&self))).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        let challenge = match &self {
-            Error::InvalidClient(_) => Some("Basic realm=\"usercenter\"".to_string()),
-            Error::InvalidToken(_) | Error::InsufficientScope(_) => Some(format!(
-                "Bearer realm=\"usercenter\", error=\"{error}\", error_description=\"{}\"",
-                self.description().replace(['"', '\\'], "'")
-            )),
-            _ => None,
-        };
-        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        if let Some(value) = self.challenge() {
             headers.insert(header::WWW_AUTHENTICATE, value);
         }
         response
+    }
+}
+
+impl Error {
+    /// The `WWW-Authenticate` challenge of a failed client authentication (RFC 6749
+    /// §5.2) or bearer token (RFC 6750 §3).
+    pub fn challenge(&self) -> Option<HeaderValue> {
+        let challenge = match self {
+            Error::InvalidClient(_) => "Basic realm=\"usercenter\"".to_string(),
+            Error::InvalidToken(_) | Error::InsufficientScope(_) => format!(
+                "Bearer realm=\"usercenter\", error=\"{}\", error_description=\"{}\"",
+                self.parts().1,
+                self.description().replace(['"', '\\'], "'")
+            ),
+            _ => return None,
+        };
+        HeaderValue::from_str(&challenge).ok()
     }
 }
 

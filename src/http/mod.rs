@@ -103,6 +103,7 @@ pub fn router(state: SharedState) -> Router {
             "/account/sessions/end",
             post(pages::account::end_session_submit),
         )
+        .route("/account/cards", post(pages::account::card_submit))
         .route("/admin", get(pages::admin::settings::settings_page))
         .route(
             "/admin/settings",
@@ -148,6 +149,27 @@ pub fn router(state: SharedState) -> Router {
             "/.well-known/oauth-authorization-server",
             get(oauth::discovery::metadata),
         )
+        .merge(oauth_routes())
+        // Seed 001's token endpoint, in its envelope.
+        .route("/oauth2/token", post(oauth::seed001::token))
+        // Seed 004's terminals: its prefix, with `sub` and `roles` in token answers.
+        .route(
+            "/oauth/v2/authorize",
+            get(oauth::authorize::get).post(oauth::authorize::post),
+        )
+        .route("/oauth/v2/token", post(oauth::token::token_v2))
+        .route("/oauth/v2/check_token", post(oauth::token::introspect))
+        // Seed 003's clients: the same endpoints under its prefix, and its profile.
+        .nest("/api/tcc-user-center", oauth_routes())
+        .route("/client-api/userCenter/info", get(api::seed003::info))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// The OAuth 2.0 / OpenID Connect endpoints under `/oauth`.
+fn oauth_routes() -> Router<SharedState> {
+    use axum::routing::{get, post};
+    Router::new()
         .route("/oauth/jwks", get(oauth::discovery::jwks))
         .route(
             "/oauth/authorize",
@@ -162,8 +184,6 @@ pub fn router(state: SharedState) -> Router {
             "/oauth/userinfo",
             get(oauth::userinfo::userinfo).post(oauth::userinfo::userinfo),
         )
-        .layer(middleware::from_fn(log_request))
-        .with_state(state)
 }
 
 /// One log line per request: method, path, status, latency. Only the path is

@@ -41,6 +41,19 @@ end
 return 0
 ";
 
+/// One more use of KEYS[1] in a window of ARGV[1] seconds, at most ARGV[2] per
+/// window: 0, or the seconds until the window ends when the use is one too many.
+const COUNT_SCRIPT: &str = r"
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('TTL', KEYS[1])
+if n == 1 or ttl < 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+if n > tonumber(ARGV[2]) then return ttl end
+return 0
+";
+
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     failures: u32,
@@ -66,6 +79,8 @@ impl Entry {
 #[derive(Default)]
 pub struct Throttle {
     local: Mutex<HashMap<String, Entry>>,
+    /// Uses per window ([`Throttle::count`]): the window's start and its count.
+    windows: Mutex<HashMap<String, (i64, u32)>>,
     shared: Option<Shared>,
 }
 
@@ -73,6 +88,7 @@ pub struct Throttle {
 struct Shared {
     conn: ConnectionManager,
     fail: redis::Script,
+    count: redis::Script,
     /// Names the counters: the server key's hash of each, so that Redis holds no
     /// login names or addresses, and deployments sharing a Redis do not meet.
     key: SecretKey,
@@ -99,9 +115,11 @@ impl Throttle {
             .map_err(|e| RedisError(e.to_string()))?;
         Ok(Self {
             local: Mutex::default(),
+            windows: Mutex::default(),
             shared: Some(Shared {
                 conn,
                 fail: redis::Script::new(FAIL_SCRIPT),
+                count: redis::Script::new(COUNT_SCRIPT),
                 key,
             }),
         })
@@ -191,6 +209,44 @@ impl Throttle {
         }
     }
 
+    /// Counts one use of `key`, at most `limit` per `window` seconds: `Err(seconds)`
+    /// until the window ends when this use is one too many.
+    pub async fn count(&self, key: &str, limit: u32, window: i64, now: i64) -> Result<(), i64> {
+        if let Some(shared) = &self.shared {
+            let mut conn = shared.conn.clone();
+            let counted = shared
+                .count
+                .key(shared.name(key))
+                .arg(window)
+                .arg(limit)
+                .invoke_async::<i64>(&mut conn)
+                .await;
+            match counted {
+                Ok(0) => return Ok(()),
+                Ok(wait) => return Err(wait.max(1)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Redis did not answer; this instance's counters stand in");
+                }
+            }
+        }
+        let Ok(mut windows) = self.windows.lock() else {
+            return Ok(());
+        };
+        if windows.len() > 100_000 {
+            windows.retain(|_, (start, _)| now - *start < window);
+        }
+        let (start, uses) = windows.entry(key.to_string()).or_insert((now, 0));
+        if now - *start >= window {
+            (*start, *uses) = (now, 0);
+        }
+        *uses += 1;
+        if *uses > limit {
+            Err((*start + window - now).max(1))
+        } else {
+            Ok(())
+        }
+    }
+
     pub async fn clear(&self, key: &str) {
         if let Some(shared) = &self.shared {
             let mut conn = shared.conn.clone();
@@ -256,6 +312,16 @@ mod tests {
     #[tokio::test]
     async fn local_counters() {
         locks_after_the_limit_and_grows(&Throttle::default()).await;
+        counts_uses_per_window(&Throttle::default()).await;
+    }
+
+    /// Three uses a minute: the fourth waits for the window's end.
+    async fn counts_uses_per_window(t: &Throttle) {
+        for _ in 0..3 {
+            assert_eq!(t.count("card:7", 3, 60, 1000).await, Ok(()));
+        }
+        assert!(matches!(t.count("card:7", 3, 60, 1000).await, Err(1..=60)));
+        assert_eq!(t.count("card:8", 3, 60, 1000).await, Ok(()), "another key");
     }
 
     #[tokio::test]
@@ -268,6 +334,8 @@ mod tests {
         let one = Throttle::with_redis(&url, key.clone()).unwrap();
         one.ping().await.unwrap();
         locks_after_the_limit_and_grows(&one).await;
+        counts_uses_per_window(&one).await;
+        assert!(one.windows.lock().unwrap().is_empty(), "counted in Redis");
         assert!(one.local.lock().unwrap().is_empty(), "counted in Redis");
 
         let keys = [("account:b", 2)];
@@ -287,5 +355,6 @@ mod tests {
         let t = Throttle::with_redis("redis://127.0.0.1:1", fresh_key()).unwrap();
         assert!(t.ping().await.is_err());
         locks_after_the_limit_and_grows(&t).await;
+        counts_uses_per_window(&t).await;
     }
 }

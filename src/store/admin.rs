@@ -331,6 +331,46 @@ impl Db {
             .collect()
     }
 
+    /// The user holding a card, and whether it is reported lost.
+    pub async fn card(&self, card_no: &str) -> Result<Option<(i64, bool)>> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT user_id, lost FROM cards WHERE card_no = $1")
+                .bind(card_no)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(|(user, lost)| (user, lost != 0)))
+    }
+
+    /// A user's cards, with whether each is reported lost.
+    pub async fn cards_of(&self, user_id: i64) -> Result<Vec<(String, bool)>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT card_no, lost FROM cards WHERE user_id = $1 ORDER BY card_no")
+                .bind(user_id)
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().map(|(no, lost)| (no, lost != 0)).collect())
+    }
+
+    /// Reports a card of `user_id` lost or found; false when they hold no such card.
+    pub async fn set_own_card_lost(
+        &self,
+        user_id: i64,
+        card_no: &str,
+        lost: bool,
+        now: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE cards SET lost = $1, updated_at = $2 WHERE card_no = $3 AND user_id = $4",
+        )
+        .bind(i64::from(lost))
+        .bind(now)
+        .bind(card_no)
+        .bind(user_id)
+        .execute(self.wpool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     pub async fn admin_card_user(&self, card_no: &str) -> Result<Option<i64>> {
         Ok(
             sqlx::query_scalar("SELECT user_id FROM cards WHERE card_no = $1")

@@ -261,6 +261,23 @@ impl Db {
         self.clients.forget(client_id);
     }
 
+    /// Counts one more access token for `client_id` on `day` (days since the epoch,
+    /// UTC) unless `quota` were counted already: false then. One statement, so that
+    /// instances issuing at once never count past the quota.
+    pub async fn count_daily_token(&self, client_id: i64, day: i64, quota: i64) -> Result<bool> {
+        let counted = sqlx::query(
+            "INSERT INTO client_daily_tokens (client_id, day, issued) VALUES ($1, $2, 1) \
+             ON CONFLICT (client_id, day) DO UPDATE SET issued = client_daily_tokens.issued + 1 \
+             WHERE client_daily_tokens.issued < $3 RETURNING issued",
+        )
+        .bind(client_id)
+        .bind(day)
+        .bind(quota)
+        .fetch_optional(self.wpool())
+        .await?;
+        Ok(counted.is_some())
+    }
+
     pub async fn client_by_id(&self, id: i64) -> Result<Option<Client>> {
         let sql = sql_once!("SELECT {COLUMNS} FROM clients WHERE id = $1");
         self.one(sql, &[id.into()]).await

@@ -37,6 +37,16 @@ const MIGRATIONS: &[(i64, &str, Option<&str>)] = &[
             "../../migrations/0006_user_generation.postgres.sql"
         )),
     ),
+    (
+        7,
+        include_str!("../../migrations/0007_client_daily_tokens.sql"),
+        None,
+    ),
+    (
+        8,
+        include_str!("../../migrations/0008_seed003_info_guard.sql"),
+        None,
+    ),
 ];
 
 /// An arbitrary constant naming our lock on PostgreSQL.

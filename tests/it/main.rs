@@ -8,6 +8,7 @@ mod independent;
 mod accounts;
 mod admin;
 mod browser;
+mod compat;
 mod console;
 mod foundation;
 mod oauth;

@@ -31,23 +31,7 @@ impl FromRequestParts<SharedState> for Caller {
         let allow_query = parts.uri.path() == "/api/user";
         if let Some(token) = bearer(&parts.headers, if allow_query { query } else { None }) {
             let active = state.app.require_access_token(&token).await?;
-            let scopes = state.app.scopes().await?;
-            let guards: Vec<guard::Guard> = scopes
-                .iter()
-                .map(|s| (s.name.as_str(), s.path.as_str(), s.method.as_str()))
-                .collect();
-            if !guard::allows(
-                &guards,
-                &active.scopes,
-                parts.uri.path(),
-                parts.method.as_str(),
-            ) {
-                return Err(Error::InsufficientScope(format!(
-                    "the token has no scope that guards {} {}",
-                    parts.method,
-                    parts.uri.path()
-                )));
-            }
+            require_guard(state, &active, parts.uri.path(), parts.method.as_str()).await?;
             let user = active.user.clone().ok_or_else(|| {
                 Error::InsufficientScope("this token stands for a client, not a user".into())
             })?;
@@ -64,5 +48,27 @@ impl FromRequestParts<SharedState> for Caller {
             user,
             token: None,
         })
+    }
+}
+
+/// A token passes only when one of its scopes guards `path` for `method`
+/// (403 `insufficient_scope` otherwise).
+pub async fn require_guard(
+    state: &SharedState,
+    active: &Active,
+    path: &str,
+    method: &str,
+) -> Result<()> {
+    let scopes = state.app.scopes().await?;
+    let guards: Vec<guard::Guard> = scopes
+        .iter()
+        .map(|s| (s.name.as_str(), s.path.as_str(), s.method.as_str()))
+        .collect();
+    if guard::allows(&guards, &active.scopes, path, method) {
+        Ok(())
+    } else {
+        Err(Error::InsufficientScope(format!(
+            "the token has no scope that guards {method} {path}"
+        )))
     }
 }

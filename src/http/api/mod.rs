@@ -7,6 +7,7 @@ pub mod caller;
 pub mod console;
 pub mod format;
 pub mod routes;
+pub mod seed003;
 
 use crate::error::Error;
 use axum::extract::{FromRequest, Request};

@@ -3,6 +3,7 @@
 pub mod authorize;
 pub mod discovery;
 pub mod register;
+pub mod seed001;
 pub mod token;
 pub mod userinfo;
 

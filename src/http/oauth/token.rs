@@ -4,6 +4,7 @@
 use super::{form_pairs, no_store, require_form, single_valued};
 use crate::error::{Error, Result};
 use crate::http::SharedState;
+use crate::service::oauth::Issued;
 use crate::service::oauth::grants::{self, Request};
 use axum::Json;
 use axum::body::Bytes;
@@ -16,8 +17,8 @@ use std::collections::HashMap;
 /// A form post's headers and body. Axum's `HeaderMap` extractor copies every header;
 /// this takes them from the request, which the body's extraction does not need.
 pub struct FormPost {
-    headers: HeaderMap,
-    body: Bytes,
+    pub headers: HeaderMap,
+    pub body: Bytes,
 }
 
 impl<S: Send + Sync> FromRequest<S> for FormPost {
@@ -35,7 +36,7 @@ impl<S: Send + Sync> FromRequest<S> for FormPost {
     }
 }
 
-fn authorization(headers: &HeaderMap) -> Option<&str> {
+pub fn authorization(headers: &HeaderMap) -> Option<&str> {
     headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
 }
 
@@ -54,25 +55,31 @@ fn params(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, String>> 
     single_valued(form_pairs(body))
 }
 
+pub async fn token(State(state): State<SharedState>, post: FormPost) -> Result<Response> {
+    Ok(no_store(Json(issue(&state, &post).await?)))
+}
+
+/// Seed 004's `/oauth/v2/token`: the same, adding `sub` and `roles`.
+pub async fn token_v2(State(state): State<SharedState>, post: FormPost) -> Result<Response> {
+    Ok(no_store(Json(issue(&state, &post).await?.with_subject())))
+}
+
 /// parse → authenticate the client → grant allowed? → the grant → issue (client
 /// credentials first with the client's kept row, [`grants::dispatch_with_kept_client`]).
-pub async fn token(
-    State(state): State<SharedState>,
-    FormPost { headers, body }: FormPost,
-) -> Result<Response> {
-    let params = params(&headers, &body)?;
+async fn issue(state: &SharedState, FormPost { headers, body }: &FormPost) -> Result<Issued> {
+    let params = params(headers, body)?;
     let settings = state.app.settings().await?;
-    let authorization = authorization(&headers);
+    let authorization = authorization(headers);
     if let Some(issued) =
         grants::dispatch_with_kept_client(&state.app, authorization, &params, &settings).await?
     {
-        return Ok(no_store(Json(issued)));
+        return Ok(issued);
     }
     let (client, method) = state
         .app
         .authenticate_client(authorization, &params)
         .await?;
-    let issued = grants::dispatch(Request {
+    grants::dispatch(Request {
         app: &state.app,
         client: &client,
         method,
@@ -80,8 +87,7 @@ pub async fn token(
         settings: &settings,
         client_generation: None,
     })
-    .await?;
-    Ok(no_store(Json(issued)))
+    .await
 }
 
 pub async fn introspect(

@@ -37,6 +37,12 @@ pub struct SessionView {
     pub current: bool,
 }
 
+/// A physical card of the person (seed 004), which they may report lost or found.
+pub struct CardView {
+    pub number: String,
+    pub lost: bool,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 pub struct AccountPage {
@@ -47,6 +53,7 @@ pub struct AccountPage {
     pub email: String,
     pub p: ProfileView,
     pub groups: Vec<String>,
+    pub cards: Vec<CardView>,
     pub sessions: Vec<SessionView>,
     pub notice: Option<String>,
     pub error: Option<String>,
@@ -110,6 +117,14 @@ async fn page(
 ) -> Result<Response> {
     let (real_name, id_card) = state.app.identity(user);
     let groups = state.app.db.group_names_of(user.id).await?;
+    let cards = state
+        .app
+        .db
+        .cards_of(user.id)
+        .await?
+        .into_iter()
+        .map(|(number, lost)| CardView { number, lost })
+        .collect();
     let current = ctx
         .session
         .as_ref()
@@ -155,6 +170,7 @@ async fn page(
         email: user.email.clone().unwrap_or_default(),
         p,
         groups,
+        cards,
         sessions,
         notice,
         error,
@@ -181,7 +197,7 @@ pub async fn account_page(
         .filter(|n| {
             matches!(
                 *n,
-                "saved" | "password_changed" | "email_changed" | "sessions_ended"
+                "saved" | "password_changed" | "email_changed" | "sessions_ended" | "card_updated"
             )
         })
         .map(|n| ctx.t(n).to_string());
@@ -372,6 +388,57 @@ pub async fn end_session_submit(
                     .await
                     .map(|_| ())
             };
+            (ctx, result)
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CardForm {
+    csrf_token: String,
+    card: String,
+    /// `lost` or `found`.
+    action: String,
+}
+
+/// SPEC §4: a person reports their own card lost, or found again.
+pub async fn card_submit(
+    State(state): State<SharedState>,
+    ctx: Ctx,
+    Form(f): Form<CardForm>,
+) -> Response {
+    let csrf = f.csrf_token.clone();
+    act(
+        state,
+        ctx,
+        &csrf,
+        "card_updated",
+        |state, user, ctx| async move {
+            let result = async {
+                let lost = match f.action.as_str() {
+                    "lost" => true,
+                    "found" => false,
+                    _ => return Err(Error::field("action", "must be lost or found")),
+                };
+                let now = crate::time::now();
+                if !state
+                    .app
+                    .db
+                    .set_own_card_lost(user.id, &f.card, lost, now)
+                    .await?
+                {
+                    return Err(Error::NotFound);
+                }
+                let action = if lost { "card_lost" } else { "card_found" };
+                state
+                    .app
+                    .db
+                    .audit(Some(user.id), action, &f.card, &ctx.who.ip, "", now)
+                    .await
+            }
+            .await;
             (ctx, result)
         },
     )

@@ -49,6 +49,37 @@ pub struct Issued {
     pub refresh_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// Seed 004: who the token stands for and their roles, answered by a card grant
+    /// and on `/oauth/v2/token` ([`Issued::with_subject`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<String>,
+    /// Seed 004's card grant: the card's number, and `st: "lost"` for a lost card.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub st: Option<&'static str>,
+    #[serde(skip)]
+    subject: Subject,
+}
+
+/// Who a token stands for, in seed 004's words: `sub` is the user's id or, for a
+/// client's own token, its client id; `roles` are `root` for an admin, `card` for a
+/// token of a card, and `client` for a client's own token.
+#[derive(Debug, Clone, Default)]
+struct Subject {
+    sub: String,
+    roles: String,
+}
+
+impl Issued {
+    /// The answer with `sub` and `roles` (seed 004's token endpoint).
+    pub fn with_subject(mut self) -> Self {
+        self.sub = Some(self.subject.sub.clone());
+        self.roles = Some(self.subject.roles.clone());
+        self
+    }
 }
 
 /// The algorithm a client's tokens are signed with.
@@ -107,6 +138,12 @@ impl App {
         let (access_token, expires_in) = match reused {
             Some((token, expires_at)) => (token, expires_at - now),
             None => {
+                if let Some(quota) = client.daily_quota {
+                    let day = now.div_euclid(86_400);
+                    if !self.db.count_daily_token(client.id, day, quota).await? {
+                        return Err(Error::QuotaExceeded);
+                    }
+                }
                 if client.token_policy == "replace" {
                     // Seed 001: a new token replaces the earlier one.
                     self.db
@@ -195,13 +232,52 @@ impl App {
             )?),
             _ => None,
         };
-        Ok(Issued {
+        let card = req
+            .extra
+            .as_ref()
+            .and_then(|e| e.get("card"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let lost = req
+            .extra
+            .as_ref()
+            .is_some_and(|e| e.get("st").and_then(Value::as_str) == Some("lost"));
+        let subject = match req.user {
+            Some(user) => {
+                let mut roles: Vec<&str> = Vec::new();
+                if user.is_admin {
+                    roles.push("root");
+                }
+                if card.is_some() {
+                    roles.push("card");
+                }
+                Subject {
+                    sub: user.id.to_string(),
+                    roles: roles.join(" "),
+                }
+            }
+            None => Subject {
+                sub: client.client_id.clone(),
+                roles: "client".into(),
+            },
+        };
+        let issued = Issued {
             access_token,
             token_type: "Bearer",
             expires_in,
             scope,
             refresh_token,
             id_token,
+            sub: None,
+            roles: None,
+            st: lost.then_some("lost"),
+            subject,
+            card,
+        };
+        Ok(if issued.card.is_some() {
+            issued.with_subject()
+        } else {
+            issued
         })
     }
 

@@ -4,8 +4,10 @@
 
 mod authorization_code;
 mod client_credentials;
+mod offline_cert;
 mod password;
 mod refresh_token;
+pub mod seed001;
 
 use super::client_auth::Method;
 use super::{Issued, require_grant};
@@ -139,8 +141,9 @@ pub async fn dispatch(req: Request<'_>) -> Result<Issued> {
         GrantType::Implicit => Err(Error::UnsupportedGrantType(
             "the implicit grant is used at the authorization endpoint, not here".into(),
         )),
-        GrantType::OfflineCert | GrantType::DeviceCode => Err(Error::UnsupportedGrantType(
-            format!("the {grant} grant is not available on this server"),
-        )),
+        GrantType::OfflineCert => offline_cert::handle(&req).await,
+        GrantType::DeviceCode => Err(Error::UnsupportedGrantType(format!(
+            "the {grant} grant is not available on this server"
+        ))),
     }
 }

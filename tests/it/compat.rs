@@ -1,0 +1,533 @@
+//! The compatibility surfaces of SPEC §5: each seed's clients work unchanged.
+
+use crate::harness::{TestServer, client, hidden_fields};
+use crate::oauth::{App, make_client};
+use crate::on_both;
+use serde_json::{Value, json};
+
+const PW: &str = "correct horse battery";
+const CB: &str = "https://app.example.com/cb";
+
+/// A post to seed 001's `/oauth2/token`: its status and JSON body.
+async fn seed001(s: &TestServer, body: Body<'_>) -> (u16, Value) {
+    let req = client().post(s.url("/oauth2/token"));
+    let req = match body {
+        Body::Form(pairs) => req.form(pairs),
+        Body::Json(value) => req.json(&value),
+        Body::Text(text) => req
+            .header("content-type", "text/plain")
+            .body(text.to_string()),
+    };
+    let res = req.send().await.unwrap();
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+enum Body<'a> {
+    Form(&'a [(&'a str, &'a str)]),
+    Json(Value),
+    Text(&'a str),
+}
+
+/// The seed's client credentials request, as a form.
+fn credentials<'a>(app: &'a App, scope: &'a str) -> [(&'a str, &'a str); 4] {
+    [
+        ("grant_type", "client_credential"),
+        ("client_id", app.client_id.as_str()),
+        ("client_secret", app.secret.as_deref().unwrap()),
+        ("scope", scope),
+    ]
+}
+
+/// `{"success": false, "error": {msg, code, message}}`: the msg and code.
+fn seed_error(body: &Value) -> (String, u64) {
+    assert_eq!(body["success"], false, "{body}");
+    let e = &body["error"];
+    assert!(!e["message"].as_str().unwrap().is_empty(), "{body}");
+    (
+        e["msg"].as_str().unwrap().to_string(),
+        e["code"].as_u64().unwrap(),
+    )
+}
+
+// Seed 001: client_credential answers with a refresh token, the refresh needs only
+// the refresh token, and every answer is in the seed's envelope.
+on_both!(seed_001_token_endpoint_in_its_envelope, |backend| {
+    let s = TestServer::start(backend).await;
+    let app = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+
+    let (status, body) = seed001(&s, Body::Form(&credentials(&app, "basic"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["success"], true);
+    assert_eq!(body["expires_in"], 3600);
+    assert_eq!(body["scope"], "basic");
+    assert!(body["access_token"].is_string() && body["refresh_token"].is_string());
+
+    // The same as JSON, with the seed's default scope left out.
+    let (status, body) = seed001(
+        &s,
+        Body::Json(json!({
+            "grant_type": "client_credential",
+            "client_id": app.client_id,
+            "client_secret": app.secret,
+        })),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["success"], &body["scope"]),
+        (200, &json!(true), &json!("basic"))
+    );
+
+    // A refresh with the refresh token alone, as the seed sends it.
+    let first = body["refresh_token"].as_str().unwrap().to_string();
+    let (status, refreshed) = seed001(
+        &s,
+        Body::Json(json!({"grant_type": "refresh_token", "refresh_token": first})),
+    )
+    .await;
+    assert_eq!(status, 200, "{refreshed}");
+    assert_eq!(refreshed["success"], true);
+    let second = refreshed["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(second, first, "rotated");
+    let active = client()
+        .post(s.url("/oauth/introspect"))
+        .basic_auth(&app.client_id, app.secret.as_deref())
+        .form(&[("token", refreshed["access_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(active["active"], true);
+    assert_eq!(active["client_id"], app.client_id.as_str());
+
+    // The spent refresh token again: refused, and its family with it.
+    let (status, body) = seed001(
+        &s,
+        Body::Form(&[("grant_type", "refresh_token"), ("refresh_token", &first)]),
+    )
+    .await;
+    assert_eq!(
+        (status, seed_error(&body)),
+        (400, ("INVALID_REFRESH_TOKEN".into(), 15))
+    );
+    let (_, body) = seed001(
+        &s,
+        Body::Form(&[("grant_type", "refresh_token"), ("refresh_token", &second)]),
+    )
+    .await;
+    assert_eq!(seed_error(&body).1, 15, "the family is revoked");
+
+    // Credentials that are sent must be the token's client's.
+    let other = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+    let (_, body) = seed001(&s, Body::Form(&credentials(&app, "basic"))).await;
+    let token = body["refresh_token"].as_str().unwrap();
+    let (_, body) = seed001(
+        &s,
+        Body::Form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("client_id", &other.client_id),
+            ("client_secret", other.secret.as_deref().unwrap()),
+        ]),
+    )
+    .await;
+    assert_eq!(seed_error(&body).1, 15);
+
+    // The seed's error codes.
+    let wrong = [
+        ("grant_type", "client_credential"),
+        ("client_id", app.client_id.as_str()),
+        ("client_secret", "not the secret"),
+    ];
+    let (status, body) = seed001(&s, Body::Form(&wrong)).await;
+    assert_eq!(
+        (status, seed_error(&body)),
+        (401, ("INVALID_CLIENT_ID".into(), 5))
+    );
+    assert_eq!(
+        body["error"]["message"],
+        "客户端验证失败,如错误的client_id/client_secret。"
+    );
+    let (status, body) = seed001(&s, Body::Text("grant_type=client_credential")).await;
+    assert_eq!(
+        (status, seed_error(&body)),
+        (400, ("INVALID_CONTENT_TYPE".into(), 9))
+    );
+    let (_, body) = seed001(&s, Body::Form(&credentials(&app, "root"))).await;
+    assert_eq!(
+        seed_error(&body),
+        ("INSUFFICIENT_SCOPE".into(), 14),
+        "root not approved"
+    );
+    let (_, body) = seed001(
+        &s,
+        Body::Form(&[
+            ("grant_type", "password"),
+            ("username", "a"),
+            ("password", "b"),
+        ]),
+    )
+    .await;
+    assert_eq!(seed_error(&body), ("UNSUPPORTED_GRANT_TYPE".into(), 11));
+    s.stop().await;
+});
+
+// Seed 001's daily quota: beyond it, code 1 with QUOTA_EXCEEDED here, and
+// quota_exceeded on /oauth/token; other clients are not counted against it.
+on_both!(
+    a_daily_token_quota_is_kept_on_every_token_endpoint,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let limited = make_client(&s, &["client_credentials"], &["basic"], false, |c| {
+            c.daily_quota = Some(2);
+        })
+        .await;
+        let free = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+        for _ in 0..2 {
+            let (status, body) = seed001(&s, Body::Form(&credentials(&limited, "basic"))).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let (status, body) = seed001(&s, Body::Form(&credentials(&limited, "basic"))).await;
+        assert_eq!(
+            (status, seed_error(&body)),
+            (429, ("QUOTA_EXCEEDED".into(), 1))
+        );
+        let res = client()
+            .post(s.url("/oauth/token"))
+            .basic_auth(&limited.client_id, limited.secret.as_deref())
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 429);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(
+            (&body["error"], &body["error_code"]),
+            (&json!("quota_exceeded"), &json!(1))
+        );
+        let (status, _) = seed001(&s, Body::Form(&credentials(&free, "basic"))).await;
+        assert_eq!(status, 200);
+        s.stop().await;
+    }
+);
+
+// Seed 003: its clients use the OAuth endpoints under /api/tcc-user-center (without
+// `state`), keep the same 7-day token while it is valid (the `reuse` policy), and read
+// the profile at /client-api/userCenter/info with the token in CLIENT-TOKEN.
+on_both!(seed_003_prefix_and_profile_in_its_shape, |backend| {
+    let s = TestServer::start(backend).await;
+    let app = make_client(
+        &s,
+        &["authorization_code"],
+        &["user.read", "email"],
+        false,
+        |c| {
+            c.token_policy = Some("reuse".into());
+            c.access_ttl = Some(7 * 86_400);
+        },
+    )
+    .await;
+    s.register("tcc", "tcc@example.com", PW).await;
+    let (http, csrf) = s.login("tcc", PW).await;
+    let res = http
+        .patch(s.url("/api/account"))
+        .header("X-CSRF-Token", &csrf)
+        .json(&json!({"id_card": "44092319900101987x", "real_name": "张三", "phone": "13212345720", "gender": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // code → token under the seed's prefix, twice: the same token while it is valid.
+    let token_for = async |scope: &str| {
+        let query = [
+            ("response_type", "code"),
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", CB),
+            ("scope", scope),
+        ];
+        let res = http
+            .get(s.url("/api/tcc-user-center/oauth/authorize"))
+            .query(&query)
+            .send()
+            .await
+            .unwrap();
+        let location = if res.status() == 303 {
+            crate::oauth::location(&res)
+        } else {
+            let page = res.text().await.unwrap();
+            let mut form = hidden_fields(&page);
+            form.push(("scope".into(), scope.into()));
+            form.push(("decision".into(), "approve".into()));
+            let res = http
+                .post(s.url("/oauth/authorize"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            crate::oauth::location(&res)
+        };
+        let code = crate::oauth::params_of(&location)["code"].clone();
+        let res = client()
+            .post(s.url("/api/tcc-user-center/oauth/token"))
+            .form(&[
+                ("code", code.as_str()),
+                ("client_id", app.client_id.as_str()),
+                ("grant_type", "authorization_code"),
+                ("client_secret", app.secret.as_deref().unwrap()),
+                ("redirect_uri", CB),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        let left = body["expires_in"].as_i64().unwrap();
+        assert!(
+            left > 6 * 86_400 && left <= 7 * 86_400,
+            "seven days: {body}"
+        );
+        body["access_token"].as_str().unwrap().to_string()
+    };
+    let token = token_for("user.read").await;
+    assert_eq!(token_for("user.read").await, token, "reused while valid");
+
+    let info = async |header: Option<&str>| {
+        let mut req = client().get(s.url("/client-api/userCenter/info"));
+        if let Some(token) = header {
+            req = req.header("CLIENT-TOKEN", token);
+        }
+        let res = req.send().await.unwrap();
+        (res.status().as_u16(), res.json::<Value>().await.unwrap())
+    };
+    let (status, body) = info(Some(&token)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["code"], 200);
+    assert_eq!(body["desc"], "操作成功");
+    let data = &body["data"];
+    assert_eq!(data["mobilePhone"], "132*****720");
+    assert_eq!(
+        data["nickName"], "132*****720",
+        "the masked phone stands in"
+    );
+    assert_eq!(data["encryptIdCard"], "4409**********987X");
+    assert_eq!(data["encryptRealName"], "张*");
+    assert_eq!(data["gender"], 1);
+    assert_eq!(data["verifyTag"], 0);
+    for field in [
+        "headPic",
+        "province",
+        "city",
+        "area",
+        "certificateType",
+        "birthdate",
+    ] {
+        assert!(data.get(field).is_some(), "{field} is present: {data}");
+    }
+
+    let (status, body) = info(None).await;
+    assert_eq!(
+        (status, &body["code"], &body["data"]),
+        (401, &json!(401), &Value::Null)
+    );
+    let (status, _) = info(Some("not-a-token")).await;
+    assert_eq!(status, 401);
+    let email_only = token_for("email").await;
+    let (status, body) = info(Some(&email_only)).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (403, &json!(403)),
+        "email does not guard it"
+    );
+    s.stop().await;
+});
+
+/// A post to seed 004's `/oauth/v2/token` by `app` (client_secret_post).
+async fn v2_token(s: &TestServer, app: &App, form: &[(&str, &str)]) -> (u16, Value) {
+    let mut form = form.to_vec();
+    form.push(("client_id", &app.client_id));
+    form.push(("client_secret", app.secret.as_deref().unwrap()));
+    let res = client()
+        .post(s.url("/oauth/v2/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+// Seed 004's physical card: `offline_cert` with `code=card/<number>` gives the card's
+// user a token with `roles` (card, and root for an admin), `card`, `sub`; a lost card
+// gets `st: "lost"` and a token that grants nothing; 30 presentations a minute.
+on_both!(seed_004_card_grant_and_its_token_answers, |backend| {
+    let s = TestServer::start(backend).await;
+    let terminal = make_client(
+        &s,
+        &["offline_cert", "client_credentials", "refresh_token"],
+        &["basic", "user.read"],
+        false,
+        |_| {},
+    )
+    .await;
+    let holder = s.register("cardholder", "card@example.com", PW).await;
+    let admin = s
+        .app()
+        .create_user(usercenter::service::CreateUser {
+            email: "boss@example.com".into(),
+            password: PW.into(),
+            username: Some("boss".into()),
+            phone: None,
+            is_admin: true,
+        })
+        .await
+        .unwrap();
+    let db = &s.app().db;
+    db.admin_bind_card("001", holder, 1).await.unwrap();
+    db.admin_bind_card("002", admin.id, 1).await.unwrap();
+
+    let card = |number: &'static str| [("grant_type", "offline_cert"), ("code", number)];
+    let (status, body) = v2_token(&s, &terminal, &card("card/001")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["roles"], "card");
+    assert_eq!(body["card"], "001");
+    assert_eq!(body["sub"], holder.to_string());
+    assert!(body.get("st").is_none(), "a card in use has no st: {body}");
+    assert_eq!(body["scope"], "basic user.read");
+    assert!(body["refresh_token"].is_string());
+    let user = client()
+        .get(s.url("/api/user"))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(user["username"], "cardholder");
+
+    let (_, body) = v2_token(&s, &terminal, &card("card/002")).await;
+    assert_eq!(body["roles"], "root card");
+
+    // Lost: st, and a token without any scope.
+    db.admin_set_card_lost("001", true, 2).await.unwrap();
+    let (status, body) = v2_token(&s, &terminal, &card("card/001")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["st"], "lost");
+    assert_eq!(body["scope"], "");
+    assert!(body.get("refresh_token").is_none());
+    let res = client()
+        .get(s.url("/api/user"))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "a lost card's token grants nothing");
+
+    // Unknown cards and other codes.
+    for code in ["card/404", "001", "card/"] {
+        let (status, body) = v2_token(&s, &terminal, &card(code)).await;
+        assert_eq!(
+            (status, &body["error_code"]),
+            (400, &json!(8)),
+            "{code}: {body}"
+        );
+    }
+
+    // Client credentials on /oauth/v2: the client is the subject.
+    let (_, body) = v2_token(&s, &terminal, &[("grant_type", "client_credentials")]).await;
+    assert_eq!(
+        (&body["sub"], &body["roles"]),
+        (&json!(terminal.client_id), &json!("client"))
+    );
+    // Introspection at the seed's check_token.
+    let active = client()
+        .post(s.url("/oauth/v2/check_token"))
+        .form(&[
+            ("token", body["access_token"].as_str().unwrap()),
+            ("client_id", &terminal.client_id),
+            ("client_secret", terminal.secret.as_deref().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(active["active"], true);
+
+    // 30 presentations of a card in 60 s (two and one spent above, with 002's), then 429.
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        statuses.push(v2_token(&s, &terminal, &card("card/002")).await.0);
+    }
+    assert!(statuses[..29].iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(statuses[29], 429);
+    s.stop().await;
+});
+
+// SPEC §4: a person reports their own card lost on /account (a CSRF-protected form),
+// terminals see it at once, and they report it found again; another's card is not theirs.
+on_both!(a_person_reports_their_card_lost_and_found, |backend| {
+    let s = TestServer::start(backend).await;
+    let terminal = make_client(&s, &["offline_cert"], &["basic"], false, |_| {}).await;
+    let holder = s.register("owner", "owner@example.com", PW).await;
+    let other = s.register("other", "other@example.com", PW).await;
+    s.app().db.admin_bind_card("A-1", holder, 1).await.unwrap();
+    s.app().db.admin_bind_card("B-2", other, 1).await.unwrap();
+    let (http, _) = s.login("owner", PW).await;
+    let page = http
+        .get(s.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("A-1") && !page.contains("B-2"), "{page}");
+    let csrf = crate::harness::hidden(&page, "csrf_token");
+    let st = async || {
+        let (status, body) = v2_token(
+            &s,
+            &terminal,
+            &[("grant_type", "offline_cert"), ("code", "card/A-1")],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        body.get("st").cloned()
+    };
+    assert_eq!(st().await, None);
+
+    let report = async |card: &str, action: &str, csrf: &str| {
+        http.post(s.url("/account/cards"))
+            .form(&[("csrf_token", csrf), ("card", card), ("action", action)])
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(report("A-1", "lost", "forged").await.status(), 403);
+    assert_eq!(st().await, None, "a forged form changes nothing");
+    let res = report("A-1", "lost", &csrf).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(st().await, Some(json!("lost")));
+    let page = http
+        .get(s.url("/account?notice=card_updated"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Found it"),
+        "the page offers to report it found"
+    );
+    assert_eq!(report("A-1", "found", &csrf).await.status(), 303);
+    assert_eq!(st().await, None);
+
+    let res = report("B-2", "lost", &csrf).await;
+    assert_eq!(res.status(), 400, "not their card");
+    assert_eq!(s.app().db.card("B-2").await.unwrap(), Some((other, false)));
+    s.stop().await;
+});
