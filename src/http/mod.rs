@@ -159,6 +159,11 @@ pub fn router(state: SharedState) -> Router {
         )
         .route("/oauth/v2/token", post(oauth::token::token_v2))
         .route("/oauth/v2/check_token", post(oauth::token::introspect))
+        .route("/oauth/v2/session/{session}/code", get(oauth::qr::code))
+        .route(
+            "/oauth/v2/session/{session}/state",
+            get(oauth::qr::session_state),
+        )
         // Seed 003's clients: the same endpoints under its prefix, and its profile.
         .nest("/api/tcc-user-center", oauth_routes())
         .route("/client-api/userCenter/info", get(api::seed003::info))

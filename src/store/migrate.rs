@@ -47,6 +47,11 @@ const MIGRATIONS: &[(i64, &str, Option<&str>)] = &[
         include_str!("../../migrations/0008_seed003_info_guard.sql"),
         None,
     ),
+    (
+        9,
+        include_str!("../../migrations/0009_qr_sessions.sql"),
+        None,
+    ),
 ];
 
 /// An arbitrary constant naming our lock on PostgreSQL.

@@ -16,6 +16,7 @@ mod kept;
 mod migrate;
 mod password_resets;
 mod pg;
+mod qr;
 mod read;
 mod scopes;
 mod sessions;

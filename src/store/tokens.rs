@@ -818,6 +818,7 @@ impl Db {
                 ("refresh_tokens", "id"),
                 ("sessions", "id_hash"),
                 ("password_resets", "token_hash"),
+                ("qr_sessions", "session"),
             ]
             .iter()
             .map(|(table, key)| {

@@ -531,3 +531,95 @@ on_both!(a_person_reports_their_card_lost_and_found, |backend| {
     assert_eq!(s.app().db.card("B-2").await.unwrap(), Some((other, false)));
     s.stop().await;
 });
+
+// Seed 004's QR login: the phone (a person's token) gets a code for a session id of its
+// own, a terminal redeems it once for that person's token, and only that person sees
+// the session's state.
+on_both!(seed_004_qr_code_for_a_session, |backend| {
+    let s = TestServer::start(backend).await;
+    let terminal = make_client(
+        &s,
+        &["offline_cert", "authorization_code", "client_credentials"],
+        &["basic", "user.read"],
+        false,
+        |_| {},
+    )
+    .await;
+    // The people's tokens come from their cards, the quickest way for a test.
+    let mut tokens = Vec::new();
+    for (name, card) in [("scanner", "C-1"), ("bystander", "C-2")] {
+        let id = s.register(name, &format!("{name}@example.com"), PW).await;
+        s.app().db.admin_bind_card(card, id, 1).await.unwrap();
+        let code = format!("card/{card}");
+        let (_, body) = v2_token(
+            &s,
+            &terminal,
+            &[("grant_type", "offline_cert"), ("code", code.as_str())],
+        )
+        .await;
+        tokens.push((id, body["access_token"].as_str().unwrap().to_string()));
+    }
+    let (scanner, phone) = tokens[0].clone();
+    let (_, bystander) = tokens[1].clone();
+    let get = async |path: &str, token: &str| {
+        let res = client()
+            .get(s.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json::<Value>().await.unwrap())
+    };
+    let (status, body) = get("/oauth/v2/session/kiosk-7f3a/code", &phone).await;
+    assert_eq!(status, 200, "{body}");
+    let code = body["code"].as_str().unwrap().to_string();
+    assert!(!code.contains('.') && !code.starts_with("card/"));
+    let (status, _) = get("/oauth/v2/session/kiosk-7f3a/code", &phone).await;
+    assert_eq!(status, 409, "the session id is taken");
+    assert_eq!(
+        get("/oauth/v2/session/kiosk-7f3a/state", &phone).await.1,
+        json!({"code": "unused"})
+    );
+    assert_eq!(
+        get("/oauth/v2/session/kiosk-7f3a/state", &bystander)
+            .await
+            .0,
+        404,
+        "another person's session"
+    );
+
+    let redeem = async || {
+        v2_token(
+            &s,
+            &terminal,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+            ],
+        )
+        .await
+    };
+    let (status, body) = redeem().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["sub"], scanner.to_string());
+    assert_eq!(
+        get("/oauth/v2/session/kiosk-7f3a/state", &phone).await.1,
+        json!({"code": "used"})
+    );
+    let (status, body) = redeem().await;
+    assert_eq!(
+        (status, &body["error_code"]),
+        (400, &json!(8)),
+        "single use"
+    );
+
+    // A client's own token is not a person's.
+    let (_, body) = v2_token(&s, &terminal, &[("grant_type", "client_credentials")]).await;
+    let (status, _) = get(
+        "/oauth/v2/session/other/code",
+        body["access_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    s.stop().await;
+});

@@ -2,6 +2,7 @@
 
 pub mod authorize;
 pub mod discovery;
+pub mod qr;
 pub mod register;
 pub mod seed001;
 pub mod token;

@@ -3,6 +3,7 @@
 use super::Request;
 use crate::error::{Error, Result};
 use crate::oauth::pkce;
+use crate::service::oauth::client_auth::Method;
 use crate::service::oauth::{Issue, Issued};
 use crate::store::TokenKeys;
 
@@ -34,7 +35,7 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
         }
     }
     let Some((stored, hash)) = redeemed else {
-        return Err(bad_code("is invalid"));
+        return redeem_qr_code(req, code, now).await;
     };
     if stored.expires_at <= now {
         return Err(bad_code("has expired"));
@@ -93,6 +94,42 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
         code_hash: Some(hash),
         auth_time: Some(stored.auth_time),
         nonce: stored.nonce,
+        ..Issue::default()
+    };
+    app.issue(issue, req.settings).await
+}
+
+/// Seed 004's QR login: a code a signed-in person's phone got for a session
+/// (`/oauth/v2/session/{session}/code`), redeemed once, within its 5 minutes, by a
+/// confidential client for that person's token. It is bound to no redirect URI and
+/// no PKCE challenge: the phone's token authenticated the person, and the terminal
+/// authenticates itself.
+async fn redeem_qr_code(req: &Request<'_>, code: &str, now: i64) -> Result<Issued> {
+    let app = req.app;
+    // Only a confidential client redeems one: for a public client it is no code.
+    if req.method == Method::None || req.client.is_public {
+        return Err(bad_code("is invalid"));
+    }
+    let Some(user_id) = app
+        .db
+        .consume_qr_code(&app.key.hash_secret(code), now)
+        .await?
+    else {
+        return Err(bad_code("is invalid"));
+    };
+    let user = app
+        .db
+        .user_by_id(user_id)
+        .await?
+        .filter(|u| !u.disabled)
+        .ok_or_else(|| bad_code("belongs to an account that is disabled"))?;
+    let scope = req.scopes(req.param("scope")).await?;
+    let issue = Issue {
+        client: Some(req.client),
+        user: Some(&user),
+        scope,
+        refresh: req.refresh_allowed(),
+        auth_time: Some(now),
         ..Issue::default()
     };
     app.issue(issue, req.settings).await
