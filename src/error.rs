@@ -46,6 +46,9 @@ pub enum Error {
     Conflict(&'static str, String),
     #[error("not found")]
     NotFound,
+    /// 404 with an error name (`phone_not_found`).
+    #[error("{1}")]
+    Absent(&'static str, String),
     /// 401 with an error name (`invalid_credentials`, `login_required`).
     #[error("{1}")]
     Unauthorized(&'static str, String),
@@ -148,6 +151,7 @@ impl Error {
             Self::Validation { .. } => (StatusCode::BAD_REQUEST, "invalid_request", 1),
             Self::Conflict(name, _) => (StatusCode::CONFLICT, name, 1),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found", 1),
+            Self::Absent(name, _) => (StatusCode::NOT_FOUND, name, 1),
             Self::Unauthorized(name, _) => (StatusCode::UNAUTHORIZED, name, 1),
             Self::Forbidden(name, _) => (StatusCode::FORBIDDEN, name, 1),
             Self::Rejected(name, _) => (StatusCode::BAD_REQUEST, name, 1),

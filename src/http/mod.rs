@@ -159,6 +159,10 @@ pub fn router(state: SharedState) -> Router {
         )
         .route("/oauth/v2/token", post(oauth::token::token_v2))
         .route("/oauth/v2/check_token", post(oauth::token::introspect))
+        .route(
+            "/oauth/v2/code",
+            get(oauth::sms::code).post(oauth::sms::code),
+        )
         .route("/oauth/v2/session/{session}/code", get(oauth::qr::code))
         .route(
             "/oauth/v2/session/{session}/state",

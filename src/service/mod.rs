@@ -11,6 +11,7 @@ pub mod mail;
 pub mod oauth;
 pub mod profile;
 pub mod settings;
+pub mod sms;
 pub mod throttle;
 pub mod users;
 
@@ -59,6 +60,7 @@ pub struct App {
     settings_cache: Arc<cache::Cached<Settings>>,
     scopes_cache: Arc<cache::Cached<Vec<crate::store::Scope>>>,
     pub mailer: mail::Mailer,
+    pub sms: sms::SmsSender,
     issuer: Arc<OnceLock<String>>,
 }
 
@@ -90,6 +92,7 @@ impl App {
             .await
             .map_err(|e| StartError::Other(format!("cannot load the signing keys: {e}")))?;
         let mailer = mail::Mailer::from_config(&config.mail, &host).map_err(StartError::Other)?;
+        let sms = sms::SmsSender::from_config(&config.sms).map_err(StartError::Other)?;
         let throttle = Arc::new(match &config.redis_url {
             Some(url) => throttle::Throttle::with_redis(url, key.clone())
                 .map_err(|e| StartError::Other(e.to_string()))?,
@@ -109,6 +112,7 @@ impl App {
             settings_cache: Arc::default(),
             scopes_cache: Arc::default(),
             mailer,
+            sms,
             issuer,
         })
     }

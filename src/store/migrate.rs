@@ -52,6 +52,11 @@ const MIGRATIONS: &[(i64, &str, Option<&str>)] = &[
         include_str!("../../migrations/0009_qr_sessions.sql"),
         None,
     ),
+    (
+        10,
+        include_str!("../../migrations/0010_sms_codes.sql"),
+        None,
+    ),
 ];
 
 /// An arbitrary constant naming our lock on PostgreSQL.

@@ -22,6 +22,7 @@ mod scopes;
 mod sessions;
 mod settings;
 mod signing_keys;
+mod sms;
 mod tokens;
 mod users;
 mod writer;
@@ -32,6 +33,7 @@ pub use console::{ClientUpdate, Consent};
 pub use groups::Group;
 pub use scopes::Scope;
 pub use sessions::{NewSession, Session};
+pub use sms::{NewSmsCode, SmsCode};
 pub use tokens::{
     AccessToken, AuthorizationCode, NewAccessToken, NewRefreshToken, PURGE_CHUNK, RefreshToken,
     TokenKeys, TokenWithOwners,

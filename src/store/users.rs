@@ -242,6 +242,34 @@ impl Db {
             .map_err(taken)
     }
 
+    pub async fn user_by_phone(&self, phone: &str) -> Result<Option<User>> {
+        let sql = sql_once!("SELECT {COLUMNS} FROM users WHERE phone = $1");
+        self.one(sql, &[phone.into()]).await
+    }
+
+    /// Gives `phone`, proven, to `user_id`, taking it from any other account first.
+    pub async fn take_phone(&self, user_id: i64, phone: &str, now: i64) -> Result<()> {
+        let mut tx = self.wpool().begin().await?;
+        sqlx::query(
+            "UPDATE users SET phone = NULL, phone_verified = 0, updated_at = $1 WHERE phone = $2 AND id <> $3",
+        )
+        .bind(now)
+        .bind(phone)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE users SET phone = $1, phone_verified = 1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(phone)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>> {
         let sql = sql_once!("SELECT {COLUMNS} FROM users WHERE id = $1");
         self.one(sql, &[id.into()]).await

@@ -623,3 +623,194 @@ on_both!(seed_004_qr_code_for_a_session, |backend| {
     assert_eq!(status, 403);
     s.stop().await;
 });
+
+// Seed 004's SMS login: a client's token sends a code to a phone (through the
+// USERCENTER_SMS folder), and `<phone>.<code>` at the token endpoint logs the phone's
+// holder in, a new account when none holds it; a person's token binds a phone, moving
+// it from another account only with phone_conflict=replace.
+on_both!(seed_004_sms_codes_log_in_and_bind_phones, |backend| {
+    let s = TestServer::start(backend).await;
+    let terminal = make_client(
+        &s,
+        &["client_credentials", "authorization_code", "offline_cert"],
+        &["basic", "user.read"],
+        false,
+        |_| {},
+    )
+    .await;
+    let other_app = make_client(&s, &["authorization_code"], &["basic"], false, |_| {}).await;
+    let (_, body) = v2_token(&s, &terminal, &[("grant_type", "client_credentials")]).await;
+    let client_token = body["access_token"].as_str().unwrap().to_string();
+    let sms_dir = s.db.dir.path().join("outbox/sms");
+    let send = async |token: &str, query: &[(&str, &str)]| {
+        let res = client()
+            .get(s.url("/oauth/v2/code"))
+            .bearer_auth(token)
+            .query(query)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.text().await.unwrap())
+    };
+    let last_code = |phone: &str| {
+        let sent = crate::harness::outbox(&sms_dir);
+        let sms = sent
+            .iter()
+            .rev()
+            .find(|m| m["phone"] == phone)
+            .unwrap()
+            .clone();
+        sms["code"].as_str().unwrap().to_string()
+    };
+    let redeem = async |app: &App, code: String| {
+        v2_token(
+            &s,
+            app,
+            &[("grant_type", "authorization_code"), ("code", &code)],
+        )
+        .await
+    };
+
+    // A login by a phone no account holds: a new account.
+    let phone = "13800000001";
+    assert_eq!(
+        send(
+            &client_token,
+            &[("phone", phone), ("abort", "if_not_exists")]
+        )
+        .await
+        .0,
+        404,
+        "phone_not_found"
+    );
+    let (status, body) = send(&client_token, &[("phone", phone), ("title", "【食堂】")]).await;
+    assert_eq!((status, body.as_str()), (200, ""));
+    let sent = crate::harness::wait_outbox(&sms_dir, 1).await;
+    assert!(sent[0]["text"].as_str().unwrap().starts_with("【食堂】"));
+    let code = last_code(phone);
+    assert!(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()));
+    assert_eq!(
+        send(&client_token, &[("phone", phone)]).await.0,
+        429,
+        "one a minute"
+    );
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (status, body) = redeem(&other_app, format!("{phone}.{code}")).await;
+    assert_eq!(
+        (status, &body["error_code"]),
+        (400, &json!(8)),
+        "another client's code"
+    );
+    let (status, _) = redeem(&terminal, format!("{phone}.{wrong}")).await;
+    assert_eq!(status, 400);
+    let (status, body) = redeem(&terminal, format!("{phone}.{code}")).await;
+    assert_eq!(status, 200, "{body}");
+    let holder = s.app().db.user_by_phone(phone).await.unwrap().unwrap();
+    assert_eq!(body["sub"], holder.id.to_string());
+    assert!(holder.phone_verified && holder.email.is_none());
+    let (status, _) = redeem(&terminal, format!("{phone}.{code}")).await;
+    assert_eq!(status, 400, "single use");
+    assert_eq!(
+        send(&client_token, &[("phone", phone), ("abort", "if_exists")])
+            .await
+            .0,
+        409,
+        "phone_exists"
+    );
+
+    // Five wrong tries end a code.
+    let phone2 = "13800000002";
+    assert_eq!(send(&client_token, &[("phone", phone2)]).await.0, 200);
+    let code2 = last_code(phone2);
+    let wrong2 = if code2 == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..5 {
+        assert_eq!(redeem(&terminal, format!("{phone2}.{wrong2}")).await.0, 400);
+    }
+    assert_eq!(redeem(&terminal, format!("{phone2}.{code2}")).await.0, 400);
+
+    // A person binds a phone another account holds: refused, then moved with replace.
+    let res = client()
+        .post(s.url("/api/auth/register"))
+        .json(&json!({"username": "oldowner", "email": "old@example.com", "password": PW, "phone": "13900000009"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let binder = s.register("binder", "binder@example.com", PW).await;
+    s.app().db.admin_bind_card("P-1", binder, 1).await.unwrap();
+    let (_, body) = v2_token(
+        &s,
+        &terminal,
+        &[("grant_type", "offline_cert"), ("code", "card/P-1")],
+    )
+    .await;
+    let person_token = body["access_token"].as_str().unwrap().to_string();
+    let (status, body) = send(&person_token, &[("phone", "13900000009")]).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("phone_conflict"));
+    let query = [("phone", "13900000009"), ("phone_conflict", "replace")];
+    assert_eq!(send(&person_token, &query).await.0, 200);
+    let (status, body) = redeem(
+        &terminal,
+        format!("13900000009.{}", last_code("13900000009")),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["sub"], binder.to_string());
+    let now_holder = s
+        .app()
+        .db
+        .user_by_phone("13900000009")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now_holder.id, binder);
+    s.stop().await;
+});
+
+// USERCENTER_SMS as an http:// webhook: each message is POSTed as JSON.
+#[tokio::test]
+async fn sms_go_to_a_webhook_when_configured() {
+    use axum::routing::post;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let hook = axum::Router::new().route(
+        "/sms",
+        post(move |axum::Json(body): axum::Json<Value>| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(body);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, hook).await });
+    let s = TestServer::start_with(crate::harness::Backend::Sqlite, |c| {
+        c.sms = format!("http://{hook_addr}/sms");
+    })
+    .await;
+    let terminal = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+    let (_, body) = v2_token(&s, &terminal, &[("grant_type", "client_credentials")]).await;
+    let res = client()
+        .post(s.url("/oauth/v2/code"))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .form(&[("phone", "+8613800000003")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let sms = rx.recv().await.unwrap();
+    assert_eq!(sms["phone"], "+8613800000003");
+    assert_eq!(sms["code"].as_str().unwrap().len(), 6);
+    assert!(
+        !s.db.dir.path().join("outbox/sms").exists(),
+        "not in the folder"
+    );
+    s.stop().await;
+}

@@ -394,6 +394,11 @@ fn bad_configuration_stops_the_start_with_one_clear_line() {
             vec![],
             "USERCENTER_REDIS_URL",
         ),
+        (
+            vec![("USERCENTER_SMS", "https://sms.example.com/send".into())],
+            vec![],
+            "USERCENTER_SMS",
+        ),
     ];
     for (env, args, expect) in cases {
         let out = Command::new(BIN)

@@ -5,6 +5,7 @@ pub mod discovery;
 pub mod qr;
 pub mod register;
 pub mod seed001;
+pub mod sms;
 pub mod token;
 pub mod userinfo;
 

@@ -11,6 +11,7 @@ pub mod authorize;
 pub mod client_auth;
 pub mod grants;
 mod issue;
+pub mod sms;
 pub mod tokens;
 
 pub use issue::{Issue, Issued};

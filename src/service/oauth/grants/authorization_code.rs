@@ -15,6 +15,10 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
     let app = req.app;
     let code = req.required("code")?;
     let now = crate::time::now();
+    // Seed 004's SMS codes are `<phone>.<code>`; codes of /oauth/authorize have no `.`.
+    if let Some((phone, digits)) = code.split_once('.') {
+        return redeem_sms_code(req, phone, digits, now).await;
+    }
     // A code is stored under its ordered key (`docs/token-keys.md`); one issued before
     // codes were ordered, under its bare keyed hash.
     let keys = TokenKeys::of(&app.key, code);
@@ -133,4 +137,24 @@ async fn redeem_qr_code(req: &Request<'_>, code: &str, now: i64) -> Result<Issue
         ..Issue::default()
     };
     app.issue(issue, req.settings).await
+}
+
+/// Seed 004's SMS login: `<phone>.<code>` redeemed by the client that asked for the
+/// code, for the account the phone proves ([`crate::service::App::redeem_sms_code`]).
+async fn redeem_sms_code(req: &Request<'_>, phone: &str, digits: &str, now: i64) -> Result<Issued> {
+    let user = req
+        .app
+        .redeem_sms_code(req.client, phone, digits)
+        .await?
+        .ok_or_else(|| bad_code("is invalid"))?;
+    let scope = req.scopes(req.param("scope")).await?;
+    let issue = Issue {
+        client: Some(req.client),
+        user: Some(&user),
+        scope,
+        refresh: req.refresh_allowed(),
+        auth_time: Some(now),
+        ..Issue::default()
+    };
+    req.app.issue(issue, req.settings).await
 }

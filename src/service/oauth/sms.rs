@@ -1,0 +1,222 @@
+//! Seed 004's SMS login: a client (with its own token) asks for a code sent to a
+//! phone, to log the phone's holder in; a person (with their token) asks for one to
+//! bind the phone to their account. The code is redeemed at the token endpoint as
+//! `grant_type=authorization_code&code=<phone>.<code>` by the client that asked.
+//!
+//! - Codes: 6 digits, 5 minutes, single use, 5 wrong tries; stored as the keyed hash
+//!   of phone and code, compared in constant time.
+//! - Sends: 1 a minute and 10 a day per phone, 60 a minute per client, counted where
+//!   every instance sees them ([`crate::service::throttle`]).
+//! - `abort=if_exists` / `if_not_exists` refuse to send (409 `phone_exists` / 404
+//!   `phone_not_found`); a person binding a phone another account holds gets 409
+//!   `phone_conflict` unless `phone_conflict=replace`, which moves the phone when
+//!   the code is redeemed.
+
+use crate::crypto::constant_time_eq;
+use crate::error::{Error, Result};
+use crate::service::App;
+use crate::service::oauth::tokens::Active;
+use crate::service::sms::Sms;
+use crate::service::users::valid_phone;
+use crate::store::{Client, NewSmsCode, NewUser, User};
+use rand::Rng;
+
+const CODE_TTL: i64 = 300;
+const PER_PHONE_MINUTE: u32 = 1;
+const PER_PHONE_DAY: u32 = 10;
+const PER_CLIENT_MINUTE: u32 = 60;
+
+/// What `GET|POST /oauth/v2/code` asks for.
+#[derive(Debug, Default)]
+pub struct CodeRequest<'a> {
+    pub phone: &'a str,
+    pub title: Option<&'a str>,
+    pub abort: Option<&'a str>,
+    pub phone_conflict: Option<&'a str>,
+}
+
+impl App {
+    /// Sends a code to `req.phone` for the caller of `active`.
+    pub async fn send_sms_code(&self, active: &Active, req: &CodeRequest<'_>) -> Result<()> {
+        let phone = req.phone.trim();
+        if !valid_phone(phone) {
+            return Err(Error::field(
+                "phone",
+                "must be 5 to 20 digits, with an optional leading +",
+            ));
+        }
+        let holder = self.db.user_by_phone(phone).await?;
+        match req.abort.filter(|a| !a.is_empty()) {
+            None => {}
+            Some("if_exists") if holder.is_some() => {
+                return Err(Error::Conflict(
+                    "phone_exists",
+                    "an account holds this phone".into(),
+                ));
+            }
+            Some("if_not_exists") if holder.is_none() => {
+                return Err(Error::Absent(
+                    "phone_not_found",
+                    "no account holds this phone".into(),
+                ));
+            }
+            Some("if_exists" | "if_not_exists") => {}
+            Some(_) => return Err(Error::field("abort", "must be if_exists or if_not_exists")),
+        }
+        let replace = match req.phone_conflict.filter(|c| !c.is_empty()) {
+            None => false,
+            Some("replace") => true,
+            Some(_) => return Err(Error::field("phone_conflict", "must be replace")),
+        };
+        let user_id = active.user.as_ref().map(|u| u.id);
+        if let (Some(me), Some(other)) = (user_id, &holder)
+            && other.id != me
+            && !replace
+        {
+            return Err(Error::Conflict(
+                "phone_conflict",
+                "another account holds this phone; send phone_conflict=replace to move it".into(),
+            ));
+        }
+        let now = crate::time::now();
+        let limits = [
+            (
+                format!("sms:client:{}", active.client.id),
+                PER_CLIENT_MINUTE,
+                60,
+            ),
+            (format!("sms:minute:{phone}"), PER_PHONE_MINUTE, 60),
+            (format!("sms:day:{phone}"), PER_PHONE_DAY, 86_400),
+        ];
+        for (key, limit, window) in &limits {
+            if let Err(wait) = self.throttle.count(key, *limit, *window, now).await {
+                return Err(Error::TooManyRequests(format!(
+                    "too many codes for this phone or client; try again in {wait} seconds"
+                )));
+            }
+        }
+        let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000));
+        self.db
+            .create_sms_code(
+                &NewSmsCode {
+                    phone,
+                    client_id: active.client.id,
+                    user_id,
+                    replace_phone: replace,
+                    code_hash: &self.sms_code_hash(phone, &code),
+                    expires_at: now + CODE_TTL,
+                },
+                now,
+            )
+            .await?;
+        let title = req.title.map(str::trim).unwrap_or_default();
+        let text = format!("{title}您的验证码是 {code}，5 分钟内有效。Your code is {code}.");
+        self.sms
+            .send(&Sms {
+                phone: phone.to_string(),
+                text,
+                code,
+            })
+            .await?;
+        self.db
+            .audit(
+                user_id,
+                "sms_code_sent",
+                &active.client.client_id,
+                "",
+                phone,
+                now,
+            )
+            .await
+    }
+
+    fn sms_code_hash(&self, phone: &str, code: &str) -> String {
+        self.key
+            .hash_secret(&format!("sms\u{1f}{phone}\u{1f}{code}"))
+    }
+
+    /// The account a redeemed `<phone>.<code>` stands for: the binding user (now
+    /// holding the phone), the phone's holder, or a new account for the phone when
+    /// none holds it and registration is on. `None` when the code does not hold.
+    pub async fn redeem_sms_code(
+        &self,
+        client: &Client,
+        phone: &str,
+        code: &str,
+    ) -> Result<Option<User>> {
+        let now = crate::time::now();
+        let Some(stored) = self.db.live_sms_code(phone, client.id, now).await? else {
+            return Ok(None);
+        };
+        let presented = self.sms_code_hash(phone, code);
+        if !constant_time_eq(presented.as_bytes(), stored.code_hash.as_bytes()) {
+            self.db.sms_code_missed(stored.id).await?;
+            return Ok(None);
+        }
+        if !self.db.consume_sms_code(stored.id, now).await? {
+            return Ok(None);
+        }
+        let user = match stored.user_id {
+            Some(id) => {
+                let holder = self.db.user_by_phone(phone).await?;
+                if holder.as_ref().is_some_and(|h| h.id != id) && !stored.replace_phone {
+                    return Err(Error::Conflict(
+                        "phone_conflict",
+                        "another account holds this phone now".into(),
+                    ));
+                }
+                self.db.take_phone(id, phone, now).await?;
+                self.db.user_by_id(id).await?
+            }
+            None => match self.db.user_by_phone(phone).await? {
+                Some(holder) => {
+                    if !holder.phone_verified {
+                        self.db.take_phone(holder.id, phone, now).await?;
+                    }
+                    Some(holder)
+                }
+                None => Some(self.register_phone(phone, now).await?),
+            },
+        };
+        Ok(user.filter(|u| !u.disabled))
+    }
+
+    /// A new account known only by its phone (SPEC §4), when registration is on.
+    async fn register_phone(&self, phone: &str, now: i64) -> Result<User> {
+        if !self.settings().await?.allow_registration {
+            return Err(Error::InvalidGrant(
+                3,
+                "no account holds this phone, and registration is switched off".into(),
+            ));
+        }
+        let username = format!(
+            "m_{}",
+            crate::crypto::random_token(9)
+                .to_lowercase()
+                .replace(['-', '_'], "x")
+        );
+        let user = self
+            .db
+            .create_user(
+                &NewUser {
+                    username,
+                    phone: Some(phone.to_string()),
+                    ..NewUser::default()
+                },
+                now,
+            )
+            .await?;
+        self.db.take_phone(user.id, phone, now).await?;
+        self.db
+            .audit(
+                Some(user.id),
+                "register_by_phone",
+                &user.username,
+                "",
+                "",
+                now,
+            )
+            .await?;
+        Ok(self.db.user_by_id(user.id).await?.unwrap_or(user))
+    }
+}
