@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::oauth::pkce;
 use crate::service::oauth::client_auth::Method;
 use crate::service::oauth::{Issue, Issued};
-use crate::store::TokenKeys;
+use crate::store::{TokenKeys, User};
 
 fn bad_code(why: &str) -> Error {
     Error::InvalidGrant(8, format!("the authorization code {why}"))
@@ -127,16 +127,7 @@ async fn redeem_qr_code(req: &Request<'_>, code: &str, now: i64) -> Result<Issue
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(|| bad_code("belongs to an account that is disabled"))?;
-    let scope = req.scopes(req.param("scope")).await?;
-    let issue = Issue {
-        client: Some(req.client),
-        user: Some(&user),
-        scope,
-        refresh: req.refresh_allowed(),
-        auth_time: Some(now),
-        ..Issue::default()
-    };
-    app.issue(issue, req.settings).await
+    issue_for(req, &user, now).await
 }
 
 /// Seed 004's SMS login: `<phone>.<code>` redeemed by the client that asked for the
@@ -147,10 +138,16 @@ async fn redeem_sms_code(req: &Request<'_>, phone: &str, digits: &str, now: i64)
         .redeem_sms_code(req.client, phone, digits)
         .await?
         .ok_or_else(|| bad_code("is invalid"))?;
+    issue_for(req, &user, now).await
+}
+
+/// The tokens of a person who proved themselves just now (a QR or an SMS code): the
+/// scopes asked for (or the client's), and a refresh token when the client has them.
+async fn issue_for(req: &Request<'_>, user: &User, now: i64) -> Result<Issued> {
     let scope = req.scopes(req.param("scope")).await?;
     let issue = Issue {
         client: Some(req.client),
-        user: Some(&user),
+        user: Some(user),
         scope,
         refresh: req.refresh_allowed(),
         auth_time: Some(now),
