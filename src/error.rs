@@ -46,6 +46,10 @@ pub enum Error {
     Conflict(&'static str, String),
     #[error("not found")]
     NotFound,
+    /// 400 with RFC 8628's answer to a device's poll (`authorization_pending`,
+    /// `slow_down`, `expired_token`, `access_denied`).
+    #[error("{1}")]
+    Polling(&'static str, String),
     /// 404 with an error name (`phone_not_found`).
     #[error("{1}")]
     Absent(&'static str, String),
@@ -152,6 +156,7 @@ impl Error {
             Self::Conflict(name, _) => (StatusCode::CONFLICT, name, 1),
             Self::NotFound => (StatusCode::NOT_FOUND, "not_found", 1),
             Self::Absent(name, _) => (StatusCode::NOT_FOUND, name, 1),
+            Self::Polling(name, _) => (StatusCode::BAD_REQUEST, name, 1),
             Self::Unauthorized(name, _) => (StatusCode::UNAUTHORIZED, name, 1),
             Self::Forbidden(name, _) => (StatusCode::FORBIDDEN, name, 1),
             Self::Rejected(name, _) => (StatusCode::BAD_REQUEST, name, 1),

@@ -301,6 +301,33 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "This application asks for permission to:",
         "该应用请求以下权限：",
     ),
+    ("device_title", "Connect a device", "连接设备"),
+    (
+        "device_enter",
+        "Enter the code your device shows.",
+        "请输入设备上显示的代码。",
+    ),
+    ("device_code", "Code", "代码"),
+    (
+        "device_asks",
+        "A device asks to use your account. Allow it only if it shows this code:",
+        "有设备请求使用你的账号。仅当设备上显示的是以下代码时才允许：",
+    ),
+    (
+        "device_unknown",
+        "This code is unknown or has expired. Check it on your device.",
+        "代码无效或已过期，请核对设备上的代码。",
+    ),
+    (
+        "device_done",
+        "Done. Go back to your device: it is signed in.",
+        "已完成。请回到你的设备，它已登录。",
+    ),
+    (
+        "device_denied",
+        "Denied. The device gets no access to your account.",
+        "已拒绝。该设备不会获得你账号的访问权限。",
+    ),
     ("allow", "Allow", "允许"),
     ("deny", "Deny", "拒绝"),
     ("signed_in_as", "Signed in as", "当前账号"),

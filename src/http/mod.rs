@@ -104,6 +104,7 @@ pub fn router(state: SharedState) -> Router {
             post(pages::account::end_session_submit),
         )
         .route("/account/cards", post(pages::account::card_submit))
+        .route("/device", get(pages::device::get).post(pages::device::post))
         .route("/admin", get(pages::admin::settings::settings_page))
         .route(
             "/admin/settings",
@@ -185,6 +186,10 @@ fn oauth_routes() -> Router<SharedState> {
             get(oauth::authorize::get).post(oauth::authorize::post),
         )
         .route("/oauth/token", post(oauth::token::token))
+        .route(
+            "/oauth/device_authorization",
+            post(oauth::token::device_authorization),
+        )
         .route("/oauth/introspect", post(oauth::token::introspect))
         .route("/oauth/check_token", post(oauth::token::introspect))
         .route("/oauth/revoke", post(oauth::token::revoke))

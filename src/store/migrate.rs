@@ -57,6 +57,11 @@ const MIGRATIONS: &[(i64, &str, Option<&str>)] = &[
         include_str!("../../migrations/0010_sms_codes.sql"),
         None,
     ),
+    (
+        11,
+        include_str!("../../migrations/0011_device_codes.sql"),
+        None,
+    ),
 ];
 
 /// An arbitrary constant naming our lock on PostgreSQL.

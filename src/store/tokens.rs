@@ -819,6 +819,8 @@ impl Db {
                 ("sessions", "id_hash"),
                 ("password_resets", "token_hash"),
                 ("qr_sessions", "session"),
+                ("sms_codes", "id"),
+                ("device_codes", "device_code_hash"),
             ]
             .iter()
             .map(|(table, key)| {

@@ -130,6 +130,18 @@ pub async fn token(s: &TestServer, app: &App, form: &[(&str, &str)]) -> reqwest:
     req.form(form).send().await.unwrap()
 }
 
+/// The server's OpenID Connect discovery document.
+async fn discovery(s: &TestServer) -> Value {
+    json(
+        client()
+            .get(s.url("/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
 async fn json(res: reqwest::Response) -> Value {
     res.json().await.unwrap()
 }
@@ -1844,16 +1856,8 @@ on_both!(
             assert_eq!(res.status(), 400, "{bad}");
             assert_eq!(json(res).await["error"], error);
         }
-        let d = json(
-            client()
-                .get(s.url("/.well-known/openid-configuration"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
         assert_eq!(
-            d["registration_endpoint"],
+            discovery(&s).await["registration_endpoint"],
             format!("{}/oauth/register", s.base)
         );
         s.stop().await;
@@ -2679,4 +2683,167 @@ on_both!(form_posts_are_forms_within_the_size_limit, |backend| {
     let res = form(&[("grant_type", "client_credentials")]).await.unwrap();
     assert_eq!(res.status(), 200);
     assert!(json(res).await["access_token"].is_string());
+});
+
+// RFC 8628: a device (a public client) gets a device code and a user code, the person
+// enters the user code at /device (signed in, CSRF-protected) and approves, and the
+// device's polls answer authorization_pending, slow_down, then the tokens, once.
+on_both!(device_authorization_grant, |backend| {
+    let s = TestServer::start(backend).await;
+    let device_grant = "urn:ietf:params:oauth:grant-type:device_code";
+    let tv = make_client(
+        &s,
+        &[device_grant, "refresh_token"],
+        &["openid", "profile", "basic"],
+        true,
+        |_| {},
+    )
+    .await;
+    let start = async || {
+        let res = client()
+            .post(s.url("/oauth/device_authorization"))
+            .form(&[
+                ("client_id", tv.client_id.as_str()),
+                ("scope", "openid profile"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        json(res).await
+    };
+    let poll = async |device_code: &str| {
+        let res = client()
+            .post(s.url("/oauth/token"))
+            .form(&[
+                ("grant_type", device_grant),
+                ("device_code", device_code),
+                ("client_id", tv.client_id.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), json(res).await)
+    };
+    let started = start().await;
+    let user_code = started["user_code"].as_str().unwrap().to_string();
+    let device_code = started["device_code"].as_str().unwrap().to_string();
+    assert_eq!(user_code.len(), 9);
+    assert_eq!(started["verification_uri"], format!("{}/device", s.base));
+    assert_eq!(
+        started["verification_uri_complete"],
+        format!("{}/device?user_code={user_code}", s.base)
+    );
+    assert_eq!(
+        (&started["expires_in"], &started["interval"]),
+        (&json!(600), &json!(5))
+    );
+    assert_eq!(
+        discovery(&s).await["device_authorization_endpoint"],
+        format!("{}/oauth/device_authorization", s.base)
+    );
+
+    let (status, body) = poll(&device_code).await;
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &json!("authorization_pending"))
+    );
+    let (_, body) = poll(&device_code).await;
+    assert_eq!(
+        body["error"], "slow_down",
+        "polled sooner than the interval"
+    );
+
+    // Signed out, /device sends the person to the login page and back.
+    let res = client()
+        .get(s.url(&format!("/device?user_code={user_code}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(location(&res).starts_with("/login?return_to=%2Fdevice%3Fuser_code%3D"));
+
+    let http = person(&s, "tv_owner").await;
+    let entered = async |typed: &str| {
+        let res = http
+            .get(s.url("/device"))
+            .query(&[("user_code", typed)])
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    };
+    let (status, page) = entered("BBBB-BBBB").await;
+    assert_eq!(status, 400);
+    assert!(page.contains("unknown or has expired"), "{page}");
+    let typed = user_code.replace('-', " ").to_lowercase();
+    let (status, page) = entered(&typed).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Canteen App") && page.contains(&user_code),
+        "{page}"
+    );
+    let csrf = hidden(&page, "csrf_token");
+    let decide = async |code: &str, decision: &str, csrf: &str| {
+        http.post(s.url("/device"))
+            .form(&[
+                ("csrf_token", csrf),
+                ("user_code", code),
+                ("decision", decision),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    // The device waits its interval between polls (here, the last poll forgotten).
+    let wait_interval = async || {
+        sqlx::query("UPDATE device_codes SET polled_at = NULL")
+            .execute(s.app().db.pool())
+            .await
+            .unwrap();
+    };
+    assert_eq!(decide(&user_code, "approve", "forged").await, 403);
+    wait_interval().await;
+    assert_eq!(
+        poll(&device_code).await.1["error"],
+        "authorization_pending",
+        "a forged form approves nothing"
+    );
+    wait_interval().await;
+    assert_eq!(decide(&user_code, "approve", &csrf).await, 200);
+    let (status, tokens) = poll(&device_code).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert!(tokens["access_token"].is_string() && tokens["refresh_token"].is_string());
+    assert!(tokens["id_token"].is_string());
+    assert_eq!(tokens["scope"], "openid profile basic");
+    let (status, body) = poll(&device_code).await;
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &json!("invalid_grant")),
+        "once"
+    );
+
+    // Denied, and expired.
+    let denied = start().await;
+    let code = denied["user_code"].as_str().unwrap();
+    assert_eq!(decide(code, "deny", &csrf).await, 200);
+    assert_eq!(
+        poll(denied["device_code"].as_str().unwrap()).await.1["error"],
+        "access_denied"
+    );
+    let late = start().await;
+    sqlx::query("UPDATE device_codes SET expires_at = 0 WHERE state = 'pending'")
+        .execute(s.app().db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        poll(late["device_code"].as_str().unwrap()).await.1["error"],
+        "expired_token"
+    );
+    let (status, page) = entered(late["user_code"].as_str().unwrap()).await;
+    assert!(status == 400 && page.contains("unknown or has expired"));
+    s.stop().await;
 });

@@ -17,7 +17,13 @@ pub async fn metadata(State(state): State<SharedState>) -> Json<Value> {
         .map(|s| s.into_iter().map(|s| s.name).collect())
         .unwrap_or_default();
     let mut response_types = vec!["code"];
-    let mut grants = vec!["authorization_code", "refresh_token", "client_credentials"];
+    let mut grants = vec![
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "offline_cert",
+    ];
     if settings.allow_implicit {
         response_types.extend([
             "token",
@@ -40,6 +46,7 @@ pub async fn metadata(State(state): State<SharedState>) -> Json<Value> {
         "jwks_uri": format!("{iss}/oauth/jwks"),
         "introspection_endpoint": format!("{iss}/oauth/introspect"),
         "revocation_endpoint": format!("{iss}/oauth/revoke"),
+        "device_authorization_endpoint": format!("{iss}/oauth/device_authorization"),
         "scopes_supported": scopes,
         "response_types_supported": response_types,
         "response_modes_supported": ["query", "fragment"],

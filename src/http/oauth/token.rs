@@ -111,15 +111,25 @@ pub async fn introspect(
     Ok(no_store(Json(answer)))
 }
 
+/// A form post's parameters and the client they authenticate.
+async fn authenticated(
+    state: &SharedState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(crate::store::Client, HashMap<String, String>)> {
+    let params = params(headers, body)?;
+    let (client, _) = state
+        .app
+        .authenticate_client(authorization(headers), &params)
+        .await?;
+    Ok((client, params))
+}
+
 pub async fn revoke(
     State(state): State<SharedState>,
     FormPost { headers, body }: FormPost,
 ) -> Result<Response> {
-    let params = params(&headers, &body)?;
-    let (client, _) = state
-        .app
-        .authenticate_client(authorization(&headers), &params)
-        .await?;
+    let (client, params) = authenticated(&state, &headers, &body).await?;
     let token = required_token(&params)?;
     state
         .app
@@ -130,4 +140,23 @@ pub async fn revoke(
         )
         .await?;
     Ok(no_store(axum::http::StatusCode::OK))
+}
+
+/// `POST /oauth/device_authorization` (RFC 8628 §3.1–3.2): any client registered for
+/// the device grant, public ones by their `client_id`.
+pub async fn device_authorization(
+    State(state): State<SharedState>,
+    FormPost { headers, body }: FormPost,
+) -> Result<Response> {
+    let (client, params) = authenticated(&state, &headers, &body).await?;
+    crate::service::oauth::require_grant(&client, crate::oauth::GrantType::DeviceCode)?;
+    let scope = state
+        .app
+        .resolve_scopes(
+            &client,
+            params.get("scope").map(String::as_str).unwrap_or_default(),
+        )
+        .await?;
+    let started = state.app.start_device_flow(&client, &scope).await?;
+    Ok(no_store(Json(started)))
 }

@@ -1,6 +1,6 @@
 //! `/account`: the profile of seed 003, password and e-mail changes, sessions, groups.
 
-use super::{error_page, redirect, render};
+use super::{error_page, login_first, redirect, render};
 use crate::error::{Error, Result};
 use crate::http::SharedState;
 use crate::http::ctx::Ctx;
@@ -178,18 +178,13 @@ async fn page(
     Ok(render(ctx, status, &page))
 }
 
-/// Sends a person who is not signed in to the login page, and back here after.
-fn login_first(ctx: &Ctx) -> Response {
-    redirect(ctx, "/login?return_to=%2Faccount")
-}
-
 pub async fn account_page(
     State(state): State<SharedState>,
     ctx: Ctx,
     Query(q): Query<Notice>,
 ) -> Response {
     let Some(user) = ctx.user.clone() else {
-        return login_first(&ctx);
+        return login_first(&ctx, "/account");
     };
     let notice = q
         .notice
@@ -214,7 +209,7 @@ where
     Fut: std::future::Future<Output = (Ctx, Result<()>)>,
 {
     let Some(user) = ctx.user.clone() else {
-        return login_first(&ctx);
+        return login_first(&ctx, "/account");
     };
     if let Err(e) = ctx.check_csrf(csrf) {
         return error_page(&ctx, &e);

@@ -2,7 +2,7 @@
 //! authorized), the pages over [`crate::service::console`].
 
 use super::account::format_time;
-use super::{error_page, redirect, render};
+use super::{error_page, login_first, redirect, render};
 use crate::error::{Error, Result};
 use crate::http::SharedState;
 use crate::http::ctx::Ctx;
@@ -169,15 +169,6 @@ fn message(ctx: &Ctx, e: &Error) -> String {
         Error::Forbidden("csrf_failed", _) => ctx.t("csrf_failed").into(),
         other => other.description(),
     }
-}
-
-/// To the login page, and back to `back` afterwards.
-fn login_first(ctx: &Ctx, back: &str) -> Response {
-    redirect(ctx, &format!("/login?return_to={}", urlencode(back)))
-}
-
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[allow(clippy::too_many_arguments)] // the page's parts, each optional

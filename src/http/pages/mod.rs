@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod console;
+pub mod device;
 pub mod password;
 
 use super::ctx::Ctx;
@@ -72,6 +73,15 @@ pub fn error_page(ctx: &Ctx, err: &Error) -> Response {
 }
 
 /// A redirect that also sets the cookies decided on.
+/// To the login page, and back to `back` (a path of this server) afterwards.
+pub fn login_first(ctx: &Ctx, back: &str) -> Response {
+    redirect(ctx, &format!("/login?return_to={}", urlencode(back)))
+}
+
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 pub fn redirect(ctx: &Ctx, to: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {

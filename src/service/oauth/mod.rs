@@ -9,6 +9,7 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod device;
 pub mod grants;
 mod issue;
 pub mod sms;

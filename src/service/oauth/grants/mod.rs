@@ -4,6 +4,7 @@
 
 mod authorization_code;
 mod client_credentials;
+mod device_code;
 mod offline_cert;
 mod password;
 mod refresh_token;
@@ -142,8 +143,6 @@ pub async fn dispatch(req: Request<'_>) -> Result<Issued> {
             "the implicit grant is used at the authorization endpoint, not here".into(),
         )),
         GrantType::OfflineCert => offline_cert::handle(&req).await,
-        GrantType::DeviceCode => Err(Error::UnsupportedGrantType(format!(
-            "the {grant} grant is not available on this server"
-        ))),
+        GrantType::DeviceCode => device_code::handle(&req).await,
     }
 }
