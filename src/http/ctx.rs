@@ -47,7 +47,7 @@ fn cookies(headers: &HeaderMap) -> impl Iterator<Item = Cookie<'static>> + '_ {
         .flat_map(|v| Cookie::split_parse(v.to_string()).filter_map(|c| c.ok()))
 }
 
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     cookies(headers)
         .find(|c| c.name() == name)
         .map(|c| c.value().to_string())
@@ -204,6 +204,12 @@ impl Ctx {
 
     pub fn t<'a>(&self, key: &'a str) -> &'a str {
         self.lang.t(key)
+    }
+
+    /// Sets a cookie of this server's (`Path=/`, `SameSite=Lax`, `HttpOnly`).
+    pub fn set_cookie(&mut self, name: &str, value: &str, max_age: i64) {
+        let c = build_cookie(name, value, self.secure, Some(max_age), true);
+        self.set_cookies.push(c);
     }
 
     /// Sets the session cookie of a new login.

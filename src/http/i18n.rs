@@ -301,6 +301,43 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "This application asks for permission to:",
         "该应用请求以下权限：",
     ),
+    (
+        "scan_title",
+        "Sign in on another device",
+        "在其他设备上登录",
+    ),
+    (
+        "scan_asks",
+        "A browser asks to be signed in to your account. Confirm only if it is yours, in front of you:",
+        "有浏览器请求登录你的账号。仅当它是你面前自己的设备时才确认：",
+    ),
+    ("scan_app", "App", "应用"),
+    ("scan_device", "Device", "设备"),
+    ("scan_ip", "Address", "地址"),
+    ("scan_confirm", "Sign it in", "确认登录"),
+    ("cancel", "Cancel", "取消"),
+    (
+        "scan_done",
+        "Done: the other browser is signed in.",
+        "已完成：另一台设备已登录。",
+    ),
+    (
+        "scan_cancelled",
+        "Cancelled: the other browser is not signed in.",
+        "已取消：另一台设备不会登录。",
+    ),
+    (
+        "scan_expired",
+        "This code has expired or was used. Show a new one on the login page.",
+        "此二维码已过期或已使用，请在登录页面重新生成。",
+    ),
+    ("scan_with_phone", "Scan with your phone", "用手机扫码登录"),
+    (
+        "scan_hint",
+        "Open this code on a phone where you are signed in, and confirm there.",
+        "请用已登录的手机扫描此二维码，并在手机上确认。",
+    ),
+    ("scan_again", "Show a new code", "重新生成二维码"),
     ("device_title", "Connect a device", "连接设备"),
     (
         "device_enter",

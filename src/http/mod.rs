@@ -105,6 +105,12 @@ pub fn router(state: SharedState) -> Router {
         )
         .route("/account/cards", post(pages::account::card_submit))
         .route("/device", get(pages::device::get).post(pages::device::post))
+        .route("/login/qr", post(pages::scan::start))
+        .route("/login/qr/{id}", get(pages::scan::poll))
+        .route(
+            "/qr/{id}",
+            get(pages::scan::phone_page).post(pages::scan::phone_decision),
+        )
         .route("/admin", get(pages::admin::settings::settings_page))
         .route(
             "/admin/settings",

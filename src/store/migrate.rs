@@ -62,6 +62,7 @@ const MIGRATIONS: &[(i64, &str, Option<&str>)] = &[
         include_str!("../../migrations/0011_device_codes.sql"),
         None,
     ),
+    (12, include_str!("../../migrations/0012_login_qr.sql"), None),
 ];
 
 /// An arbitrary constant naming our lock on PostgreSQL.

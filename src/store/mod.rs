@@ -33,6 +33,7 @@ pub use clients::{Client, ClientRef, ClientSnapshot, NewClient};
 pub use console::{ClientUpdate, Consent};
 pub use device::DeviceCode;
 pub use groups::Group;
+pub use qr::LoginQr;
 pub use scopes::Scope;
 pub use sessions::{NewSession, Session};
 pub use sms::{NewSmsCode, SmsCode};

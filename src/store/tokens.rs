@@ -821,6 +821,7 @@ impl Db {
                 ("qr_sessions", "session"),
                 ("sms_codes", "id"),
                 ("device_codes", "device_code_hash"),
+                ("login_qr", "id_hash"),
             ]
             .iter()
             .map(|(table, key)| {

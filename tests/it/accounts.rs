@@ -775,3 +775,125 @@ async fn reset_mail_goes_through_a_real_smtp_conversation() {
     assert!(outbox(&s.mail_dir()).is_empty());
     s.stop().await;
 }
+
+// SPEC §4 "scan to log in": the login page's QR code, confirmed on a phone where the
+// person is signed in, signs in that browser (and no other), once.
+on_both!(
+    scan_to_log_in_signs_in_the_browser_that_showed_the_code,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        s.register("scanner", "scanner@example.com", PW).await;
+        let (phone, _) = s.login("scanner", PW).await;
+        let browser = client();
+        let login_page = crate::harness::get_text(&browser, &s.url("/login")).await;
+        assert!(
+            login_page.contains("scan-start"),
+            "the login page offers it"
+        );
+        let csrf = hidden(&login_page, "csrf_token");
+        let show_code = async |http: &reqwest::Client, csrf: &str| {
+            let res = http
+                .post(s.url("/login/qr"))
+                .form(&[("csrf_token", csrf), ("return_to", "/account")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            body(res).await
+        };
+        let poll = async |http: &reqwest::Client, id: &str| {
+            let res = http
+                .get(s.url(&format!("/login/qr/{id}")))
+                .send()
+                .await
+                .unwrap();
+            body(res).await
+        };
+        let forged = browser
+            .post(s.url("/login/qr"))
+            .form(&[("csrf_token", "forged"), ("return_to", "/account")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 403);
+
+        let qr = show_code(&browser, &csrf).await;
+        let id = qr["id"].as_str().unwrap().to_string();
+        assert!(qr["svg"].as_str().unwrap().contains("<svg"));
+        assert_eq!(qr["url"], format!("{}/qr/{id}", s.base));
+        assert_eq!(poll(&browser, &id).await["state"], "pending");
+
+        // The phone: signed out, to the login page; signed in, the question and its answer.
+        let res = client()
+            .get(s.url(&format!("/qr/{id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
+        let page = phone
+            .get(s.url(&format!("/qr/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("127.0.0.1") && page.contains("scanner"),
+            "{page}"
+        );
+        let phone_csrf = hidden(&page, "csrf_token");
+        let decide = async |id: &str, csrf: &str, decision: &str| {
+            phone
+                .post(s.url(&format!("/qr/{id}")))
+                .form(&[("csrf_token", csrf), ("decision", decision)])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        };
+        assert_eq!(decide(&id, "forged", "confirm").await, 403);
+        assert_eq!(poll(&browser, &id).await["state"], "pending");
+        assert_eq!(decide(&id, &phone_csrf, "confirm").await, 200);
+
+        // Another browser cannot take it; the one that showed it is signed in, once.
+        let other = client();
+        assert_eq!(poll(&other, &id).await["state"], "expired");
+        let done = poll(&browser, &id).await;
+        assert_eq!(
+            (&done["state"], &done["to"]),
+            (&json!("confirmed"), &json!("/account"))
+        );
+        let me = body(
+            browser
+                .get(s.url("/api/auth/session"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(me["username"], "scanner");
+        assert_eq!(poll(&browser, &id).await["state"], "expired", "once");
+        assert_eq!(
+            body(other.get(s.url("/api/auth/session")).send().await.unwrap()).await["error"],
+            "login_required"
+        );
+
+        // Cancelled on the phone: the browser is told so.
+        let page = crate::harness::get_text(&other, &s.url("/login")).await;
+        let other_csrf = hidden(&page, "csrf_token");
+        let id = show_code(&other, &other_csrf).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(decide(&id, &phone_csrf, "cancel").await, 200);
+        assert_eq!(poll(&other, &id).await["state"], "denied");
+        assert_eq!(
+            decide(&id, &phone_csrf, "confirm").await,
+            404,
+            "answered already"
+        );
+        s.stop().await;
+    }
+);

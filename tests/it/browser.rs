@@ -1210,3 +1210,51 @@ async fn register_an_app_authorize_it_and_revoke_access_in_english() {
 async fn register_an_app_authorize_it_and_revoke_access_in_chinese() {
     console_flow(Lang::Zh).await;
 }
+
+/// SPEC §4's "scan to log in" in a real browser: the login page shows the QR code when
+/// asked, the person confirms on a phone where they are signed in (here a second HTTP
+/// client), and the page, polling, signs in and goes on to the account page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_to_log_in_from_the_login_page() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    s.register("scanner", "scanner@example.com", OLD_PASSWORD)
+        .await;
+    let (phone, _) = s.login("scanner", OLD_PASSWORD).await;
+    let driver = Driver::start();
+    let c = driver.browser("en").await;
+    let mut shots = Shots::of_flow(Lang::En, "scan");
+    c.goto(&s.url("/login?return_to=%2Faccount")).await.unwrap();
+    click(&c, "scan-start").await;
+    let code = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#scan-code svg"))
+        .await
+        .unwrap();
+    assert!(code.is_displayed().await.unwrap(), "the QR code shows");
+    shots.take(&c, "login-qr").await;
+    let url = c
+        .find(Locator::Id("scan-code"))
+        .await
+        .unwrap()
+        .attr("data-url")
+        .await
+        .unwrap()
+        .expect("the code's address");
+    let page = phone.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Sign it in"), "{page}");
+    let csrf = crate::harness::hidden(&page, "csrf_token");
+    let res = phone
+        .post(&url)
+        .form(&[("csrf_token", csrf.as_str()), ("decision", "confirm")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    wait_at(&c, "/account").await;
+    assert_eq!(text(&c, "h1").await, "scanner");
+    shots.take(&c, "signed-in").await;
+    c.close().await.unwrap();
+    drop(driver);
+    s.stop().await;
+}

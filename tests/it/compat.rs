@@ -477,14 +477,7 @@ on_both!(a_person_reports_their_card_lost_and_found, |backend| {
     s.app().db.admin_bind_card("A-1", holder, 1).await.unwrap();
     s.app().db.admin_bind_card("B-2", other, 1).await.unwrap();
     let (http, _) = s.login("owner", PW).await;
-    let page = http
-        .get(s.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = crate::harness::get_text(&http, &s.url("/account")).await;
     assert!(page.contains("A-1") && !page.contains("B-2"), "{page}");
     let csrf = crate::harness::hidden(&page, "csrf_token");
     let st = async || {
@@ -511,14 +504,7 @@ on_both!(a_person_reports_their_card_lost_and_found, |backend| {
     let res = report("A-1", "lost", &csrf).await;
     assert_eq!(res.status(), 303);
     assert_eq!(st().await, Some(json!("lost")));
-    let page = http
-        .get(s.url("/account?notice=card_updated"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = crate::harness::get_text(&http, &s.url("/account?notice=card_updated")).await;
     assert!(
         page.contains("Found it"),
         "the page offers to report it found"

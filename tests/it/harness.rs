@@ -245,6 +245,11 @@ pub fn hidden(html: &str, name: &str) -> String {
     html[at..].split('"').next().unwrap().to_string()
 }
 
+/// The body of a GET of `url` by `http`, as text.
+pub async fn get_text(http: &reqwest::Client, url: &str) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 /// Every hidden field of a page's forms, in order, as a browser would post them.
 pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
     let attr = |tag: &str, name: &str| {

@@ -66,7 +66,7 @@ pub struct Notice {
 }
 
 /// A short description of a browser from its User-Agent.
-fn device(ua: &str) -> String {
+pub fn device(ua: &str) -> String {
     let browser = ["Edg/", "Chrome/", "Firefox/", "Safari/"]
         .into_iter()
         .find(|b| ua.contains(b))

@@ -99,7 +99,7 @@ pub async fn show_login(
 }
 
 /// When the person is signing in on the way to an app, the app's name.
-async fn app_name_of(state: &SharedState, return_to: &str) -> Option<String> {
+pub async fn app_name_of(state: &SharedState, return_to: &str) -> Option<String> {
     let query = return_to.split_once('?')?.1;
     let client_id = url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "client_id")

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod console;
 pub mod device;
 pub mod password;
+pub mod scan;
 
 use super::ctx::Ctx;
 use super::i18n::Lang;
