@@ -5,6 +5,8 @@ CREATE TABLE qr_sessions (
     session TEXT PRIMARY KEY,
     user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     code_hash TEXT NOT NULL UNIQUE,
+    -- the scopes of the phone's token: the code grants no more
+    scope TEXT NOT NULL,
     used_at BIGINT,
     expires_at BIGINT NOT NULL,
     created_at BIGINT NOT NULL

@@ -393,6 +393,12 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "{client_name} will read the phone number of {user}",
         "{client_name} 将读取 {user} 的手机号",
     ),
+    ("scope.read", "Read your profile", "读取你的个人资料"),
+    (
+        "scope.read.desc",
+        "{client_name} will read the profile of {user}",
+        "{client_name} 将读取 {user} 的个人资料",
+    ),
     ("scope.user.read", "Read your account", "读取你的账号信息"),
     (
         "scope.user.read.desc",

@@ -112,7 +112,7 @@ impl App {
                 .filter(|s| {
                     matches!(
                         s.as_str(),
-                        "openid" | "profile" | "email" | "phone" | "user.read" | "basic"
+                        "openid" | "profile" | "email" | "phone" | "user.read" | "basic" | "read"
                     )
                 })
                 .cloned()

@@ -12,6 +12,7 @@ impl Db {
         session: &str,
         user_id: i64,
         code_hash: &str,
+        scope: &str,
         now: i64,
         expires_at: i64,
     ) -> Result<bool> {
@@ -21,12 +22,13 @@ impl Db {
             .execute(self.wpool())
             .await?;
         let done = sqlx::query(
-            "INSERT INTO qr_sessions (session, user_id, code_hash, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (session) DO NOTHING",
+            "INSERT INTO qr_sessions (session, user_id, code_hash, scope, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (session) DO NOTHING",
         )
         .bind(session)
         .bind(user_id)
         .bind(code_hash)
+        .bind(scope)
         .bind(expires_at)
         .bind(now)
         .execute(self.wpool())
@@ -34,11 +36,15 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Takes an unused, unexpired code: its user, once.
-    pub async fn consume_qr_code(&self, code_hash: &str, now: i64) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar(
+    /// Takes an unused, unexpired code: its user and the scopes it may grant, once.
+    pub async fn consume_qr_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+    ) -> Result<Option<(i64, String)>> {
+        Ok(sqlx::query_as(
             "UPDATE qr_sessions SET used_at = $2 \
-             WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
+             WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING user_id, scope",
         )
         .bind(code_hash)
         .bind(now)

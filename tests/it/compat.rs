@@ -221,7 +221,7 @@ on_both!(seed_003_prefix_and_profile_in_its_shape, |backend| {
     let app = make_client(
         &s,
         &["authorization_code"],
-        &["user.read", "email"],
+        &["read", "email"],
         false,
         |c| {
             c.token_policy = Some("reuse".into());
@@ -291,8 +291,9 @@ on_both!(seed_003_prefix_and_profile_in_its_shape, |backend| {
         );
         body["access_token"].as_str().unwrap().to_string()
     };
-    let token = token_for("user.read").await;
-    assert_eq!(token_for("user.read").await, token, "reused while valid");
+    // The seed's clients ask for `scope=read`.
+    let token = token_for("read").await;
+    assert_eq!(token_for("read").await, token, "reused while valid");
 
     let info = async |header: Option<&str>| {
         let mut req = client().get(s.url("/client-api/userCenter/info"));
@@ -526,12 +527,13 @@ on_both!(seed_004_qr_code_for_a_session, |backend| {
     let terminal = make_client(
         &s,
         &["offline_cert", "authorization_code", "client_credentials"],
-        &["basic", "user.read"],
+        &["basic", "user.read", "profile"],
         false,
         |_| {},
     )
     .await;
-    // The people's tokens come from their cards, the quickest way for a test.
+    // The people's tokens come from their cards, the quickest way for a test: with
+    // `basic` only, fewer scopes than the terminal may have.
     let mut tokens = Vec::new();
     for (name, card) in [("scanner", "C-1"), ("bystander", "C-2")] {
         let id = s.register(name, &format!("{name}@example.com"), PW).await;
@@ -540,9 +542,14 @@ on_both!(seed_004_qr_code_for_a_session, |backend| {
         let (_, body) = v2_token(
             &s,
             &terminal,
-            &[("grant_type", "offline_cert"), ("code", code.as_str())],
+            &[
+                ("grant_type", "offline_cert"),
+                ("code", code.as_str()),
+                ("scope", "basic"),
+            ],
         )
         .await;
+        assert_eq!(body["scope"], "basic");
         tokens.push((id, body["access_token"].as_str().unwrap().to_string()));
     }
     let (scanner, phone) = tokens[0].clone();
@@ -588,6 +595,10 @@ on_both!(seed_004_qr_code_for_a_session, |backend| {
     let (status, body) = redeem().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["sub"], scanner.to_string());
+    assert_eq!(
+        body["scope"], "basic",
+        "no more than the phone's token holds"
+    );
     assert_eq!(
         get("/oauth/v2/session/kiosk-7f3a/state", &phone).await.1,
         json!({"code": "used"})
@@ -714,10 +725,71 @@ on_both!(seed_004_sms_codes_log_in_and_bind_phones, |backend| {
     } else {
         "000000"
     };
-    for _ in 0..5 {
-        assert_eq!(redeem(&terminal, format!("{phone2}.{wrong2}")).await.0, 400);
+    // Ten at once: each is counted, so the right code comes too late.
+    let mut tries = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let form = [
+            ("grant_type", "authorization_code".to_string()),
+            ("code", format!("{phone2}.{wrong2}")),
+            ("client_id", terminal.client_id.clone()),
+            ("client_secret", terminal.secret.clone().unwrap()),
+        ];
+        let url = s.url("/oauth/v2/token");
+        tries.spawn(async move {
+            client()
+                .post(url)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
     }
+    while let Some(status) = tries.join_next().await {
+        assert_eq!(status.unwrap(), 400);
+    }
+    let counted: i64 = sqlx::query_scalar("SELECT tries FROM sms_codes WHERE phone = $1")
+        .bind(phone2)
+        .fetch_one(s.app().db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        counted, 5,
+        "five tries were compared, the other five refused unseen"
+    );
     assert_eq!(redeem(&terminal, format!("{phone2}.{code2}")).await.0, 400);
+    // Four wrong, then the right one.
+    let phone3 = "13800000003";
+    assert_eq!(send(&client_token, &[("phone", phone3)]).await.0, 200);
+    let code3 = last_code(phone3);
+    let wrong3 = if code3 == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..4 {
+        assert_eq!(redeem(&terminal, format!("{phone3}.{wrong3}")).await.0, 400);
+    }
+    assert_eq!(redeem(&terminal, format!("{phone3}.{code3}")).await.0, 200);
+
+    // A phone put in a profile without proof logs nobody in.
+    let res = client()
+        .post(s.url("/api/auth/register"))
+        .json(&json!({"username": "typo", "email": "typo@example.com", "password": PW, "phone": "13700000007"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(
+        send(&client_token, &[("phone", "13700000007")]).await.0,
+        200
+    );
+    let (status, body) = redeem(
+        &terminal,
+        format!("13700000007.{}", last_code("13700000007")),
+    )
+    .await;
+    assert_eq!((status, &body["error_code"]), (400, &json!(3)), "{body}");
 
     // A person binds a phone another account holds: refused, then moved with replace.
     let res = client()

@@ -2845,5 +2845,25 @@ on_both!(device_authorization_grant, |backend| {
     );
     let (status, page) = entered(late["user_code"].as_str().unwrap()).await;
     assert!(status == 400 && page.contains("unknown or has expired"));
+    // Codes are tried 20 a minute per person, whether entered or answered.
+    let mut last = 0;
+    for _ in 0..25 {
+        let res = http
+            .post(s.url("/device"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("user_code", "BBBB-BBBB"),
+                ("decision", "deny"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400);
+        if res.text().await.unwrap().contains("try again in") {
+            break;
+        }
+        last += 1;
+    }
+    assert!(last < 20, "throttled after {last} more answers");
     s.stop().await;
 });

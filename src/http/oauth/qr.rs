@@ -1,7 +1,8 @@
 //! Seed 004's QR login, the phone's side: `GET /oauth/v2/session/{session}/code` with
 //! the signed-in person's Bearer token answers `{"code": …}`, a one-time code bound
 //! to them and to the session id (5 minutes; 409 when the id is taken), which a
-//! terminal redeems at the token endpoint (`grant_type=authorization_code`).
+//! terminal redeems at the token endpoint (`grant_type=authorization_code`) for no
+//! more scopes than the phone's token holds.
 //! `GET /oauth/v2/session/{session}/state` tells the same person `{"code": "used"}`
 //! or `{"code": "unused"}` (the seed's field name); anyone else gets 404.
 
@@ -36,6 +37,7 @@ pub async fn code(
             &session,
             user_id,
             &state.app.key.hash_secret(&code),
+            &active.scopes.join(" "),
             now,
             now + QR_TTL,
         )

@@ -78,8 +78,7 @@ pub async fn post(
     let code = normalize_user_code(&f.user_code);
     let decided = state
         .app
-        .db
-        .decide_device_code(&code, user.id, approve, auth_time, now)
+        .decide_device(user.id, &f.user_code, approve, auth_time)
         .await;
     match decided {
         Ok(true) => {
@@ -107,8 +106,14 @@ pub async fn post(
             render(&ctx, StatusCode::OK, &done)
         }
         Ok(false) => unknown(&ctx, &user.username, &f.user_code),
+        Err(e @ Error::TooManyRequests(_)) => too_many(&ctx, &user.username, &f.user_code, &e),
         Err(e) => error_page(&ctx, &e),
     }
+}
+
+fn too_many(ctx: &Ctx, username: &str, typed: &str, e: &Error) -> Response {
+    let message = format!("{} ({})", ctx.t("too_many"), e.description());
+    page(ctx, username, typed.to_string(), None, Some(message))
 }
 
 /// The confirmation for a typed code, or the form again when it holds nothing.
@@ -125,10 +130,7 @@ async fn confirm(
             page(ctx, username, code.user_code, Some(app), None)
         }
         Ok(None) => unknown(ctx, username, typed),
-        Err(e @ Error::TooManyRequests(_)) => {
-            let message = format!("{} ({})", ctx.t("too_many"), e.description());
-            page(ctx, username, typed.to_string(), None, Some(message))
-        }
+        Err(e @ Error::TooManyRequests(_)) => too_many(ctx, username, typed, &e),
         Err(e) => error_page(ctx, &e),
     }
 }

@@ -2,9 +2,10 @@
 //! `/qr/{id}`; the person opens it on a phone where they are signed in, sees which
 //! app asks and from where, and confirms; the login page, polling, is then signed in.
 //!
-//! - `POST /login/qr` (the login page's CSRF field) makes a request for two minutes
-//!   and answers the QR code as SVG; the browser gets a cookie (`uc_qr`) whose keyed
-//!   hash the request keeps, so that only that browser can be signed in by it.
+//! - `POST /login/qr` (the login page's CSRF field; 30 a minute per address) makes a
+//!   request for two minutes and answers the QR code as SVG; the browser gets a
+//!   cookie (`uc_qr`) whose keyed hash the request keeps, so that only that browser
+//!   can be signed in by it.
 //! - `GET /login/qr/{id}` (the login page's poll) answers `pending`, `denied` or
 //!   `expired`, or, once confirmed, signs that browser in and answers where to go:
 //!   once. `GET/POST /qr/{id}` is the phone's page (signed in, CSRF-protected).
@@ -47,9 +48,15 @@ pub async fn start(
     Form(f): Form<StartForm>,
 ) -> Result<Response> {
     ctx.check_csrf(&f.csrf_token)?;
+    let now = crate::time::now();
+    let per_ip = format!("login_qr:{}", ctx.who.ip);
+    if let Err(wait) = state.app.throttle.count(&per_ip, 30, 60, now).await {
+        return Err(Error::TooManyRequests(format!(
+            "too many codes asked for; try again in {wait} seconds"
+        )));
+    }
     let id = random_token(16);
     let browser = random_token(24);
-    let now = crate::time::now();
     let key = &state.app.key;
     state
         .app

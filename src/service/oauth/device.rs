@@ -9,8 +9,8 @@
 //!   `XXXX-XXXX`, typed in any case, with or without the dash.
 //! - Both live 10 minutes; the device polls every 5 s, and one that polls sooner gets
 //!   `slow_down` and 5 s more (§3.5); an approved code gives its tokens once.
-//! - Entering user codes is limited per person (20 a minute), so that 20^8 codes
-//!   cannot be tried.
+//! - Entering user codes, to see them or to answer them, is limited per person (20
+//!   a minute), so that 20^8 codes cannot be tried.
 
 use crate::crypto::random_token;
 use crate::error::{Error, Result};
@@ -125,6 +125,32 @@ impl App {
             .await?
             .filter(|c| !c.disabled);
         Ok(client.map(|c| (code, c)))
+    }
+}
+
+impl App {
+    /// A person's answer to the authorization whose user code they typed, counted
+    /// against their tries like a code entered to be shown: false when no pending
+    /// authorization of an enabled client has that code.
+    pub async fn decide_device(
+        &self,
+        user_id: i64,
+        typed: &str,
+        approve: bool,
+        auth_time: i64,
+    ) -> Result<bool> {
+        let Some((code, _)) = self.device_request(user_id, typed).await? else {
+            return Ok(false);
+        };
+        self.db
+            .decide_device_code(
+                &code.user_code,
+                user_id,
+                approve,
+                auth_time,
+                crate::time::now(),
+            )
+            .await
     }
 }
 

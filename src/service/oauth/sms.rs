@@ -3,8 +3,13 @@
 //! bind the phone to their account. The code is redeemed at the token endpoint as
 //! `grant_type=authorization_code&code=<phone>.<code>` by the client that asked.
 //!
-//! - Codes: 6 digits, 5 minutes, single use, 5 wrong tries; stored as the keyed hash
-//!   of phone and code, compared in constant time.
+//! - Codes: 6 digits, 5 minutes, single use, 5 tries (each counted before the
+//!   comparison, so that tries made at once cannot get more); stored as the keyed
+//!   hash of phone and code, compared in constant time.
+//! - A login by phone proves only a phone its account holds as verified (a phone set
+//!   at registration or in a profile is not, until its account binds it with a
+//!   code): otherwise whoever owns a number typed into someone's profile could log
+//!   in as them. A binding grants no more scopes than the person's token that asked.
 //! - Sends: 1 a minute and 10 a day per phone, 60 a minute per client, counted where
 //!   every instance sees them ([`crate::service::throttle`]).
 //! - `abort=if_exists` / `if_not_exists` refuse to send (409 `phone_exists` / 404
@@ -39,6 +44,10 @@ impl App {
     /// Sends a code to `req.phone` for the caller of `active`.
     pub async fn send_sms_code(&self, active: &Active, req: &CodeRequest<'_>) -> Result<()> {
         let phone = req.phone.trim();
+        let title = req.title.map(str::trim).unwrap_or_default();
+        if title.chars().count() > 32 {
+            return Err(Error::field("title", "must be at most 32 characters"));
+        }
         if !valid_phone(phone) {
             return Err(Error::field(
                 "phone",
@@ -104,12 +113,12 @@ impl App {
                     user_id,
                     replace_phone: replace,
                     code_hash: &self.sms_code_hash(phone, &code),
+                    scope: user_id.map(|_| active.scopes.join(" ")).as_deref(),
                     expires_at: now + CODE_TTL,
                 },
                 now,
             )
             .await?;
-        let title = req.title.map(str::trim).unwrap_or_default();
         let text = format!("{title}您的验证码是 {code}，5 分钟内有效。Your code is {code}.");
         self.sms
             .send(&Sms {
@@ -136,21 +145,24 @@ impl App {
     }
 
     /// The account a redeemed `<phone>.<code>` stands for: the binding user (now
-    /// holding the phone), the phone's holder, or a new account for the phone when
-    /// none holds it and registration is on. `None` when the code does not hold.
+    /// holding the phone), the phone's verified holder, or a new account for the
+    /// phone when none holds it and registration is on; with a binding, the scopes
+    /// of the token that asked. `None` when the code does not hold.
     pub async fn redeem_sms_code(
         &self,
         client: &Client,
         phone: &str,
         code: &str,
-    ) -> Result<Option<User>> {
+    ) -> Result<Option<(User, Option<String>)>> {
         let now = crate::time::now();
         let Some(stored) = self.db.live_sms_code(phone, client.id, now).await? else {
             return Ok(None);
         };
+        if !self.db.count_sms_try(stored.id).await? {
+            return Ok(None);
+        }
         let presented = self.sms_code_hash(phone, code);
         if !constant_time_eq(presented.as_bytes(), stored.code_hash.as_bytes()) {
-            self.db.sms_code_missed(stored.id).await?;
             return Ok(None);
         }
         if !self.db.consume_sms_code(stored.id, now).await? {
@@ -169,16 +181,18 @@ impl App {
                 self.db.user_by_id(id).await?
             }
             None => match self.db.user_by_phone(phone).await? {
-                Some(holder) => {
-                    if !holder.phone_verified {
-                        self.db.take_phone(holder.id, phone, now).await?;
-                    }
-                    Some(holder)
+                Some(holder) if holder.phone_verified => Some(holder),
+                Some(_) => {
+                    return Err(Error::InvalidGrant(
+                        3,
+                        "the account with this phone has not proven it; it binds the phone first"
+                            .into(),
+                    ));
                 }
                 None => Some(self.register_phone(phone, now).await?),
             },
         };
-        Ok(user.filter(|u| !u.disabled))
+        Ok(user.filter(|u| !u.disabled).map(|u| (u, stored.scope)))
     }
 
     /// A new account known only by its phone (SPEC §4), when registration is on.

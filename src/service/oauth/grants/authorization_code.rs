@@ -114,7 +114,7 @@ async fn redeem_qr_code(req: &Request<'_>, code: &str, now: i64) -> Result<Issue
     if req.method == Method::None || req.client.is_public {
         return Err(bad_code("is invalid"));
     }
-    let Some(user_id) = app
+    let Some((user_id, held)) = app
         .db
         .consume_qr_code(&app.key.hash_secret(code), now)
         .await?
@@ -127,24 +127,30 @@ async fn redeem_qr_code(req: &Request<'_>, code: &str, now: i64) -> Result<Issue
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(|| bad_code("belongs to an account that is disabled"))?;
-    issue_for(req, &user, now).await
+    issue_for(req, &user, Some(&held), now).await
 }
 
 /// Seed 004's SMS login: `<phone>.<code>` redeemed by the client that asked for the
 /// code, for the account the phone proves ([`crate::service::App::redeem_sms_code`]).
 async fn redeem_sms_code(req: &Request<'_>, phone: &str, digits: &str, now: i64) -> Result<Issued> {
-    let user = req
+    let (user, held) = req
         .app
         .redeem_sms_code(req.client, phone, digits)
         .await?
         .ok_or_else(|| bad_code("is invalid"))?;
-    issue_for(req, &user, now).await
+    issue_for(req, &user, held.as_deref(), now).await
 }
 
 /// The tokens of a person who proved themselves just now (a QR or an SMS code): the
-/// scopes asked for (or the client's), and a refresh token when the client has them.
-async fn issue_for(req: &Request<'_>, user: &User, now: i64) -> Result<Issued> {
-    let scope = req.scopes(req.param("scope")).await?;
+/// scopes asked for (or the client's), within `held` when the code was asked for with
+/// a token of the person's (never more than that token could do), and a refresh token
+/// when the client has them.
+async fn issue_for(req: &Request<'_>, user: &User, held: Option<&str>, now: i64) -> Result<Issued> {
+    let mut scope = req.scopes(req.param("scope")).await?;
+    if let Some(held) = held {
+        let held = crate::oauth::scope::parse(held);
+        scope.retain(|s| held.contains(s));
+    }
     let issue = Issue {
         client: Some(req.client),
         user: Some(user),
