@@ -181,7 +181,9 @@ impl App {
             (account_key.as_str(), ACCOUNT_LIMIT),
             (ip_key.as_str(), IP_LIMIT),
         ];
-        if let Err(wait) = self.throttle.check(&rules, now()).await {
+        // Counted before the password is checked, so that guesses sent at once are
+        // each counted; a success takes its attempt back below.
+        if let Err(wait) = self.throttle.attempt(&rules, now()).await {
             return Err(Error::TooManyRequests(format!(
                 "too many failed attempts; try again in {wait} seconds"
             )));
@@ -201,13 +203,13 @@ impl App {
         match user {
             Some(user) if ok && !user.disabled => {
                 self.throttle.clear(&account_key).await;
+                self.throttle.forgive(rules[1]).await;
                 self.db
                     .audit(Some(user.id), "login", &user.username, &who.ip, "", now())
                     .await?;
                 Ok(user)
             }
             other => {
-                self.throttle.fail(&rules, now()).await;
                 let detail = if other.is_some() {
                     "wrong password or disabled"
                 } else {

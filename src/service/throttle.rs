@@ -1,10 +1,13 @@
 //! Login throttling: per account and per IP, a growing lock after repeated failures.
 //!
 //! ```text
-//!   failures < limit ──fail──▶ failures+1
-//!   failures ≥ limit ──────▶ locked for base·2^(failures-limit), at most MAX_LOCK
-//!   success ──────────────▶ the account's counter is cleared (the IP's is not)
-//!   no failure for an hour ─▶ the counter is forgotten
+//!   an attempt while locked ─▶ refused, not counted
+//!   an attempt ─────────────▶ failures+1 before the password is checked, so that
+//!                             attempts made at once are each counted
+//!   failures ≥ limit ───────▶ locked for base·2^(failures-limit), at most MAX_LOCK
+//!   success ────────────────▶ the account's counter is cleared, the IP's attempt
+//!                             taken back
+//!   no failure for an hour ──▶ the counter is forgotten
 //! ```
 //!
 //! Counters live in this process, or, with `USERCENTER_REDIS_URL`, in Redis, where
@@ -24,10 +27,18 @@ const FORGET_AFTER: i64 = 3600;
 /// How long a login waits for Redis before the local counters stand in.
 const REDIS_WAIT: Duration = Duration::from_millis(500);
 
-/// One failure against each counter of KEYS, with the arithmetic of [`Entry::fail`].
-/// ARGV: now, the first lock, each counter's limit, the longest lock, and how long an
-/// idle counter lives.
-const FAIL_SCRIPT: &str = r"
+/// An attempt against the counters of KEYS: the seconds to wait when one is locked
+/// (nothing counted), else 0 and one failure counted against each, with the
+/// arithmetic of [`Entry::fail`]. ARGV: now, the first lock, each counter's limit,
+/// the longest lock, and how long an idle counter lives.
+const ATTEMPT_SCRIPT: &str = r"
+local now = tonumber(ARGV[1])
+local wait = 0
+for _, key in ipairs(KEYS) do
+  local locked = tonumber(redis.call('HGET', key, 'locked_until') or '0')
+  if locked - now > wait then wait = locked - now end
+end
+if wait > 0 then return wait end
 for i, key in ipairs(KEYS) do
   local failures = redis.call('HINCRBY', key, 'failures', 1)
   local limit = tonumber(ARGV[2 + i])
@@ -39,6 +50,18 @@ for i, key in ipairs(KEYS) do
   redis.call('EXPIRE', key, tonumber(ARGV[4 + #KEYS]))
 end
 return 0
+";
+
+/// Takes an attempt of KEYS[1] back (ARGV[1]: its limit): one failure less, and no
+/// lock once under the limit.
+const FORGIVE_SCRIPT: &str = r"
+local failures = redis.call('HINCRBY', KEYS[1], 'failures', -1)
+if failures < 0 then
+  redis.call('HSET', KEYS[1], 'failures', 0)
+  failures = 0
+end
+if failures < tonumber(ARGV[1]) then redis.call('HDEL', KEYS[1], 'locked_until') end
+return failures
 ";
 
 /// One more use of KEYS[1] in a window of ARGV[1] seconds, at most ARGV[2] per
@@ -73,6 +96,13 @@ impl Entry {
             self.locked_until = now + (BASE_LOCK << doublings).min(MAX_LOCK);
         }
     }
+
+    fn forgive(&mut self, limit: u32) {
+        self.failures = self.failures.saturating_sub(1);
+        if self.failures < limit {
+            self.locked_until = 0;
+        }
+    }
 }
 
 /// Failure counters keyed by `account:…` or `ip:…`.
@@ -87,7 +117,8 @@ pub struct Throttle {
 /// The counters in Redis.
 struct Shared {
     conn: ConnectionManager,
-    fail: redis::Script,
+    attempt: redis::Script,
+    forgive: redis::Script,
     count: redis::Script,
     /// Names the counters: the server key's hash of each, so that Redis holds no
     /// login names or addresses, and deployments sharing a Redis do not meet.
@@ -118,7 +149,8 @@ impl Throttle {
             windows: Mutex::default(),
             shared: Some(Shared {
                 conn,
-                fail: redis::Script::new(FAIL_SCRIPT),
+                attempt: redis::Script::new(ATTEMPT_SCRIPT),
+                forgive: redis::Script::new(FORGIVE_SCRIPT),
                 count: redis::Script::new(COUNT_SCRIPT),
                 key,
             }),
@@ -138,43 +170,12 @@ impl Throttle {
             .map_err(|e| RedisError(e.to_string()))
     }
 
-    /// `Err(seconds)` when any of the keys is locked.
-    pub async fn check(&self, keys: &[Rule<'_>], now: i64) -> Result<(), i64> {
-        let until = match &self.shared {
-            Some(shared) => {
-                let mut pipe = redis::pipe();
-                for (key, _) in keys {
-                    pipe.hget(shared.name(key), "locked_until");
-                }
-                let mut conn = shared.conn.clone();
-                match pipe.query_async::<Vec<Option<i64>>>(&mut conn).await {
-                    Ok(until) => until.into_iter().flatten().max(),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "Redis did not answer; this instance's login counters stand in");
-                        self.local_until(keys)
-                    }
-                }
-            }
-            None => self.local_until(keys),
-        };
-        match until.map(|u| u - now) {
-            Some(wait) if wait > 0 => Err(wait),
-            _ => Ok(()),
-        }
-    }
-
-    fn local_until(&self, keys: &[Rule<'_>]) -> Option<i64> {
-        let entries = self.local.lock().ok()?;
-        keys.iter()
-            .filter_map(|(k, _)| entries.get(*k))
-            .map(|e| e.locked_until)
-            .max()
-    }
-
-    /// Records a failure against every key.
-    pub async fn fail(&self, keys: &[Rule<'_>], now: i64) {
+    /// An attempt against every key: `Err(seconds)` when one is locked (nothing is
+    /// counted then), else one failure counted against each, before the attempt is
+    /// judged; a success takes it back ([`Throttle::clear`], [`Throttle::forgive`]).
+    pub async fn attempt(&self, keys: &[Rule<'_>], now: i64) -> Result<(), i64> {
         if let Some(shared) = &self.shared {
-            let mut call = shared.fail.prepare_invoke();
+            let mut call = shared.attempt.prepare_invoke();
             for (key, _) in keys {
                 call.key(shared.name(key));
             }
@@ -185,15 +186,25 @@ impl Throttle {
             call.arg(MAX_LOCK).arg(FORGET_AFTER);
             let mut conn = shared.conn.clone();
             match call.invoke_async::<i64>(&mut conn).await {
-                Ok(_) => return,
+                Ok(0) => return Ok(()),
+                Ok(wait) => return Err(wait),
                 Err(e) => {
                     tracing::warn!(error = %e, "Redis did not answer; this instance's login counters stand in");
                 }
             }
         }
         let Ok(mut entries) = self.local.lock() else {
-            return;
+            return Ok(());
         };
+        let wait = keys
+            .iter()
+            .filter_map(|(k, _)| entries.get(*k))
+            .map(|e| e.locked_until - now)
+            .max()
+            .unwrap_or(0);
+        if wait > 0 {
+            return Err(wait);
+        }
         if entries.len() > 100_000 {
             entries.retain(|_, e| now - e.last < FORGET_AFTER);
         }
@@ -206,6 +217,28 @@ impl Throttle {
                     last: now,
                 })
                 .fail(*limit, now);
+        }
+        Ok(())
+    }
+
+    /// Takes one attempt of `key` back: a success was not a failure.
+    pub async fn forgive(&self, (key, limit): Rule<'_>) {
+        if let Some(shared) = &self.shared {
+            let mut conn = shared.conn.clone();
+            let forgiven = shared
+                .forgive
+                .key(shared.name(key))
+                .arg(limit)
+                .invoke_async::<i64>(&mut conn)
+                .await;
+            if let Err(e) = forgiven {
+                tracing::warn!(error = %e, "Redis did not answer; a login counter stays there");
+            }
+        }
+        if let Ok(mut entries) = self.local.lock()
+            && let Some(entry) = entries.get_mut(key)
+        {
+            entry.forgive(limit);
         }
     }
 
@@ -287,26 +320,30 @@ mod tests {
         SecretKey::from_hex(&hex::encode(rand::random::<[u8; 32]>())).unwrap()
     }
 
-    /// Three failures lock for 30 s, the next for 60; a cleared key is free.
+    /// Three attempts lock for 30 s, the next for 60; a cleared key is free, and a
+    /// forgiven attempt no longer counts.
     async fn locks_after_the_limit_and_grows(t: &Throttle) {
         let keys = [("account:a", 3), ("ip:192.0.2.1", 20)];
-        for _ in 0..2 {
-            t.fail(&keys, 100).await;
+        for _ in 0..3 {
+            assert_eq!(t.attempt(&keys, 100).await, Ok(()));
         }
-        assert!(t.check(&keys, 100).await.is_ok());
-        t.fail(&keys, 100).await;
-        assert_eq!(t.check(&keys, 100).await, Err(30));
-        assert_eq!(t.check(&keys, 110).await, Err(20));
-        assert!(t.check(&keys, 130).await.is_ok(), "the lock ends");
-        t.fail(&keys, 130).await;
+        assert_eq!(t.attempt(&keys, 100).await, Err(30), "the third locked");
+        assert_eq!(t.attempt(&keys, 110).await, Err(20), "refused, not counted");
+        assert_eq!(t.attempt(&keys, 130).await, Ok(()), "the lock ends");
         assert_eq!(
-            t.check(&keys, 130).await,
+            t.attempt(&keys, 130).await,
             Err(60),
             "the next lock is longer"
         );
         t.clear("account:a").await;
-        assert!(t.check(&keys, 130).await.is_ok());
-        assert!(t.check(&[("ip:192.0.2.1", 20)], 130).await.is_ok());
+        assert_eq!(t.attempt(&keys, 130).await, Ok(()));
+        let ip = [("ip:192.0.2.2", 2)];
+        assert_eq!(t.attempt(&ip, 200).await, Ok(()));
+        assert_eq!(t.attempt(&ip, 200).await, Ok(()));
+        assert!(t.attempt(&ip, 200).await.is_err());
+        t.forgive(ip[0]).await;
+        assert_eq!(t.attempt(&ip, 200).await, Ok(()), "under the limit again");
+        assert!(t.attempt(&ip, 200).await.is_err());
     }
 
     #[tokio::test]
@@ -339,13 +376,13 @@ mod tests {
         assert!(one.local.lock().unwrap().is_empty(), "counted in Redis");
 
         let keys = [("account:b", 2)];
-        one.fail(&keys, 200).await;
-        one.fail(&keys, 200).await;
+        assert_eq!(one.attempt(&keys, 200).await, Ok(()));
+        assert_eq!(one.attempt(&keys, 200).await, Ok(()));
         let other = Throttle::with_redis(&url, key).unwrap();
-        assert_eq!(other.check(&keys, 200).await, Err(30), "another instance");
+        assert_eq!(other.attempt(&keys, 200).await, Err(30), "another instance");
         let elsewhere = Throttle::with_redis(&url, fresh_key()).unwrap();
         assert!(
-            elsewhere.check(&keys, 200).await.is_ok(),
+            elsewhere.attempt(&keys, 200).await.is_ok(),
             "another deployment on the same Redis"
         );
     }

@@ -264,6 +264,39 @@ async fn the_auth_and_account_routes_render_as_pages_on_request() {
     s.stop().await;
 }
 
+// Guesses sent at once are each counted before their password is checked: of ten
+// wrong ones, five are checked and five refused.
+on_both!(guesses_sent_at_once_are_each_counted, |backend| {
+    let s = TestServer::start(backend).await;
+    s.register("burst", "burst@example.com", PW).await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let url = s.url("/api/auth/login");
+        guesses.spawn(async move {
+            let body = json!({"login": "burst", "password": format!("wrong guess {i}")});
+            client()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    let mut statuses = guesses.join_all().await;
+    statuses.sort();
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429, 429, 429]);
+    let res = client()
+        .post(s.url("/api/auth/login"))
+        .json(&json!({"login": "burst", "password": PW}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429, "locked");
+    s.stop().await;
+});
+
 // SPEC §6: instances on one database and one Redis share their login counters, so
 // that failures spread over them lock the account as on one instance.
 on_both!(instances_with_one_redis_share_login_counters, |backend| {
