@@ -123,6 +123,11 @@ on_both!(
             "e-mail is stored in lower case"
         );
         assert_eq!(user["username"], "lilei");
+        assert_eq!(
+            (&user["phone"], &user["phone_verified"]),
+            (&serde_json::json!("13212345720"), &serde_json::json!(true)),
+            "an admin's phone counts as proven"
+        );
 
         // A duplicate e-mail is a clear error, whatever its case.
         let dup = usercenter(&db)
