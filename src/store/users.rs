@@ -355,7 +355,8 @@ impl Db {
     /// Writes the profile fields of seed 003 (already validated and encrypted).
     pub async fn update_profile(&self, user_id: i64, p: &Profile, now: i64) -> Result<()> {
         sqlx::query(
-            "UPDATE users SET nickname = $1, avatar = $2, gender = $3, province = $4, city = $5, area = $6,              birthdate = $7, real_name_enc = $8, id_card_enc = $9, certificate_type = $10, phone = $11,              updated_at = $12 WHERE id = $13",
+            "UPDATE users SET nickname = $1, avatar = $2, gender = $3, province = $4, city = $5, area = $6,              birthdate = $7, real_name_enc = $8, id_card_enc = $9, certificate_type = $10, phone = $11, \
+             phone_verified = CASE WHEN phone = $11 THEN phone_verified ELSE 0 END, updated_at = $12 WHERE id = $13",
         )
         .bind(&p.nickname)
         .bind(&p.avatar)

@@ -872,3 +872,76 @@ async fn sms_go_to_a_webhook_when_configured() {
     );
     s.stop().await;
 }
+
+// A proven phone changed in the profile is no longer proven: the new number logs
+// nobody in by SMS until the account binds it (else an account could take over the
+// SMS logins of any number its holder types in).
+on_both!(a_phone_changed_in_the_profile_is_not_proven, |backend| {
+    let s = TestServer::start(backend).await;
+    let terminal = make_client(
+        &s,
+        &["client_credentials", "authorization_code"],
+        &["basic"],
+        false,
+        |_| {},
+    )
+    .await;
+    let user = s
+        .app()
+        .create_user(usercenter::service::CreateUser {
+            email: "proven@example.com".into(),
+            password: PW.into(),
+            username: Some("proven".into()),
+            phone: None,
+            is_admin: false,
+        })
+        .await
+        .unwrap();
+    s.app()
+        .db
+        .take_phone(user.id, "13600000001", 1)
+        .await
+        .unwrap();
+    let (http, csrf) = s.login("proven", PW).await;
+    let patch = async |phone: &str| {
+        let res = http
+            .patch(s.url("/api/account"))
+            .header("X-CSRF-Token", &csrf)
+            .json(&json!({"phone": phone}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        s.app()
+            .db
+            .user_by_id(user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .phone_verified
+    };
+    assert!(patch("13600000001").await, "the same number stays proven");
+    assert!(!patch("13600000002").await, "another number is not");
+    let (_, body) = v2_token(&s, &terminal, &[("grant_type", "client_credentials")]).await;
+    let res = client()
+        .get(s.url("/oauth/v2/code"))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .query(&[("phone", "13600000002")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let sent = crate::harness::outbox(&s.db.dir.path().join("outbox/sms"));
+    let code = sent.last().unwrap()["code"].as_str().unwrap().to_string();
+    let (status, body) = v2_token(
+        &s,
+        &terminal,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &format!("13600000002.{code}")),
+        ],
+    )
+    .await;
+    assert_eq!((status, &body["error_code"]), (400, &json!(3)), "{body}");
+    s.stop().await;
+});
