@@ -264,6 +264,28 @@ async fn the_auth_and_account_routes_render_as_pages_on_request() {
     s.stop().await;
 }
 
+// The login page's QR codes: 30 a minute per address.
+#[tokio::test]
+async fn scan_codes_are_limited_per_address() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let browser = client();
+    let page = crate::harness::get_text(&browser, &s.url("/login")).await;
+    let csrf = hidden(&page, "csrf_token");
+    let mut statuses = Vec::new();
+    for _ in 0..31 {
+        let res = browser
+            .post(s.url("/login/qr"))
+            .form(&[("csrf_token", csrf.as_str()), ("return_to", "/account")])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert!(statuses[..30].iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(statuses[30], 429);
+    s.stop().await;
+}
+
 // Guesses sent at once are each counted before their password is checked: of ten
 // wrong ones, five are checked and five refused.
 on_both!(guesses_sent_at_once_are_each_counted, |backend| {

@@ -945,3 +945,25 @@ on_both!(a_phone_changed_in_the_profile_is_not_proven, |backend| {
     assert_eq!((status, &body["error_code"]), (400, &json!(3)), "{body}");
     s.stop().await;
 });
+
+// A client sends at most 60 codes a minute, whatever the phones.
+on_both!(sms_codes_are_limited_per_client, |backend| {
+    let s = TestServer::start(backend).await;
+    let terminal = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+    let (_, body) = v2_token(&s, &terminal, &[("grant_type", "client_credentials")]).await;
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let mut statuses = Vec::new();
+    for i in 0..61 {
+        let res = client()
+            .post(s.url("/oauth/v2/code"))
+            .bearer_auth(&token)
+            .form(&[("phone", format!("135{i:08}"))])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert!(statuses[..60].iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(statuses[60], 429);
+    s.stop().await;
+});

@@ -338,6 +338,29 @@ async fn login(
     .await
 }
 
+/// A scope's name for people: a built-in one's in the page's language, an admin's
+/// own as the admin wrote it, the identifier when there is none.
+pub fn scope_title(ctx: &Ctx, d: &crate::store::Scope) -> String {
+    let title = if d.builtin {
+        ctx.t(&format!("scope.{}", d.name)).to_string()
+    } else {
+        d.display_name.clone()
+    };
+    if title.is_empty() {
+        d.name.clone()
+    } else {
+        title
+    }
+}
+
+/// The first letter of an app's name, upper case: its icon when it has none.
+pub fn initial_of(name: &str) -> String {
+    name.chars()
+        .next()
+        .map(|c| c.to_uppercase().to_string())
+        .unwrap_or_default()
+}
+
 /// Whether a scope stays granted however the consent form is posted: `openid`, and
 /// the scopes flagged default (seed 002: always granted).
 fn is_fixed(name: &str, defined: &[crate::store::Scope]) -> bool {
@@ -367,25 +390,14 @@ async fn consent_page(
         .map(|d| {
             // Built-in scopes speak the page's language; an admin's own scopes show
             // what the admin wrote.
-            let key = format!("scope.{}", d.name);
-            let desc_key = format!("{key}.desc");
-            let title = if d.builtin {
-                ctx.t(&key).to_string()
-            } else {
-                d.display_name.clone()
-            };
             let description = if d.builtin {
-                ctx.t(&desc_key).to_string()
+                ctx.t(&format!("scope.{}.desc", d.name)).to_string()
             } else {
                 d.description.clone()
             };
             ScopeLine {
                 name: d.name.clone(),
-                title: if title.is_empty() {
-                    d.name.clone()
-                } else {
-                    title
-                },
+                title: scope_title(ctx, d),
                 description: fill(&description),
                 fixed: is_fixed(&d.name, &defined),
                 icon_url: if d.icon.starts_with("https://") {
@@ -416,13 +428,7 @@ async fn consent_page(
         lang: ctx.lang,
         action: "/oauth/authorize",
         client_name: req.client.name.clone(),
-        initial: req
-            .client
-            .name
-            .chars()
-            .next()
-            .map(|c| c.to_uppercase().to_string())
-            .unwrap_or_default(),
+        initial: initial_of(&req.client.name),
         icon: if req.client.icon.starts_with("https://") {
             req.client.icon.clone()
         } else {

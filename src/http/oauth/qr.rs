@@ -7,7 +7,7 @@
 //! or `{"code": "unused"}` (the seed's field name); anyone else gets 404.
 
 use super::no_store;
-use super::userinfo::bearer;
+use super::userinfo::granting_token;
 use crate::crypto::random_token;
 use crate::error::{Error, Result};
 use crate::http::SharedState;
@@ -85,15 +85,10 @@ pub async fn session_state(
 /// The person of the Bearer token, whose token grants something (a lost card's
 /// token, with no scope, does not).
 async fn person(state: &SharedState, headers: &HeaderMap) -> Result<(Active, i64)> {
-    let token = bearer(headers, None)
-        .ok_or_else(|| Error::InvalidToken("a Bearer token is required".into()))?;
-    let active = state.app.require_access_token(&token).await?;
+    let active = granting_token(state, headers).await?;
     let user_id = active.user.as_ref().map(|u| u.id).ok_or_else(|| {
         Error::InsufficientScope("this token stands for a client, not a person".into())
     })?;
-    if active.scopes.is_empty() {
-        return Err(Error::InsufficientScope("this token grants nothing".into()));
-    }
     Ok((active, user_id))
 }
 

@@ -3,7 +3,7 @@
 //! phone's holder in) or a person (to bind the phone); 200 with an empty body when
 //! sent ([`crate::service::oauth::sms`]).
 
-use super::userinfo::bearer;
+use super::userinfo::granting_token;
 use super::{form_pairs, single_valued};
 use crate::error::{Error, Result};
 use crate::http::SharedState;
@@ -19,12 +19,7 @@ pub async fn code(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let token = bearer(&headers, None)
-        .ok_or_else(|| Error::InvalidToken("a Bearer token is required".into()))?;
-    let active = state.app.require_access_token(&token).await?;
-    if active.scopes.is_empty() {
-        return Err(Error::InsufficientScope("this token grants nothing".into()));
-    }
+    let active = granting_token(&state, &headers).await?;
     // The query's parameters, and a form body's (POST).
     let mut pairs = form_pairs(query.unwrap_or_default().as_bytes());
     pairs.extend(form_pairs(&body));

@@ -30,6 +30,21 @@ pub fn bearer<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<Stri
     })
 }
 
+/// The active access token of the request's `Authorization: Bearer`, when it grants
+/// something (a lost card's token, with no scope, does not).
+pub async fn granting_token(
+    state: &crate::http::SharedState,
+    headers: &HeaderMap,
+) -> Result<crate::service::oauth::tokens::Active> {
+    let token = bearer(headers, None)
+        .ok_or_else(|| Error::InvalidToken("a Bearer token is required".into()))?;
+    let active = state.app.require_access_token(&token).await?;
+    if active.scopes.is_empty() {
+        return Err(Error::InsufficientScope("this token grants nothing".into()));
+    }
+    Ok(active)
+}
+
 /// The user claims a token's scopes allow (SPEC §3): `openid`/`basic`/`user.read` →
 /// id, username, nickname, avatar; `profile` → seed 003's fields, masked; `email`;
 /// `phone` (masked).

@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::http::SharedState;
 use crate::http::ctx::Ctx;
 use crate::http::i18n::Lang;
+use crate::http::oauth::authorize::{initial_of, scope_title};
 use crate::service::oauth::device::normalize_user_code;
 use crate::store::{Client, DeviceCode};
 use askama::Template;
@@ -146,19 +147,13 @@ async fn describe(state: &SharedState, ctx: &Ctx, code: &DeviceCode, client: &Cl
     let scopes = crate::oauth::scope::parse(&code.scope)
         .into_iter()
         .map(|name| match defined.iter().find(|d| d.name == name) {
-            Some(d) if d.builtin => ctx.t(&format!("scope.{name}")).to_string(),
-            Some(d) if !d.display_name.is_empty() => d.display_name.clone(),
-            _ => name,
+            Some(d) => scope_title(ctx, d),
+            None => name,
         })
         .collect();
     DeviceApp {
         name: client.name.clone(),
-        initial: client
-            .name
-            .chars()
-            .next()
-            .map(|c| c.to_uppercase().to_string())
-            .unwrap_or_default(),
+        initial: initial_of(&client.name),
         scopes,
     }
 }

@@ -54,7 +54,7 @@ pub struct Issued {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub roles: Option<String>,
+    pub roles: Option<&'static str>,
     /// Seed 004's card grant: the card's number, and `st: "lost"` for a lost card.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub card: Option<String>,
@@ -70,14 +70,14 @@ pub struct Issued {
 #[derive(Debug, Clone, Default)]
 struct Subject {
     sub: String,
-    roles: String,
+    roles: &'static str,
 }
 
 impl Issued {
     /// The answer with `sub` and `roles` (seed 004's token endpoint).
     pub fn with_subject(mut self) -> Self {
         self.sub = Some(self.subject.sub.clone());
-        self.roles = Some(self.subject.roles.clone());
+        self.roles = Some(self.subject.roles);
         self
     }
 }
@@ -243,22 +243,18 @@ impl App {
             .as_ref()
             .is_some_and(|e| e.get("st").and_then(Value::as_str) == Some("lost"));
         let subject = match req.user {
-            Some(user) => {
-                let mut roles: Vec<&str> = Vec::new();
-                if user.is_admin {
-                    roles.push("root");
-                }
-                if card.is_some() {
-                    roles.push("card");
-                }
-                Subject {
-                    sub: user.id.to_string(),
-                    roles: roles.join(" "),
-                }
-            }
+            Some(user) => Subject {
+                sub: user.id.to_string(),
+                roles: match (user.is_admin, card.is_some()) {
+                    (true, true) => "root card",
+                    (true, false) => "root",
+                    (false, true) => "card",
+                    (false, false) => "",
+                },
+            },
             None => Subject {
                 sub: client.client_id.clone(),
-                roles: "client".into(),
+                roles: "client",
             },
         };
         let issued = Issued {
