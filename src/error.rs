@@ -73,6 +73,10 @@ pub enum Error {
     Sqlite(#[from] rusqlite::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A service outside the server that the request needs (the SMS gateway) did not
+    /// take it: 503, the text says what to do; the cause goes to the log.
+    #[error("{0}")]
+    Unavailable(String),
     /// An issued credential could not be stored; seed 001's codes 12, 13 and 16.
     #[error("could not create the {}", .0.name())]
     NotCreated(Credential),
@@ -162,6 +166,11 @@ impl Error {
             Self::Rejected(name, _) => (StatusCode::BAD_REQUEST, name, 1),
             Self::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", 1),
             Self::QuotaExceeded => (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", 1),
+            Self::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                2,
+            ),
             Self::Database(_) | Self::Sqlite(_) | Self::Internal(_) | Self::ClientChanged => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "server_error", 2)
             }

@@ -1,10 +1,16 @@
 //! Outgoing mail through `USERCENTER_MAIL`: an SMTP server (`smtp://user:pass@host:port`,
 //! sent with lettre) or a folder where each message is one JSON file
 //! (`to`, `subject`, `text`, `html`), as SPEC §1 describes.
+//!
+//! TLS (`docs/mail.md`): `smtps://` speaks TLS from the first byte (port 465 unless
+//! given); `smtp://` requires STARTTLS unless the server is on this machine (loopback),
+//! and `?tls=starttls` or `?tls=none` overrides that. Certificates are verified against
+//! the system's authorities ([`super::tls::Roots`]).
 
 use crate::error::{Error, Result};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
 
@@ -21,7 +27,7 @@ pub struct Mail {
 pub enum Mailer {
     Folder(PathBuf),
     Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
         from: Mailbox,
     },
 }
@@ -32,7 +38,7 @@ impl Mailer {
         if let Some(rest) = value.strip_prefix("file://") {
             return Ok(Self::Folder(PathBuf::from(rest)));
         }
-        if !value.starts_with("smtp://") {
+        if !value.starts_with("smtp://") && !value.starts_with("smtps://") {
             return Ok(Self::Folder(PathBuf::from(value)));
         }
         let url =
@@ -40,9 +46,24 @@ impl Mailer {
         let host = url
             .host_str()
             .ok_or_else(|| "USERCENTER_MAIL: the smtp:// URL has no host".to_string())?;
+        let protection = Protection::of(&url)?;
+        let port = url.port().unwrap_or(match protection {
+            Protection::Implicit => 465,
+            _ => 25,
+        });
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-            .port(url.port().unwrap_or(25))
+            .port(port)
             .timeout(Some(std::time::Duration::from_secs(15)));
+        if protection != Protection::Plain {
+            // The name the certificate must carry: the host as written, without the
+            // brackets of an IPv6 address.
+            let name = host.trim_start_matches('[').trim_end_matches(']');
+            let parameters = tls_parameters(name)?;
+            builder = builder.tls(match protection {
+                Protection::Implicit => Tls::Wrapper(parameters),
+                _ => Tls::Required(parameters),
+            });
+        }
         if !url.username().is_empty() {
             let user = percent_decode(url.username());
             let pass = percent_decode(url.password().unwrap_or_default());
@@ -57,7 +78,7 @@ impl Mailer {
             .parse()
             .map_err(|e| format!("USERCENTER_MAIL: bad from address: {e}"))?;
         Ok(Self::Smtp {
-            transport: builder.build(),
+            transport: Box::new(builder.build()),
             from,
         })
     }
@@ -89,6 +110,71 @@ impl Mailer {
     }
 }
 
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protection {
+    /// Nothing crosses the network (a relay on this machine), or `?tls=none`.
+    Plain,
+    /// STARTTLS before anything else is sent; a server that does not offer it is not
+    /// sent the credentials or the message.
+    StartTls,
+    /// `smtps://`: TLS from the first byte.
+    Implicit,
+}
+
+impl Protection {
+    fn of(url: &url::Url) -> Result<Self, String> {
+        let implicit = url.scheme() == "smtps";
+        let asked = url
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.into_owned());
+        match asked.as_deref() {
+            None if implicit => Ok(Self::Implicit),
+            None if is_loopback(url) => Ok(Self::Plain),
+            None => Ok(Self::StartTls),
+            Some("starttls") if !implicit => Ok(Self::StartTls),
+            Some("none") if !implicit => Ok(Self::Plain),
+            Some(other) => Err(format!(
+                "USERCENTER_MAIL: tls={other} is not understood here; smtp:// takes \
+                 tls=starttls or tls=none, smtps:// is always TLS"
+            )),
+        }
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    // `smtp:` is not a special scheme to the URL standard: its host comes as written.
+    match url.host() {
+        Some(url::Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// TLS towards `name`, trusting the system's authorities (read here, once).
+fn tls_parameters(name: &str) -> Result<TlsParameters, String> {
+    let roots = super::tls::Roots::load("USERCENTER_MAIL")?;
+    let mut builder =
+        TlsParameters::builder(name.to_string()).certificate_store(CertificateStore::None);
+    for cert in roots.certs() {
+        let cert = Certificate::from_der(cert.to_vec())
+            .map_err(|e| format!("USERCENTER_MAIL: a trusted certificate: {e}"))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder
+        .build_rustls()
+        .map_err(|e| format!("USERCENTER_MAIL: TLS: {e}"))
+}
+
 fn percent_decode(s: &str) -> String {
     url::form_urlencoded::parse(format!("x={s}").as_bytes())
         .next()
@@ -117,4 +203,39 @@ pub async fn write_json<T: serde::Serialize>(dir: &std::path::Path, value: &T) -
         .await
         .map_err(|e| Error::Internal(format!("cannot write to outbox {}: {e}", dir.display())))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Protection;
+
+    fn of(value: &str) -> Result<Protection, String> {
+        Protection::of(&url::Url::parse(value).map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn credentials_leave_the_machine_only_inside_tls() {
+        assert_eq!(
+            of("smtp://u:p@mail.example.com:587"),
+            Ok(Protection::StartTls)
+        );
+        assert_eq!(of("smtp://mail.example.com"), Ok(Protection::StartTls));
+        assert_eq!(of("smtp://10.0.0.8:25"), Ok(Protection::StartTls));
+        assert_eq!(of("smtps://u:p@mail.example.com"), Ok(Protection::Implicit));
+        // A relay on this machine: nothing crosses a network.
+        assert_eq!(of("smtp://u:p@127.0.0.1:2525"), Ok(Protection::Plain));
+        assert_eq!(of("smtp://localhost:25"), Ok(Protection::Plain));
+        assert_eq!(of("smtp://[::1]:25"), Ok(Protection::Plain));
+        // Asked for in so many words.
+        assert_eq!(
+            of("smtp://127.0.0.1:25?tls=starttls"),
+            Ok(Protection::StartTls)
+        );
+        assert_eq!(
+            of("smtp://relay.lan:25?tls=none&from=a%40b.c"),
+            Ok(Protection::Plain)
+        );
+        assert!(of("smtp://relay.lan?tls=maybe").is_err());
+        assert!(of("smtps://relay.lan?tls=none").is_err());
+    }
 }

@@ -13,6 +13,7 @@ pub mod profile;
 pub mod settings;
 pub mod sms;
 pub mod throttle;
+mod tls;
 pub mod users;
 
 pub use auth::Requester;

@@ -1,10 +1,20 @@
 //! Outgoing text messages through `USERCENTER_SMS` (SPEC §1): a folder where each
-//! message is one JSON file (`phone`, `text`, `code`), or an `http://` webhook that
-//! receives the same JSON in a POST.
+//! message is one JSON file (`phone`, `text`, `code`), or an `http(s)://` webhook that
+//! receives the same JSON in a POST (`https://` verified against the system's
+//! authorities, [`super::tls::Roots`]).
 
 use crate::error::{Error, Result};
+use axum::body::Bytes;
+use axum::http::{Request, Uri, header};
+use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// How long the gateway has to answer.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One message.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -17,28 +27,38 @@ pub struct Sms {
 #[derive(Clone)]
 pub enum SmsSender {
     Folder(PathBuf),
-    Webhook { url: String, http: reqwest::Client },
+    Webhook {
+        url: Uri,
+        http: Box<Client<HttpsConnector<HttpConnector>, Full<Bytes>>>,
+    },
 }
 
 impl SmsSender {
     /// Reads `USERCENTER_SMS`.
     pub fn from_config(value: &str) -> Result<Self, String> {
-        if value.starts_with("https://") {
-            return Err(
-                "USERCENTER_SMS: https:// webhooks are not supported by this build; \
-                 use an http:// webhook (a relay beside the server) or a folder"
-                    .into(),
-            );
-        }
-        if value.starts_with("http://") {
-            url::Url::parse(value).map_err(|e| format!("USERCENTER_SMS is not valid: {e}"))?;
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .map_err(|e| format!("USERCENTER_SMS: {e}"))?;
+        let https = value.starts_with("https://");
+        if https || value.starts_with("http://") {
+            let url: Uri = value
+                .parse()
+                .map_err(|e| format!("USERCENTER_SMS is not valid: {e}"))?;
+            if url.host().is_none() {
+                return Err("USERCENTER_SMS: the webhook URL has no host".into());
+            }
+            let connector = hyper_rustls::HttpsConnectorBuilder::new();
+            let connector = if https {
+                let tls = super::tls::Roots::load("USERCENTER_SMS")?.client_config()?;
+                connector.with_tls_config(tls).https_only()
+            } else {
+                // Plain HTTP; a TLS configuration that trusts nobody stands in.
+                connector
+                    .with_tls_config(super::tls::Roots::none().client_config()?)
+                    .https_or_http()
+            };
+            let http = Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(connector.enable_http1().build());
             return Ok(Self::Webhook {
-                url: value.to_string(),
-                http,
+                url,
+                http: Box::new(http),
             });
         }
         let path = value.strip_prefix("file://").unwrap_or(value);
@@ -49,21 +69,38 @@ impl SmsSender {
         match self {
             Self::Folder(dir) => super::mail::write_json(dir, sms).await,
             Self::Webhook { url, http } => {
-                let res = http
-                    .post(url)
-                    .json(sms)
-                    .send()
-                    .await
-                    .map_err(|e| Error::Internal(format!("the SMS webhook failed: {e}")))?;
-                if res.status().is_success() {
-                    Ok(())
-                } else {
-                    Err(Error::Internal(format!(
-                        "the SMS webhook answered {}",
-                        res.status()
-                    )))
-                }
+                let body = serde_json::to_vec(sms).map_err(|e| Error::Internal(e.to_string()))?;
+                let request = Request::post(url.clone())
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Full::new(Bytes::from(body)))
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                // A redirect is not followed: a gateway that redirects has not taken
+                // the message.
+                let failure =
+                    match tokio::time::timeout(WEBHOOK_TIMEOUT, http.request(request)).await {
+                        Ok(Ok(res)) if res.status().is_success() => return Ok(()),
+                        Ok(Ok(res)) => format!("answered {}", res.status()),
+                        Ok(Err(e)) => format!("failed: {}", with_causes(&e)),
+                        Err(_) => format!("did not answer within {WEBHOOK_TIMEOUT:?}"),
+                    };
+                tracing::error!("the SMS webhook {failure}");
+                Err(Error::Unavailable(
+                    "the SMS gateway did not take the message; try again later".into(),
+                ))
             }
         }
     }
+}
+
+/// An error and the errors that caused it, on one line (the client names only the
+/// request; the refused certificate or connection is further down).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        line.push_str(": ");
+        line.push_str(&c.to_string());
+        cause = c.source();
+    }
+    line
 }

@@ -802,7 +802,7 @@ on_both!(
 
 #[tokio::test]
 async fn reset_mail_goes_through_a_real_smtp_conversation() {
-    let (addr, received) = crate::smtp::capture_one().await;
+    let (addr, received) = crate::smtp::capture(crate::smtp::Mode::Plain);
     let s = TestServer::start_with(Backend::Sqlite, |c| {
         c.mail = format!("smtp://user:pa%40ss@{addr}")
     })

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_usercenter");
 
 /// The binary with a clean environment pointing at `db`.
-fn usercenter(db: &TestDb) -> Command {
+pub(crate) fn usercenter(db: &TestDb) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -22,7 +22,7 @@ fn usercenter(db: &TestDb) -> Command {
     cmd
 }
 
-fn json_of(out: &Output) -> serde_json::Value {
+pub(crate) fn json_of(out: &Output) -> serde_json::Value {
     assert!(
         out.status.success(),
         "command failed: {}",
@@ -33,7 +33,9 @@ fn json_of(out: &Output) -> serde_json::Value {
 
 /// Starts `serve` on a free port (SPEC §1's `:0`) and reads its log until it says
 /// where it listens.
-fn spawn_server(cmd: &mut Command) -> (Child, String, std::sync::mpsc::Receiver<String>) {
+pub(crate) fn spawn_server(
+    cmd: &mut Command,
+) -> (Child, String, std::sync::mpsc::Receiver<String>) {
     let mut child = cmd
         .arg("serve")
         .env("USERCENTER_BIND", ":0")
@@ -400,13 +402,25 @@ fn bad_configuration_stops_the_start_with_one_clear_line() {
             "USERCENTER_REDIS_URL",
         ),
         (
-            vec![("USERCENTER_SMS", "https://sms.example.com/send".into())],
+            // https with no authority to trust: every message would fail later.
+            vec![
+                ("USERCENTER_SMS", "https://sms.example.com/send".into()),
+                ("SSL_CERT_FILE", "/nonexistent/ca.pem".into()),
+            ],
             vec![],
             "USERCENTER_SMS",
         ),
+        (
+            vec![(
+                "USERCENTER_MAIL",
+                "smtp://mail.example.com?tls=maybe".into(),
+            )],
+            vec![],
+            "USERCENTER_MAIL",
+        ),
     ];
     for (env, args, expect) in cases {
-        let out = Command::new(BIN)
+        let mut out = Command::new(BIN)
             .env_clear()
             .env(
                 "USERCENTER_DATABASE_URL",
@@ -416,8 +430,20 @@ fn bad_configuration_stops_the_start_with_one_clear_line() {
             .args(&args)
             .arg("serve")
             .current_dir(dir.path())
-            .output()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        // A server that starts after all would never exit: stop it and fail.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while out.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = out.kill();
+                panic!("{env:?} {args:?}: the server started instead of failing");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = out.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{env:?} {args:?} must fail");
         assert!(

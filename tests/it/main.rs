@@ -13,3 +13,4 @@ mod console;
 mod foundation;
 mod oauth;
 mod smtp;
+mod tls;
