@@ -98,11 +98,41 @@ impl App {
         Ok(secret)
     }
 
-    /// The apps `user` authorized, newest first.
+    /// The apps `user` authorized, newest first: those with a remembered consent, and
+    /// those holding live tokens of the user without one (password, device, SMS, QR
+    /// and card grants), whose grant is then the union of those tokens' scopes.
     pub async fn my_authorizations(&self, user: &User) -> Result<Vec<Authorization>> {
         let now = crate::time::now();
+        let mut grants = self.db.consents_of(user.id).await?;
+        let mut unremembered: Vec<Consent> = Vec::new();
+        for (client_id, scope, created_at) in self.db.live_grants_of(user.id, now).await? {
+            if grants.iter().any(|c| c.client_id == client_id) {
+                continue;
+            }
+            match unremembered.iter_mut().find(|c| c.client_id == client_id) {
+                Some(grant) => {
+                    let mut scopes = scope::parse(&grant.scope);
+                    for s in scope::parse(&scope) {
+                        if !scopes.contains(&s) {
+                            scopes.push(s);
+                        }
+                    }
+                    grant.scope = scopes.join(" ");
+                    grant.created_at = grant.created_at.min(created_at);
+                    grant.updated_at = grant.updated_at.max(created_at);
+                }
+                None => unremembered.push(Consent {
+                    client_id,
+                    scope,
+                    created_at,
+                    updated_at: created_at,
+                }),
+            }
+        }
+        grants.extend(unremembered);
+        grants.sort_by_key(|c| std::cmp::Reverse(c.updated_at));
         let mut out = Vec::new();
-        for consent in self.db.consents_of(user.id).await? {
+        for consent in grants {
             if let Some(client) = self.db.client_by_id(consent.client_id).await? {
                 let tokens = self
                     .db

@@ -85,6 +85,23 @@ impl Db {
         .await?)
     }
 
+    /// The live tokens' apps and scopes of a user (access tokens, and refresh tokens not
+    /// yet rotated): `(client_id, scope, created_at)` per token, oldest first. Grants without the
+    /// consent page (password, device, SMS, QR, card) leave tokens and no consent.
+    pub async fn live_grants_of(&self, user_id: i64, now: i64) -> Result<Vec<(i64, String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT client_id, scope, created_at FROM access_tokens \
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+             UNION ALL SELECT client_id, scope, created_at FROM refresh_tokens \
+             WHERE user_id = $1 AND revoked_at IS NULL AND rotated_at IS NULL AND expires_at > $2 \
+             ORDER BY created_at",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     pub async fn delete_consent(&self, user_id: i64, client_id: i64) -> Result<bool> {
         let done = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
             .bind(user_id)

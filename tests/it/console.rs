@@ -332,6 +332,121 @@ on_both!(my_authorizations_and_tokens, |backend| {
     s.stop().await;
 });
 
+// Grants that skip the consent page (here the password grant) still show as an
+// authorization the person can see and revoke, and seed 000's user details accept
+// the app's id as `pk`.
+on_both!(
+    apps_with_tokens_but_no_consent_are_authorizations,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        s.app()
+            .set_setting("allow_password_grant", "true")
+            .await
+            .unwrap();
+        let app = make_client(
+            &s,
+            &["password", "refresh_token"],
+            &["basic", "email"],
+            false,
+            |_| {},
+        )
+        .await;
+        let stranger = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+        s.register("trusting", "trusting@example.com", PW).await;
+        let (http, csrf) = s.login("trusting", PW).await;
+        let pk = client_pk(&s, &app).await;
+        let stranger_pk = client_pk(&s, &stranger).await;
+        let mut grants = Vec::new();
+        for scope in ["basic", "email"] {
+            let res = token(
+                &s,
+                &app,
+                &[
+                    ("grant_type", "password"),
+                    ("username", "trusting"),
+                    ("password", PW),
+                    ("scope", scope),
+                ],
+            )
+            .await;
+            grants.push(json_of(res).await);
+        }
+        let (first, second) = (&grants[0], &grants[1]);
+        let at = first["access_token"].as_str().unwrap();
+
+        let list = json_of(
+            http.get(s.url("/api/authorizations/"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+        assert_eq!(list[0]["app"]["pk"], pk);
+        let mut scope: Vec<&str> = list[0]["scope"].as_str().unwrap().split(' ').collect();
+        scope.sort_unstable();
+        assert_eq!(scope, ["basic", "email"], "the union of the tokens' scopes");
+        assert_eq!(list[0]["tokens"].as_array().unwrap().len(), 2);
+
+        // Seed 000: `pk` of user details is the app's id; the answer is the same person.
+        let mine = json_of(
+            client()
+                .get(s.url("/api/users/me/"))
+                .bearer_auth(at)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let by_app = client()
+            .get(s.url(&format!("/api/users/{pk}/")))
+            .bearer_auth(at)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(by_app.status(), 200);
+        assert_eq!(json_of(by_app).await, mine);
+        // With the session: an app the person authorized, and one they never did.
+        for (app_pk, status) in [(pk, 200), (stranger_pk, 404)] {
+            let res = http
+                .get(s.url(&format!("/api/users/{app_pk}/")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), status, "app {app_pk}");
+        }
+
+        // Revoking it stops both grants' access and refresh tokens.
+        let res = http
+            .delete(s.url(&format!("/api/authorizations/{pk}/")))
+            .header("X-CSRF-Token", &csrf)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+        assert_eq!(introspect_with(&s, &stranger, at).await["active"], false);
+        let res = token(
+            &s,
+            &app,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", second["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await;
+        assert_eq!(res.status(), 400);
+        let list = json_of(
+            http.get(s.url("/api/authorizations/"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert!(list.as_array().unwrap().is_empty(), "{list}");
+        s.stop().await;
+    }
+);
+
 on_both!(resource_api_gives_what_the_scopes_allow, |backend| {
     let s = TestServer::start(backend).await;
     let app = make_client(
