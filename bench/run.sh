@@ -92,7 +92,7 @@ start_server() {
   # the seed run during the first scenarios and take their cores.
   [ -n "$POSTGRES" ] && psql -h 127.0.0.1 -U postgres -d "${url##*/}" -qc "VACUUM ANALYZE" -c "CHECKPOINT" >&2
   local CLIENT_ID CLIENT_SECRET JWT_ES256_ID JWT_ES256_SECRET JWT_EDDSA_ID JWT_EDDSA_SECRET \
-    JWT_RS256_ID JWT_RS256_SECRET SESSION USER_LOGIN USER_PASSWORD REFRESH_FILE
+    JWT_RS256_ID JWT_RS256_SECRET SESSION USER_LOGIN LOGIN_USERS USER_PASSWORD REFRESH_FILE
   . "$dir/seed.env"
   USERCENTER_DATABASE_URL="$url" USERCENTER_MAIL="$dir/mail" USERCENTER_SMS="$dir/sms" \
     USERCENTER_BIND=127.0.0.1:0 "$BIN" serve 2> "$dir/server.log" &
@@ -123,6 +123,7 @@ start_server() {
   printf -v "${p}SESSION" '%s' "$SESSION"
   printf -v "${p}REFRESH_FILE" '%s' "$REFRESH_FILE"
   printf -v "${p}USER_LOGIN" '%s' "$USER_LOGIN"
+  printf -v "${p}LOGIN_USERS" '%s' "$LOGIN_USERS"
   printf -v "${p}USER_PASSWORD" '%s' "$USER_PASSWORD"
 }
 
@@ -331,7 +332,7 @@ done
 # while_logins PREFIX NAME: (h) on the server of PREFIX.
 while_logins() {
   local p=$1 name=$2 login
-  env USER_LOGIN="$(var "$p" USER_LOGIN)" USER_PASSWORD="$(var "$p" USER_PASSWORD)" "${WRK[@]}" -t1 -c16 -d"$((DURATION + 4))s" -s "$BENCH_LUA/login.lua" "$(var "$p" BASE)" > "$WORK/login.out" 2>&1 &
+  env USER_LOGIN="$(var "$p" USER_LOGIN)" LOGIN_USERS="$(var "$p" LOGIN_USERS)" USER_PASSWORD="$(var "$p" USER_PASSWORD)" "${WRK[@]}" -t1 -c16 -d"$((DURATION + 4))s" -s "$BENCH_LUA/login.lua" "$(var "$p" BASE)" > "$WORK/login.out" 2>&1 &
   login=$!
   sleep 1
   run "$name" "$(var "$p" PID)" "$(var "$p" BASE)" client_credentials.lua 64 AUTH="$(var "$p" AUTH)"

@@ -79,8 +79,7 @@ async fn main() {
     let users = arg("--users", 0);
     bulk_users(&app, users, now).await;
 
-    // A person with a session and a consent, for the authorization-code flow and
-    // the login scenario.
+    // A person with a session and a consent, for the authorization-code flow.
     let user = app
         .create_user(CreateUser {
             email: "bench@example.com".into(),
@@ -100,9 +99,24 @@ async fn main() {
         .save_consent(user.id, client.id, "openid profile email basic", now)
         .await
         .unwrap();
+    // People for the login scenario (h), one per connection and more: each login is
+    // then the only one in flight for its account, and (h) measures hashing rather
+    // than the throttle (five attempts in flight lock an account).
+    const LOGIN_USERS: usize = 32;
+    for i in 0..LOGIN_USERS {
+        app.create_user(CreateUser {
+            email: format!("bench-login-{i}@example.com"),
+            password: "bench password 1".into(),
+            username: Some(format!("bench-login-{i}")),
+            phone: None,
+            is_admin: false,
+        })
+        .await
+        .unwrap();
+    }
     writeln!(
         out,
-        "SESSION={}\nUSER_LOGIN=bench\nUSER_PASSWORD='bench password 1'",
+        "SESSION={}\nUSER_LOGIN=bench-login-\nLOGIN_USERS={LOGIN_USERS}\nUSER_PASSWORD='bench password 1'",
         login.cookie
     )
     .unwrap();
