@@ -43,9 +43,13 @@ impl Mailer {
         }
         let url =
             url::Url::parse(value).map_err(|e| format!("USERCENTER_MAIL is not valid: {e}"))?;
+        // The host as written, without the brackets of an IPv6 address: what lettre
+        // connects to, and the name the certificate must carry.
         let host = url
             .host_str()
-            .ok_or_else(|| "USERCENTER_MAIL: the smtp:// URL has no host".to_string())?;
+            .ok_or_else(|| "USERCENTER_MAIL: the smtp:// URL has no host".to_string())?
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         let protection = Protection::of(&url)?;
         let port = url.port().unwrap_or(match protection {
             Protection::Implicit => 465,
@@ -55,10 +59,7 @@ impl Mailer {
             .port(port)
             .timeout(Some(std::time::Duration::from_secs(15)));
         if protection != Protection::Plain {
-            // The name the certificate must carry: the host as written, without the
-            // brackets of an IPv6 address.
-            let name = host.trim_start_matches('[').trim_end_matches(']');
-            let parameters = tls_parameters(name)?;
+            let parameters = tls_parameters(host)?;
             builder = builder.tls(match protection {
                 Protection::Implicit => Tls::Wrapper(parameters),
                 _ => Tls::Required(parameters),
@@ -149,9 +150,7 @@ fn is_loopback(url: &url::Url) -> bool {
         Some(url::Host::Domain(name)) => {
             name.eq_ignore_ascii_case("localhost")
                 || name
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<std::net::IpAddr>()
+                    .parse::<std::net::Ipv4Addr>()
                     .is_ok_and(|ip| ip.is_loopback())
         }
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -175,11 +174,12 @@ fn tls_parameters(name: &str) -> Result<TlsParameters, String> {
         .map_err(|e| format!("USERCENTER_MAIL: TLS: {e}"))
 }
 
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.to_string())
-        .unwrap_or_default()
+/// A user or password of the URL as it was meant: `%40` is `@`, and `+` stays `+`
+/// (it is not a form).
+pub(super) fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Writes one JSON file per message, atomically (write, then rename), so a reader
@@ -237,5 +237,10 @@ mod tests {
         );
         assert!(of("smtp://relay.lan?tls=maybe").is_err());
         assert!(of("smtps://relay.lan?tls=none").is_err());
+    }
+
+    #[test]
+    fn credentials_are_percent_decoded_not_form_decoded() {
+        assert_eq!(super::percent_decode("pa%40ss+word"), "pa@ss+word");
     }
 }

@@ -835,22 +835,28 @@ on_both!(seed_004_sms_codes_log_in_and_bind_phones, |backend| {
 #[tokio::test]
 async fn sms_go_to_a_webhook_when_configured() {
     use axum::routing::post;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Option<String>, Value)>();
     let hook = axum::Router::new().route(
         "/sms",
-        post(move |axum::Json(body): axum::Json<Value>| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(body);
-                "ok"
-            }
-        }),
+        post(
+            move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
+                let tx = tx.clone();
+                async move {
+                    let auth = headers
+                        .get("authorization")
+                        .map(|v| v.to_str().unwrap().to_string());
+                    let _ = tx.send((auth, body));
+                    "ok"
+                }
+            },
+        ),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hook_addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, hook).await });
     let s = TestServer::start_with(crate::harness::Backend::Sqlite, |c| {
-        c.sms = format!("http://{hook_addr}/sms");
+        // The URL's user part goes as Basic credentials.
+        c.sms = format!("http://gateway:se%40cret@{hook_addr}/sms");
     })
     .await;
     let terminal = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
@@ -863,7 +869,9 @@ async fn sms_go_to_a_webhook_when_configured() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let sms = rx.recv().await.unwrap();
+    let (auth, sms) = rx.recv().await.unwrap();
+    // base64 of "gateway:se@cret"
+    assert_eq!(auth.as_deref(), Some("Basic Z2F0ZXdheTpzZUBjcmV0"));
     assert_eq!(sms["phone"], "+8613800000003");
     assert_eq!(sms["code"].as_str().unwrap().len(), 6);
     assert!(

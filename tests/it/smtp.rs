@@ -25,7 +25,7 @@ pub struct Received {
     pub auth_seen: bool,
     /// AUTH came before the conversation was encrypted.
     pub auth_in_clear: bool,
-    /// The conversation went on inside TLS.
+    /// The conversation went on inside TLS (a line was read after the handshake).
     pub tls: bool,
 }
 
@@ -74,15 +74,14 @@ fn converse<S: Read + Write>(
         out.write_all(b"220 test ESMTP\r\n").ok()?;
         out.flush().ok()?;
     }
-    // Inside TLS from here (for `smtps`, the greeting above completed the handshake).
-    got.tls |= secure;
     let mut in_data = false;
     let mut line = String::new();
     loop {
         line.clear();
         match reader.read_line(&mut line) {
             Ok(0) | Err(_) => return None,
-            Ok(_) => {}
+            // A line read inside TLS: the handshake went through.
+            Ok(_) => got.tls |= secure,
         }
         let line = line.trim_end_matches(['\r', '\n']);
         if in_data {
@@ -104,7 +103,6 @@ fn converse<S: Read + Write>(
             }
         } else if upper.starts_with("STARTTLS") && offer_starttls {
             reader.get_mut().write_all(b"220 go ahead\r\n").ok()?;
-            got.tls = true;
             return Some(reader.into_inner());
         } else if upper.starts_with("AUTH") {
             got.auth_seen = true;

@@ -284,6 +284,21 @@ async fn mail_goes_over_starttls_and_never_in_the_clear_when_tls_is_required() {
     .await;
     assert!(!got.auth_seen, "no AUTH in the clear");
     assert!(got.data.is_empty() && got.rcpt.is_empty());
+
+    // Nor does a server whose certificate an authority the server does not trust
+    // issued: the handshake fails before anything is said inside it.
+    let stranger = TestCa::new(db.dir.path(), "stranger");
+    let (addr, received) = capture(Mode::StartTls(stranger.server.clone()));
+    let got = reset_mail(
+        &db,
+        "mona@example.com",
+        &format!("smtp://user:pa%40ss@{addr}?tls=starttls"),
+        &ca,
+        received,
+    )
+    .await;
+    assert!(!got.tls && !got.auth_seen, "refused in the handshake");
+    assert!(got.data.is_empty() && got.rcpt.is_empty());
     db.drop_database().await;
 }
 
