@@ -13,6 +13,9 @@ pub struct Authorization {
     pub client: Client,
     pub consent: Consent,
     pub tokens: Vec<AccessToken>,
+    /// The grant is a remembered consent; else it stands for live tokens that a grant
+    /// without the consent page gave.
+    pub remembered: bool,
 }
 
 impl App {
@@ -103,7 +106,7 @@ impl App {
     /// and card grants), whose grant is then the union of those tokens' scopes.
     pub async fn my_authorizations(&self, user: &User) -> Result<Vec<Authorization>> {
         let now = crate::time::now();
-        let mut grants = self.db.consents_of(user.id).await?;
+        let grants = self.db.consents_of(user.id).await?;
         let mut unremembered: Vec<Consent> = Vec::new();
         for (client_id, scope, created_at) in self.db.live_grants_of(user.id, now).await? {
             if grants.iter().any(|c| c.client_id == client_id) {
@@ -129,10 +132,11 @@ impl App {
                 }),
             }
         }
-        grants.extend(unremembered);
-        grants.sort_by_key(|c| std::cmp::Reverse(c.updated_at));
+        let mut grants: Vec<(Consent, bool)> = grants.into_iter().map(|c| (c, true)).collect();
+        grants.extend(unremembered.into_iter().map(|c| (c, false)));
+        grants.sort_by_key(|(c, _)| std::cmp::Reverse(c.updated_at));
         let mut out = Vec::new();
-        for consent in grants {
+        for (consent, remembered) in grants {
             if let Some(client) = self.db.client_by_id(consent.client_id).await? {
                 let tokens = self
                     .db
@@ -142,6 +146,7 @@ impl App {
                     client,
                     consent,
                     tokens,
+                    remembered,
                 });
             }
         }
@@ -179,15 +184,25 @@ impl App {
             ));
         }
         let now = crate::time::now();
-        self.db
-            .save_consent(user.id, pk, &wanted.join(" "), now)
-            .await?;
+        // A consent is remembered only where the person gave one on the consent page.
+        if current.remembered {
+            self.db
+                .save_consent(user.id, pk, &wanted.join(" "), now)
+                .await?;
+        }
         for t in &current.tokens {
             if !scope::covers(&wanted, &scope::parse(&t.scope)) {
                 match &t.family_id {
                     Some(f) => self.db.revoke_family(f, now).await?,
                     None => self.db.revoke_access_token(t.id, now).await?,
                 }
+            }
+        }
+        // Refresh tokens whose access tokens have expired would otherwise mint the
+        // wider scope again.
+        for (family, granted) in self.db.live_refresh_tokens_of(user.id, pk, now).await? {
+            if !scope::covers(&wanted, &scope::parse(&granted)) {
+                self.db.revoke_family(&family, now).await?;
             }
         }
         self.db
@@ -200,7 +215,19 @@ impl App {
                 now,
             )
             .await?;
-        self.my_authorization(user, pk).await
+        match self.my_authorization(user, pk).await {
+            // A grant without consent whose every token carried more is gone now.
+            Err(Error::NotFound) => Ok(Authorization {
+                consent: Consent {
+                    scope: wanted.join(" "),
+                    updated_at: now,
+                    ..current.consent
+                },
+                tokens: Vec::new(),
+                ..current
+            }),
+            other => other,
+        }
     }
 
     /// Revokes app `pk`: the consent goes and every token of it stops working.

@@ -102,6 +102,25 @@ impl Db {
         .await?)
     }
 
+    /// The live refresh tokens of a user for an app (not revoked, not yet rotated, not
+    /// expired): `(family_id, scope)`.
+    pub async fn live_refresh_tokens_of(
+        &self,
+        user_id: i64,
+        client_id: i64,
+        now: i64,
+    ) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT family_id, scope FROM refresh_tokens WHERE user_id = $1 AND client_id = $2 \
+             AND revoked_at IS NULL AND rotated_at IS NULL AND expires_at > $3",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     pub async fn delete_consent(&self, user_id: i64, client_id: i64) -> Result<bool> {
         let done = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
             .bind(user_id)

@@ -333,8 +333,8 @@ on_both!(my_authorizations_and_tokens, |backend| {
 });
 
 // Grants that skip the consent page (here the password grant) still show as an
-// authorization the person can see and revoke, and seed 000's user details accept
-// the app's id as `pk`.
+// authorization the person can see, narrow and revoke, also once only refresh tokens
+// are left; seed 000's user details accept the app's id as `pk`.
 on_both!(
     apps_with_tokens_but_no_consent_are_authorizations,
     |backend| {
@@ -343,24 +343,26 @@ on_both!(
             .set_setting("allow_password_grant", "true")
             .await
             .unwrap();
-        let app = make_client(
-            &s,
-            &["password", "refresh_token"],
-            &["basic", "email"],
-            false,
-            |_| {},
-        )
-        .await;
+        let password_app = || {
+            make_client(
+                &s,
+                &["password", "refresh_token"],
+                &["basic", "email"],
+                false,
+                |_| {},
+            )
+        };
+        let (app, other) = (password_app().await, password_app().await);
         let stranger = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
-        s.register("trusting", "trusting@example.com", PW).await;
+        let me = s.register("trusting", "trusting@example.com", PW).await;
         let (http, csrf) = s.login("trusting", PW).await;
-        let pk = client_pk(&s, &app).await;
+        let (pk, other_pk) = (client_pk(&s, &app).await, client_pk(&s, &other).await);
         let stranger_pk = client_pk(&s, &stranger).await;
         let mut grants = Vec::new();
-        for scope in ["basic", "email"] {
+        for (by, scope) in [(&app, "basic"), (&app, "email"), (&other, "basic")] {
             let res = token(
                 &s,
-                &app,
+                by,
                 &[
                     ("grant_type", "password"),
                     ("username", "trusting"),
@@ -371,43 +373,57 @@ on_both!(
             .await;
             grants.push(json_of(res).await);
         }
-        let (first, second) = (&grants[0], &grants[1]);
-        let at = first["access_token"].as_str().unwrap();
+        let at = grants[0]["access_token"].as_str().unwrap();
+        let refresh = |i: usize| grants[i]["refresh_token"].as_str().unwrap().to_string();
+        let listed = || async {
+            json_of(
+                http.get(s.url("/api/authorizations/"))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        };
+        let sorted = |scope: &Value| {
+            let mut v: Vec<String> = scope
+                .as_str()
+                .unwrap()
+                .split(' ')
+                .map(String::from)
+                .collect();
+            v.sort_unstable();
+            v
+        };
 
-        let list = json_of(
-            http.get(s.url("/api/authorizations/"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
-        assert_eq!(list[0]["app"]["pk"], pk);
-        let mut scope: Vec<&str> = list[0]["scope"].as_str().unwrap().split(' ').collect();
-        scope.sort_unstable();
-        assert_eq!(scope, ["basic", "email"], "the union of the tokens' scopes");
-        assert_eq!(list[0]["tokens"].as_array().unwrap().len(), 2);
+        let list = listed().await;
+        assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+        let of_app = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["app"]["pk"] == pk)
+            .unwrap();
+        assert_eq!(sorted(&of_app["scope"]), ["basic", "email"], "the union");
+        assert_eq!(of_app["tokens"].as_array().unwrap().len(), 2);
 
-        // Seed 000: `pk` of user details is the app's id; the answer is the same person.
-        let mine = json_of(
+        // Seed 000: `pk` of user details is the app's id; the answer is the same
+        // person. A token names only its own app; the session any app authorized.
+        let as_token = |pk: i64| {
             client()
-                .get(s.url("/api/users/me/"))
+                .get(s.url(&format!("/api/users/{pk}/")))
                 .bearer_auth(at)
                 .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        let by_app = client()
-            .get(s.url(&format!("/api/users/{pk}/")))
-            .bearer_auth(at)
-            .send()
-            .await
-            .unwrap();
+        };
+        let mine = json_of(as_token(me).await.unwrap()).await;
+        let by_app = as_token(pk).await.unwrap();
         assert_eq!(by_app.status(), 200);
         assert_eq!(json_of(by_app).await, mine);
-        // With the session: an app the person authorized, and one they never did.
-        for (app_pk, status) in [(pk, 200), (stranger_pk, 404)] {
+        assert_eq!(
+            as_token(other_pk).await.unwrap().status(),
+            404,
+            "another app"
+        );
+        for (app_pk, status) in [(other_pk, 200), (stranger_pk, 404)] {
             let res = http
                 .get(s.url(&format!("/api/users/{app_pk}/")))
                 .send()
@@ -416,7 +432,56 @@ on_both!(
             assert_eq!(res.status(), status, "app {app_pk}");
         }
 
-        // Revoking it stops both grants' access and refresh tokens.
+        // An hour on, only the refresh tokens are live: the app is still listed.
+        sqlx::query("UPDATE access_tokens SET expires_at = 1 WHERE client_id = $1")
+            .bind(pk)
+            .execute(s.app().db.pool())
+            .await
+            .unwrap();
+        let list = listed().await;
+        let of_app = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["app"]["pk"] == pk)
+            .unwrap();
+        assert_eq!(sorted(&of_app["scope"]), ["basic", "email"]);
+        assert!(of_app["tokens"].as_array().unwrap().is_empty());
+
+        // Narrowing stops the refresh tokens that carry more, and remembers no
+        // consent the person never gave.
+        let res = http
+            .put(s.url(&format!("/api/authorizations/{pk}/")))
+            .header("X-CSRF-Token", &csrf)
+            .json(&json!({"scope": "basic"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let server = &s;
+        let refreshed = |i: usize| {
+            let rt = refresh(i);
+            let by = if i == 2 { &other } else { &app };
+            async move {
+                token(
+                    server,
+                    by,
+                    &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+                )
+                .await
+            }
+        };
+        assert_eq!(
+            refreshed(1).await.status(),
+            400,
+            "email is no longer granted"
+        );
+        let kept = refreshed(0).await;
+        assert_eq!(kept.status(), 200);
+        let kept = json_of(kept).await;
+        assert!(s.app().db.consents_of(me).await.unwrap().is_empty());
+
+        // Revoking it stops its access and refresh tokens, and only its.
         let res = http
             .delete(s.url(&format!("/api/authorizations/{pk}/")))
             .header("X-CSRF-Token", &csrf)
@@ -424,25 +489,29 @@ on_both!(
             .await
             .unwrap();
         assert_eq!(res.status(), 204);
-        assert_eq!(introspect_with(&s, &stranger, at).await["active"], false);
+        let kept_at = kept["access_token"].as_str().unwrap();
+        assert_eq!(
+            introspect_with(&s, &stranger, kept_at).await["active"],
+            false
+        );
         let res = token(
             &s,
             &app,
             &[
                 ("grant_type", "refresh_token"),
-                ("refresh_token", second["refresh_token"].as_str().unwrap()),
+                ("refresh_token", kept["refresh_token"].as_str().unwrap()),
             ],
         )
         .await;
         assert_eq!(res.status(), 400);
-        let list = json_of(
-            http.get(s.url("/api/authorizations/"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        assert!(list.as_array().unwrap().is_empty(), "{list}");
+        let list = listed().await;
+        assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+        assert_eq!(list[0]["app"]["pk"], other_pk);
+        assert_eq!(
+            refreshed(2).await.status(),
+            200,
+            "the other app keeps its grant"
+        );
         s.stop().await;
     }
 );

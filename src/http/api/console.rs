@@ -367,7 +367,8 @@ pub async fn me(
 }
 
 /// `GET /api/users/{pk}/`: only the authorized user, named by their id, `me`, or (seed
-/// 000) the id of an app they authorized; anything else is 404.
+/// 000) an app's id: with a token, its own app; with the session, an app the person
+/// authorized. Anything else is 404.
 #[utoipa::path(get, path = "/api/users/{pk}/", tag = "users", summary = "User details (only the authorized user)", params(("pk" = String, Path, description = "the user's id, me, or the id of an app the user authorized (seed 000)"), ("format" = Option<String>, Query, description = "json (default) or html")), responses((status = 200, description = "user details by scope"), (status = 404, description = "another user")))]
 pub async fn user(
     State(state): State<SharedState>,
@@ -378,12 +379,15 @@ pub async fn user(
 ) -> Result<Response> {
     if pk != "me" && pk.parse::<i64>().ok() != Some(c.user.id) {
         // Seed 000 calls `pk` the app's id here: the answer is still only the
-        // authorized user, so an app the caller authorized (or the token's own app)
-        // names them too.
+        // authorized user. A token names its own app (and learns nothing of the
+        // person's other apps); the person's session, any app they authorized.
         let app = pk.parse::<i64>().map_err(|_| Error::NotFound)?;
-        let own_app = c.token.as_ref().is_some_and(|t| t.client.id == app);
-        if !own_app {
-            state.app.my_authorization(&c.user, app).await?;
+        match &c.token {
+            Some(t) if t.client.id != app => return Err(Error::NotFound),
+            Some(_) => {}
+            None => {
+                state.app.my_authorization(&c.user, app).await?;
+            }
         }
     }
     let body = user_details(&state, &c).await?;
