@@ -810,32 +810,36 @@ impl Db {
     /// as long as it took (2 M rows: over 2 s, during which every token request
     /// waited), and chunks written beside the writer on another connection starved
     /// it (its busy handler kept missing the gaps: p99 1.2 s).
+    ///
+    /// Device codes stay a day past their expiry, so that a device still polling is
+    /// told `expired_token` (RFC 8628 §3.5) rather than that its code is unknown.
     pub async fn purge_expired(&self, now: i64) -> Result<u64> {
-        static PURGES: LazyLock<Vec<String>> = LazyLock::new(|| {
+        static PURGES: LazyLock<Vec<(String, i64)>> = LazyLock::new(|| {
             [
-                ("authorization_codes", "code_hash"),
-                ("access_tokens", "id"),
-                ("refresh_tokens", "id"),
-                ("sessions", "id_hash"),
-                ("password_resets", "token_hash"),
-                ("qr_sessions", "session"),
-                ("sms_codes", "id"),
-                ("device_codes", "device_code_hash"),
-                ("login_qr", "id_hash"),
+                ("authorization_codes", "code_hash", 0),
+                ("access_tokens", "id", 0),
+                ("refresh_tokens", "id", 0),
+                ("sessions", "id_hash", 0),
+                ("password_resets", "token_hash", 0),
+                ("qr_sessions", "session", 0),
+                ("sms_codes", "id", 0),
+                ("device_codes", "device_code_hash", 86_400),
+                ("login_qr", "id_hash", 0),
             ]
             .iter()
-            .map(|(table, key)| {
-                format!(
+            .map(|(table, key, kept)| {
+                let sql = format!(
                     "DELETE FROM {table} WHERE {key} IN \
                      (SELECT {key} FROM {table} WHERE expires_at < $1 LIMIT {PURGE_CHUNK})"
-                )
+                );
+                (sql, *kept)
             })
             .collect()
         });
         let mut removed = 0;
-        for sql in PURGES.iter() {
+        for (sql, kept) in PURGES.iter() {
             loop {
-                let n = self.write(sql, vec![now.into()]).await?;
+                let n = self.write(sql, vec![(now - kept).into()]).await?;
                 let n = u64::try_from(n).unwrap_or_default();
                 removed += n;
                 if n < PURGE_CHUNK {

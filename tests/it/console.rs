@@ -235,6 +235,10 @@ on_both!(my_authorizations_and_tokens, |backend| {
     );
     let tokens = json_of(http.get(s.url("/api/tokens/")).send().await.unwrap()).await;
     assert_eq!(tokens[0]["app"]["id"], pk);
+    assert_eq!(
+        tokens[0]["app"]["pk"], pk,
+        "seed 000 names an app by its pk"
+    );
     assert!(tokens[0]["expires_at"].as_i64().unwrap() > tokens[0]["created_at"].as_i64().unwrap());
     assert_eq!(
         nosy.get(s.url(&format!("/api/authorizations/{pk}/")))

@@ -2835,10 +2835,19 @@ on_both!(device_authorization_grant, |backend| {
         "access_denied"
     );
     let late = start().await;
-    sqlx::query("UPDATE device_codes SET expires_at = 0 WHERE state = 'pending'")
+    let now = usercenter::time::now();
+    sqlx::query("UPDATE device_codes SET expires_at = $1 WHERE state = 'pending'")
+        .bind(now - 60)
         .execute(s.app().db.pool())
         .await
         .unwrap();
+    assert_eq!(
+        poll(late["device_code"].as_str().unwrap()).await.1["error"],
+        "expired_token"
+    );
+    // The background purge keeps an expired device code a day, so a device still
+    // polling keeps hearing that it expired.
+    s.app().db.purge_expired(now).await.unwrap();
     assert_eq!(
         poll(late["device_code"].as_str().unwrap()).await.1["error"],
         "expired_token"

@@ -64,7 +64,7 @@ impl AppBody {
 fn token_json(t: &AccessToken, app_name: &str) -> Value {
     json!({
         "id": t.id,
-        "app": {"id": t.client_id, "name": app_name},
+        "app": {"id": t.client_id, "pk": t.client_id, "name": app_name},
         "scope": t.scope,
         "created_at": t.created_at,
         "expires_at": t.expires_at,
