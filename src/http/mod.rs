@@ -29,6 +29,10 @@ pub fn router(state: SharedState) -> Router {
     use axum::routing::{get, post};
     let (api, openapi) = api::routes::router().split_for_parts();
     let openapi = Arc::new(openapi);
+    let api = api.layer(middleware::from_fn_with_state(
+        state.clone(),
+        api::format::errors_as_pages,
+    ));
     Router::new()
         .merge(api)
         .route(

@@ -197,7 +197,7 @@ async fn repeated_failures_are_throttled_per_account() {
 }
 
 // SPEC §3: every pinned JSON route answers `?format=html` with the same data as a
-// page; without it, JSON.
+// page, errors included; without it, JSON.
 #[tokio::test]
 async fn the_auth_and_account_routes_render_as_pages_on_request() {
     let s = TestServer::start(Backend::Sqlite).await;
@@ -261,6 +261,33 @@ async fn the_auth_and_account_routes_render_as_pages_on_request() {
     assert!(html.contains("accepted"), "{html}");
     let res = http.get(s.url("/api/account")).send().await.unwrap();
     assert_eq!(body(res).await["username"], "paged");
+
+    // Errors too, with their status and headers; a format it does not know is 400.
+    let html = page(
+        http.post(s.url("/api/auth/login?format=html"))
+            .json(&json!({"login": "paged", "password": "wrong"}))
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+    assert!(html.contains("invalid_credentials"), "{html}");
+    let res = client()
+        .get(s.url("/api/user?format=html"))
+        .bearer_auth("garbage")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().contains_key("www-authenticate"));
+    assert!(page(res, 401).await.contains("invalid_token"));
+    let res = http
+        .get(s.url("/api/account?format=xml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(body(res).await["fields"]["format"], "must be json or html");
     s.stop().await;
 }
 

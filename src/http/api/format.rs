@@ -1,12 +1,16 @@
 //! `?format=json|html` (seed 000): the same data as JSON, or as a readable page.
 
+use crate::error::Error;
+use crate::http::SharedState;
 use crate::http::ctx::Ctx;
 use crate::http::i18n::Lang;
 use crate::http::pages::render;
 use crate::service::auth::html_escape;
 use askama::Template;
 use axum::Json;
-use axum::http::StatusCode;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -68,7 +72,7 @@ pub fn respond(
     if format.format.as_deref() == Some("html") {
         let body = match serde_json::to_value(&value) {
             Ok(v) => to_html(&v),
-            Err(e) => return crate::error::Error::Internal(e.to_string()).into_response(),
+            Err(e) => return Error::Internal(e.to_string()).into_response(),
         };
         let page = DataPage {
             lang: ctx.lang,
@@ -79,6 +83,61 @@ pub fn respond(
         return render(ctx, status, &page);
     }
     ctx.finish((status, Json(value)).into_response())
+}
+
+/// Middleware of the JSON API: `format` is `json` or `html` (seed 000), anything else
+/// is refused with 400; with `html`, an error is shown as a page too, with its status
+/// and its `WWW-Authenticate` and `Retry-After` (the handlers render their own
+/// answers, [`respond`]). Without `format=html` nothing is read or rendered here.
+pub async fn errors_as_pages(
+    State(state): State<SharedState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let asked = req.uri().query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "format")
+            .map(|(_, v)| v.into_owned())
+    });
+    match asked.as_deref() {
+        None | Some("json") => return next.run(req).await,
+        Some("html") => {}
+        Some(_) => return Error::field("format", "must be json or html").into_response(),
+    }
+    let path = req.uri().path().to_string();
+    let (mut parts, body) = req.into_parts();
+    let ctx = match Ctx::from_request_parts(&mut parts, &state).await {
+        Ok(ctx) => ctx,
+        Err(e) => return e.into_response(),
+    };
+    let response = next.run(Request::from_parts(parts, body)).await;
+    let is_json_error = (response.status().is_client_error()
+        || response.status().is_server_error())
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !is_json_error {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return Error::Internal("an error answer could not be read".into()).into_response();
+    };
+    let Ok(value) = serde_json::from_slice::<Value>(&bytes) else {
+        return Response::from_parts(parts, bytes.into());
+    };
+    let title = value["error"].as_str().unwrap_or("error").to_string();
+    let html = Format {
+        format: Some("html".into()),
+    };
+    let mut page = respond(&ctx, &html, parts.status, &title, &path, value);
+    for name in [header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
+        if let Some(v) = parts.headers.get(&name) {
+            page.headers_mut().insert(name, v.clone());
+        }
+    }
+    page
 }
 
 #[cfg(test)]
