@@ -113,16 +113,11 @@ impl App {
                 continue;
             }
             match unremembered.iter_mut().find(|c| c.client_id == client_id) {
+                // Oldest first: the first token dates the grant, the latest updates
+                // it, and `parse` drops the scopes already held.
                 Some(grant) => {
-                    let mut scopes = scope::parse(&grant.scope);
-                    for s in scope::parse(&scope) {
-                        if !scopes.contains(&s) {
-                            scopes.push(s);
-                        }
-                    }
-                    grant.scope = scopes.join(" ");
-                    grant.created_at = grant.created_at.min(created_at);
-                    grant.updated_at = grant.updated_at.max(created_at);
+                    grant.scope = scope::parse(&format!("{} {scope}", grant.scope)).join(" ");
+                    grant.updated_at = created_at;
                 }
                 None => unremembered.push(Consent {
                     client_id,

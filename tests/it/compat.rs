@@ -836,21 +836,27 @@ on_both!(seed_004_sms_codes_log_in_and_bind_phones, |backend| {
 async fn sms_go_to_a_webhook_when_configured() {
     use axum::routing::post;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Option<String>, Value)>();
-    let hook = axum::Router::new().route(
-        "/sms",
-        post(
-            move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
-                let tx = tx.clone();
-                async move {
-                    let auth = headers
-                        .get("authorization")
-                        .map(|v| v.to_str().unwrap().to_string());
-                    let _ = tx.send((auth, body));
-                    "ok"
-                }
-            },
-        ),
-    );
+    let hook = axum::Router::new()
+        // A gateway that redirects has not taken the message: not followed.
+        .route(
+            "/moved",
+            post(|| async { axum::response::Redirect::temporary("/sms") }),
+        )
+        .route(
+            "/sms",
+            post(
+                move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
+                    let tx = tx.clone();
+                    async move {
+                        let auth = headers
+                            .get("authorization")
+                            .map(|v| v.to_str().unwrap().to_string());
+                        let _ = tx.send((auth, body));
+                        "ok"
+                    }
+                },
+            ),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hook_addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, hook).await });
@@ -878,6 +884,23 @@ async fn sms_go_to_a_webhook_when_configured() {
         !s.db.dir.path().join("outbox/sms").exists(),
         "not in the folder"
     );
+    s.stop().await;
+
+    let s = TestServer::start_with(crate::harness::Backend::Sqlite, |c| {
+        c.sms = format!("http://{hook_addr}/moved");
+    })
+    .await;
+    let terminal = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+    let (_, body) = v2_token(&s, &terminal, &[("grant_type", "client_credentials")]).await;
+    let res = client()
+        .post(s.url("/oauth/v2/code"))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .form(&[("phone", "+8613800000004")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503, "a redirect is not a delivery");
+    assert!(rx.try_recv().is_err(), "the redirect was not followed");
     s.stop().await;
 }
 
