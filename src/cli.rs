@@ -199,6 +199,9 @@ pub struct ClientCreateArgs {
     /// Tokens this client may obtain per day.
     #[arg(long = "daily-quota")]
     daily_quota: Option<i64>,
+    /// SMS codes this client may have sent per minute (default 60).
+    #[arg(long = "sms-per-minute")]
+    sms_per_minute: Option<i64>,
 }
 
 /// Why a command failed.
@@ -236,15 +239,15 @@ async fn dispatch(app: &App, command: Command) -> Result<Value, CliError> {
                     email,
                     password,
                     username,
-                    phone: phone.clone(),
+                    phone,
                     is_admin: admin,
                 })
                 .await?;
             // A phone an admin gives counts as proven: the account may log in by SMS
             // with it (docs/sms.md), as people imported from the seeds' platforms do.
-            if let Some(phone) = &phone {
+            if let Some(phone) = user.phone.clone() {
                 app.db
-                    .take_phone(user.id, phone, crate::time::now())
+                    .take_phone(user.id, &phone, crate::time::now())
                     .await?;
                 user.phone_verified = true;
             }
@@ -280,6 +283,7 @@ async fn dispatch(app: &App, command: Command) -> Result<Value, CliError> {
                     access_ttl: a.access_ttl,
                     refresh_ttl: a.refresh_ttl,
                     daily_quota: a.daily_quota,
+                    sms_per_minute: a.sms_per_minute,
                 })
                 .await?;
             Ok(client_json(

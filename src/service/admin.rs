@@ -120,8 +120,7 @@ impl App {
         if login.is_empty() {
             return Err(Error::field("user", "is required"));
         }
-        self.db
-            .user_by_login(login)
+        self.user_by_login(login)
             .await?
             .ok_or_else(|| rejected("unknown_user", "no user has this username, e-mail or phone"))
     }
@@ -543,6 +542,7 @@ mod tests {
             access_ttl: None,
             refresh_ttl: None,
             daily_quota: None,
+            sms_per_minute: None,
             disabled: false,
             created_at: 0,
             updated_at: 0,

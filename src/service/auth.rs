@@ -175,7 +175,20 @@ impl App {
         who: &Requester,
     ) -> Result<User> {
         let login = login.trim();
-        let account_key = format!("account:{}", login.to_lowercase());
+        let user = if login.is_empty() {
+            None
+        } else {
+            self.user_by_login(login).await?
+        };
+        // One counter per account, whichever of its names (or spellings of its
+        // phone) is typed; an unknown login gets its own, so both answer alike.
+        let account_key = match &user {
+            Some(u) => format!("account:#{}", u.id),
+            None => format!(
+                "account:{}",
+                super::users::canonical_phone(login).unwrap_or_else(|| login.to_lowercase())
+            ),
+        };
         let ip_key = format!("ip:{}", who.ip);
         let rules = [
             (account_key.as_str(), ACCOUNT_LIMIT),
@@ -188,11 +201,6 @@ impl App {
                 "too many failed attempts; try again in {wait} seconds"
             )));
         }
-        let user = if login.is_empty() {
-            None
-        } else {
-            self.db.user_by_login(login).await?
-        };
         let ok = self
             .passwords
             .verify(

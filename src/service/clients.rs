@@ -27,6 +27,8 @@ pub struct CreateClient {
     pub access_ttl: Option<i64>,
     pub refresh_ttl: Option<i64>,
     pub daily_quota: Option<i64>,
+    /// SMS codes per minute (SPEC §4: 60 when `None`); operators only.
+    pub sms_per_minute: Option<i64>,
 }
 
 /// A new app and its secret, which is shown this once and stored only hashed.
@@ -172,6 +174,7 @@ impl App {
             access_ttl: positive("access_ttl", input.access_ttl)?,
             refresh_ttl: positive("refresh_ttl", input.refresh_ttl)?,
             daily_quota: positive("daily_quota", input.daily_quota)?,
+            sms_per_minute: positive("sms_per_minute", input.sms_per_minute)?,
         })
     }
 

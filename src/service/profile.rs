@@ -101,12 +101,7 @@ impl App {
         {
             return Err(Error::field("id_card", "must be letters and digits only"));
         }
-        let phone = clean(input.phone, "phone", 20)?;
-        if let Some(p) = &phone
-            && !super::users::valid_phone(p)
-        {
-            return Err(Error::field("phone", "is not a valid phone number"));
-        }
+        let phone = super::users::phone_field(clean(input.phone, "phone", 32)?)?;
         let real_name = clean(input.real_name, "real_name", 64)?;
         let profile = Profile {
             nickname: clean(input.nickname, "nickname", 64)?,

@@ -28,23 +28,69 @@ pub fn valid_email(email: &str) -> bool {
         && email.len() <= 254
 }
 
-/// Usernames: 2–64 letters, digits, `.`, `_` or `-`, not all digits (so a username
-/// can never be mistaken for a phone number at login).
+/// Usernames: 2–64 letters, digits, `.`, `_` or `-`, never a spelling of a phone
+/// number (so a username can never be mistaken for a phone number at login).
 pub fn valid_username(name: &str) -> bool {
     (2..=64).contains(&name.chars().count())
         && name
             .chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
         && !name.chars().all(|c| c.is_ascii_digit())
+        && canonical_phone(name).is_none()
 }
 
-/// Phone numbers: digits with an optional leading `+`, 5–20 characters.
-pub fn valid_phone(phone: &str) -> bool {
-    let digits = phone.strip_prefix('+').unwrap_or(phone);
-    (5..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+/// The one spelling of a phone number, so that the accounts, the logins and the
+/// limits on SMS sends see one phone however it is typed (docs/phones.md):
+/// spaces, `-` and parentheses are dropped, a leading `00` is read as `+`, and a
+/// Chinese mobile number given with its country code (`+86`, `0086`, or `86`
+/// before the 11 digits) keeps only its national form, as the seeds' clients send
+/// and show it. `None` unless what is left is 5–20 digits with an optional
+/// leading `+`.
+pub fn canonical_phone(input: &str) -> Option<String> {
+    let compact: String = input
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+        .collect();
+    let (international, digits) = match compact.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => match compact.strip_prefix("00") {
+            Some(rest) => (true, rest),
+            None => (false, compact.as_str()),
+        },
+    };
+    if !(5..=20).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mobile = digits
+        .strip_prefix("86")
+        .filter(|n| n.len() == 11 && n.starts_with('1'));
+    Some(match mobile {
+        Some(national) => national.to_string(),
+        None if international => format!("+{digits}"),
+        None => digits.to_string(),
+    })
+}
+
+/// [`canonical_phone`] of an optional field, or the field error `phone`.
+pub fn phone_field(input: Option<String>) -> Result<Option<String>> {
+    match input.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(p) => canonical_phone(p)
+            .map(Some)
+            .ok_or_else(|| Error::field("phone", "is not a valid phone number")),
+    }
 }
 
 impl App {
+    /// The user whose username, e-mail or phone (in any spelling) is `login`.
+    pub async fn user_by_login(&self, login: &str) -> Result<Option<User>> {
+        let phone = canonical_phone(login);
+        self.db
+            .user_by_login(login, phone.as_deref().unwrap_or(login))
+            .await
+    }
+
     pub async fn create_user(&self, input: CreateUser) -> Result<User> {
         let email = input.email.trim().to_lowercase();
         if !valid_email(&email) {
@@ -56,11 +102,7 @@ impl App {
                 "must be at least 8 characters long",
             ));
         }
-        if let Some(phone) = &input.phone
-            && !valid_phone(phone)
-        {
-            return Err(Error::field("phone", "is not a valid phone number"));
-        }
+        let phone = phone_field(input.phone)?;
         let username = match input.username {
             Some(name) if valid_username(&name) => name,
             Some(_) => {
@@ -81,7 +123,7 @@ impl App {
                 &NewUser {
                     username,
                     email: Some(email),
-                    phone: input.phone,
+                    phone,
                     password_hash: Some(password_hash),
                     is_admin: input.is_admin,
                 },
@@ -128,7 +170,32 @@ mod tests {
         assert!(!valid_email("a@b") && !valid_email("@b.cn") && !valid_email("a b@c.cn"));
         assert!(valid_username("zhang.san") && valid_username("张三"));
         assert!(!valid_username("13200000720") && !valid_username("a") && !valid_username("a b"));
-        assert!(valid_phone("13212345720") && valid_phone("+8613212345720"));
-        assert!(!valid_phone("12ab5") && !valid_phone("123"));
+        assert!(!valid_username("132-0000-0720") && !valid_username("00-852-1234"));
+        let phone = |s: &str| canonical_phone(s);
+        for same in [
+            "13212345720",
+            "+8613212345720",
+            "+86 132 1234 5720",
+            "0086-132-1234-5720",
+            "8613212345720",
+            " (+86) 132-1234-5720 ",
+        ] {
+            assert_eq!(phone(same).as_deref(), Some("13212345720"), "{same}");
+        }
+        // Other countries, and Chinese numbers that are not mobiles, keep their code.
+        assert_eq!(phone("00852 1234 5678").as_deref(), Some("+85212345678"));
+        assert_eq!(phone("+86 10 1234 5678").as_deref(), Some("+861012345678"));
+        assert_eq!(phone("010-12345678").as_deref(), Some("01012345678"));
+        for bad in [
+            "12ab5",
+            "123",
+            "+",
+            "00",
+            "1.3212345720",
+            "+8613212345720123456789",
+            "１３２",
+        ] {
+            assert_eq!(phone(bad), None, "{bad}");
+        }
     }
 }

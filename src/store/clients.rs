@@ -29,6 +29,8 @@ pub struct Client {
     pub access_ttl: Option<i64>,
     pub refresh_ttl: Option<i64>,
     pub daily_quota: Option<i64>,
+    /// SMS codes the client may have sent per minute; `None` is the default.
+    pub sms_per_minute: Option<i64>,
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
@@ -38,7 +40,7 @@ impl Decode for Client {
     const COLUMNS: &'static str = "id, client_id, secret_hash, is_public, name, description, icon, \
         homepage, redirect_uris, grant_types, scopes, requested_scopes, approved_scopes, owner_id, \
         token_format, token_policy, id_token_alg, access_ttl, refresh_ttl, daily_quota, disabled, \
-        created_at, updated_at";
+        created_at, updated_at, sms_per_minute";
 
     fn decode(r: &mut Cursor<'_>) -> Result<Self> {
         Ok(Self {
@@ -65,6 +67,7 @@ impl Decode for Client {
             disabled: r.flag()?,
             created_at: r.int()?,
             updated_at: r.int()?,
+            sms_per_minute: r.opt_int()?,
         })
     }
 }
@@ -130,6 +133,7 @@ impl Client {
             "access_ttl": self.access_ttl,
             "refresh_ttl": self.refresh_ttl,
             "daily_quota": self.daily_quota,
+            "sms_per_minute": self.sms_per_minute,
             "owner_id": self.owner_id,
             "disabled": self.disabled,
             "created_at": self.created_at,
@@ -186,6 +190,7 @@ pub struct NewClient {
     pub access_ttl: Option<i64>,
     pub refresh_ttl: Option<i64>,
     pub daily_quota: Option<i64>,
+    pub sms_per_minute: Option<i64>,
 }
 
 impl Db {
@@ -193,8 +198,9 @@ impl Db {
         let sql = format!(
             "INSERT INTO clients (client_id, secret_hash, is_public, name, description, icon, homepage, \
              redirect_uris, grant_types, scopes, approved_scopes, owner_id, token_format, token_policy, \
-             access_ttl, refresh_ttl, daily_quota, created_at, updated_at, id_token_alg, requested_scopes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, $20) \
+             access_ttl, refresh_ttl, daily_quota, created_at, updated_at, id_token_alg, requested_scopes, \
+             sms_per_minute) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19, $20, $21) \
              RETURNING {COLUMNS}"
         );
         let row = sqlx::query(&sql)
@@ -218,6 +224,7 @@ impl Db {
             .bind(now)
             .bind(&c.id_token_alg)
             .bind(c.requested_scopes.join(" "))
+            .bind(c.sms_per_minute)
             .fetch_one(self.wpool())
             .await?;
         decode_any(&row)

@@ -63,6 +63,16 @@ const MIGRATIONS: &[(i64, &str, Option<&str>)] = &[
         None,
     ),
     (12, include_str!("../../migrations/0012_login_qr.sql"), None),
+    (
+        13,
+        include_str!("../../migrations/0013_phone_spellings.sql"),
+        None,
+    ),
+    (
+        14,
+        include_str!("../../migrations/0014_client_sms_rate.sql"),
+        None,
+    ),
 ];
 
 /// An arbitrary constant naming our lock on PostgreSQL.

@@ -316,15 +316,17 @@ impl Db {
             .await?)
     }
 
-    /// The user whose username, e-mail or phone is `login`.
-    pub async fn user_by_login(&self, login: &str) -> Result<Option<User>> {
+    /// The user whose username or e-mail is `login`, or whose phone is `phone` (the
+    /// login's canonical phone, when it is one).
+    pub async fn user_by_login(&self, login: &str, phone: &str) -> Result<Option<User>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM users WHERE username = $1 OR email = $2 OR phone = $1 \
+            "SELECT {COLUMNS} FROM users WHERE username = $1 OR email = $2 OR phone = $3 \
              ORDER BY id LIMIT 1"
         );
         Ok(sqlx::query_as(&sql)
             .bind(login)
             .bind(login.to_lowercase())
+            .bind(phone)
             .fetch_optional(self.pool())
             .await?)
     }

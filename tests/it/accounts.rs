@@ -113,12 +113,21 @@ on_both!(
         let res = s
         .http
         .post(s.url("/api/auth/register"))
-        .json(&json!({"username": "hanmeimei", "email": "han@example.com", "password": PW, "phone": "13900001111"}))
+        .json(&json!({"username": "hanmeimei", "email": "han@example.com", "password": PW, "phone": "+86 139-0000-1111"}))
         .send()
         .await
         .unwrap();
         assert_eq!(res.status(), 201);
-        for login in ["hanmeimei", "HAN@example.com", "13900001111"] {
+        let stored = s.app().user_by_login("hanmeimei").await.unwrap();
+        assert_eq!(stored.unwrap().phone.as_deref(), Some("13900001111"));
+        // The phone in any spelling names the account (docs/phones.md).
+        for login in [
+            "hanmeimei",
+            "HAN@example.com",
+            "13900001111",
+            "+8613900001111",
+            "139 0000 1111",
+        ] {
             let (http, csrf) = s.login(login, PW).await;
             assert!(csrf.len() >= 20);
             let me = http.get(s.url("/api/auth/session")).send().await.unwrap();
@@ -168,6 +177,12 @@ on_both!(
 async fn repeated_failures_are_throttled_per_account() {
     let s = TestServer::start(Backend::Sqlite).await;
     s.register("target", "target@example.com", PW).await;
+    let user = s.app().user_by_login("target").await.unwrap().unwrap();
+    s.app()
+        .db
+        .take_phone(user.id, "13900002222", 0)
+        .await
+        .unwrap();
     let mut statuses = Vec::new();
     for _ in 0..6 {
         let res = client()
@@ -179,6 +194,16 @@ async fn repeated_failures_are_throttled_per_account() {
         statuses.push(res.status().as_u16());
     }
     assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+    // One counter per account, by whichever name or spelling of its phone.
+    for login in ["TARGET@example.com", "+86 139 0000 2222", "13900002222"] {
+        let res = client()
+            .post(s.url("/api/auth/login"))
+            .json(&json!({"login": login, "password": PW}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 429, "{login}");
+    }
     // Even the right password waits until the lock ends.
     let res = client()
         .post(s.url("/api/auth/login"))
@@ -708,7 +733,7 @@ on_both!(profile_is_edited_and_identity_stored_encrypted, |backend| {
         .unwrap();
     assert_eq!(unknown.status(), 400);
 
-    let user = s.app().db.user_by_login("zhangsan").await.unwrap().unwrap();
+    let user = s.app().user_by_login("zhangsan").await.unwrap().unwrap();
     let stored = user.id_card_enc.clone().unwrap();
     assert!(
         !stored.contains("987X") && !stored.contains("4409"),
@@ -808,7 +833,7 @@ on_both!(
 
         let now = usercenter::time::now();
         let g = s.app().db.create_group("canteen", "", now).await.unwrap();
-        let tom = s.app().db.user_by_login("tom").await.unwrap().unwrap();
+        let tom = s.app().user_by_login("tom").await.unwrap().unwrap();
         s.app().db.add_to_group(g.id, tom.id, now).await.unwrap();
         let me = body(laptop.get(s.url("/api/account")).send().await.unwrap()).await;
         assert_eq!(me["groups"], json!(["canteen"]));
@@ -979,3 +1004,40 @@ on_both!(
         s.stop().await;
     }
 );
+
+// Migration 13 gives phones stored before docs/phones.md their one spelling, and
+// leaves a row alone when another account already holds that spelling.
+on_both!(stored_phones_get_their_one_spelling, |backend| {
+    let s = TestServer::start(backend).await;
+    let db = &s.app().db;
+    let stored = [
+        ("a1", "+8613900003333", "13900003333"),
+        ("a2", "008613900004444", "13900004444"),
+        ("a3", "8613900005555", "13900005555"),
+        ("a4", "0085212345678", "+85212345678"),
+        ("a5", "13900006666", "13900006666"),
+        ("a6", "+8613900006666", "+8613900006666"),
+        ("a7", "+861012345678", "+861012345678"),
+    ];
+    for (name, phone, _) in stored {
+        db.create_user(
+            &usercenter::store::NewUser {
+                username: name.into(),
+                phone: Some(phone.into()),
+                ..Default::default()
+            },
+            0,
+        )
+        .await
+        .unwrap();
+    }
+    sqlx::raw_sql(include_str!("../../migrations/0013_phone_spellings.sql"))
+        .execute(db.wpool())
+        .await
+        .unwrap();
+    for (name, _, now) in stored {
+        let user = db.user_by_login(name, "").await.unwrap().unwrap();
+        assert_eq!(user.phone.as_deref(), Some(now), "{name}");
+    }
+    s.stop().await;
+});

@@ -540,7 +540,7 @@ async fn flow(lang: Lang) {
     c.goto(&s.url("/account")).await.unwrap();
     assert_eq!(text(&c, "h1").await, username);
     assert_eq!(value(&c, "nickname").await, nickname, "after a reload");
-    let user = s.app().db.user_by_login(username).await.unwrap().unwrap();
+    let user = s.app().user_by_login(username).await.unwrap().unwrap();
     assert_eq!(user.nickname.as_deref(), Some(nickname));
 
     c.close().await.unwrap();

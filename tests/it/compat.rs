@@ -692,6 +692,13 @@ on_both!(seed_004_sms_codes_log_in_and_bind_phones, |backend| {
         429,
         "one a minute"
     );
+    for spelling in ["+86 138 0000 0001", "008613800000001", "86-138-0000-0001"] {
+        assert_eq!(
+            send(&client_token, &[("phone", spelling)]).await.0,
+            429,
+            "one a minute, however the phone is spelled: {spelling}"
+        );
+    }
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let (status, body) = redeem(&other_app, format!("{phone}.{code}")).await;
     assert_eq!(
@@ -701,7 +708,7 @@ on_both!(seed_004_sms_codes_log_in_and_bind_phones, |backend| {
     );
     let (status, _) = redeem(&terminal, format!("{phone}.{wrong}")).await;
     assert_eq!(status, 400);
-    let (status, body) = redeem(&terminal, format!("{phone}.{code}")).await;
+    let (status, body) = redeem(&terminal, format!("+86{phone}.{code}")).await;
     assert_eq!(status, 200, "{body}");
     let holder = s.app().db.user_by_phone(phone).await.unwrap().unwrap();
     assert_eq!(body["sub"], holder.id.to_string());
@@ -878,7 +885,10 @@ async fn sms_go_to_a_webhook_when_configured() {
     let (auth, sms) = rx.recv().await.unwrap();
     // base64 of "gateway:se@cret"
     assert_eq!(auth.as_deref(), Some("Basic Z2F0ZXdheTpzZUBjcmV0"));
-    assert_eq!(sms["phone"], "+8613800000003");
+    assert_eq!(
+        sms["phone"], "13800000003",
+        "the phone in its one spelling (docs/phones.md)"
+    );
     assert_eq!(sms["code"].as_str().unwrap().len(), 6);
     assert!(
         !s.db.dir.path().join("outbox/sms").exists(),
@@ -977,24 +987,37 @@ on_both!(a_phone_changed_in_the_profile_is_not_proven, |backend| {
     s.stop().await;
 });
 
-// A client sends at most 60 codes a minute, whatever the phones.
+// A client sends at most 60 codes a minute, whatever the phones, unless an operator
+// gave it its own rate.
 on_both!(sms_codes_are_limited_per_client, |backend| {
     let s = TestServer::start(backend).await;
+    // The statuses of `n` codes sent by `app` to as many phones starting with `prefix`.
+    let send_codes = async |app: &App, prefix: &str, n: usize| {
+        let (_, body) = v2_token(&s, app, &[("grant_type", "client_credentials")]).await;
+        let token = body["access_token"].as_str().unwrap().to_string();
+        let mut statuses = Vec::new();
+        for i in 0..n {
+            let res = client()
+                .post(s.url("/oauth/v2/code"))
+                .bearer_auth(&token)
+                .form(&[("phone", format!("{prefix}{i:08}"))])
+                .send()
+                .await
+                .unwrap();
+            statuses.push(res.status().as_u16());
+        }
+        statuses
+    };
     let terminal = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
-    let (_, body) = v2_token(&s, &terminal, &[("grant_type", "client_credentials")]).await;
-    let token = body["access_token"].as_str().unwrap().to_string();
-    let mut statuses = Vec::new();
-    for i in 0..61 {
-        let res = client()
-            .post(s.url("/oauth/v2/code"))
-            .bearer_auth(&token)
-            .form(&[("phone", format!("135{i:08}"))])
-            .send()
-            .await
-            .unwrap();
-        statuses.push(res.status().as_u16());
-    }
+    let statuses = send_codes(&terminal, "135", 61).await;
     assert!(statuses[..60].iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(statuses[60], 429);
+
+    // An operator may set a client's own rate (usercenter client create --sms-per-minute).
+    let kiosk = make_client(&s, &["client_credentials"], &["basic"], false, |c| {
+        c.sms_per_minute = Some(2)
+    })
+    .await;
+    assert_eq!(send_codes(&kiosk, "136", 3).await, [200, 200, 429]);
     s.stop().await;
 });

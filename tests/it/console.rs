@@ -538,7 +538,7 @@ on_both!(resource_api_gives_what_the_scopes_allow, |backend| {
         .send()
         .await
         .unwrap();
-    let me = s.app().db.user_by_login("res").await.unwrap().unwrap();
+    let me = s.app().user_by_login("res").await.unwrap().unwrap();
 
     let email_only = authorized(&s, &http, &app, "email").await;
     let at = email_only["access_token"].as_str().unwrap();
@@ -688,8 +688,8 @@ async fn groups_show_only_mine() {
     let now = usercenter::time::now();
     let mine = s.app().db.create_group("kitchen", "", now).await.unwrap();
     let theirs = s.app().db.create_group("board", "", now).await.unwrap();
-    let gm = s.app().db.user_by_login("gm").await.unwrap().unwrap();
-    let go = s.app().db.user_by_login("go").await.unwrap().unwrap();
+    let gm = s.app().user_by_login("gm").await.unwrap().unwrap();
+    let go = s.app().user_by_login("go").await.unwrap().unwrap();
     s.app().db.add_to_group(mine.id, gm.id, now).await.unwrap();
     s.app()
         .db
@@ -746,7 +746,7 @@ on_both!(
         .await;
         s.register("kept", "kept@example.com", PW).await;
         let (http, _) = s.login("kept", PW).await;
-        let me = s.app().db.user_by_login("kept").await.unwrap().unwrap();
+        let me = s.app().user_by_login("kept").await.unwrap().unwrap();
         let tokens = authorized(&s, &http, &app, "openid profile").await;
         let at = tokens["access_token"].as_str().unwrap().to_owned();
         let user = || async {
@@ -879,7 +879,7 @@ on_both!(console_pages_run_an_app_end_to_end, |backend| {
         html.contains("id=\"client-secret\""),
         "the secret is shown once"
     );
-    let mine = s.app().db.user_by_login("dev").await.unwrap().unwrap();
+    let mine = s.app().user_by_login("dev").await.unwrap().unwrap();
     let apps = s.app().db.clients_owned_by(mine.id).await.unwrap();
     assert_eq!(apps.len(), 1);
     let app = &apps[0];

@@ -10,7 +10,8 @@
 //!   at registration or in a profile is not, until its account binds it with a
 //!   code): otherwise whoever owns a number typed into someone's profile could log
 //!   in as them. A binding grants no more scopes than the person's token that asked.
-//! - Sends: 1 a minute and 10 a day per phone, 60 a minute per client, counted where
+//! - Sends: 1 a minute and 10 a day per phone, 60 a minute per client unless an
+//!   operator set the client's own rate (`--sms-per-minute`), counted where
 //!   every instance sees them ([`crate::service::throttle`]).
 //! - `abort=if_exists` / `if_not_exists` refuse to send (409 `phone_exists` / 404
 //!   `phone_not_found`); a person binding a phone another account holds gets 409
@@ -22,13 +23,14 @@ use crate::error::{Error, Result};
 use crate::service::App;
 use crate::service::oauth::tokens::Active;
 use crate::service::sms::Sms;
-use crate::service::users::valid_phone;
+use crate::service::users::canonical_phone;
 use crate::store::{Client, NewSmsCode, NewUser, User};
 use rand::Rng;
 
 const CODE_TTL: i64 = 300;
 const PER_PHONE_MINUTE: u32 = 1;
 const PER_PHONE_DAY: u32 = 10;
+/// Per client, unless the client has its own rate.
 const PER_CLIENT_MINUTE: u32 = 60;
 
 /// What `GET|POST /oauth/v2/code` asks for.
@@ -43,17 +45,17 @@ pub struct CodeRequest<'a> {
 impl App {
     /// Sends a code to `req.phone` for the caller of `active`.
     pub async fn send_sms_code(&self, active: &Active, req: &CodeRequest<'_>) -> Result<()> {
-        let phone = req.phone.trim();
         let title = req.title.map(str::trim).unwrap_or_default();
         if title.chars().count() > 32 {
             return Err(Error::field("title", "must be at most 32 characters"));
         }
-        if !valid_phone(phone) {
+        let Some(phone) = canonical_phone(req.phone) else {
             return Err(Error::field(
                 "phone",
-                "must be 5 to 20 digits, with an optional leading +",
+                "must be 5 to 20 digits, with an optional leading + (spaces and - allowed)",
             ));
-        }
+        };
+        let phone = phone.as_str();
         let holder = self.db.user_by_phone(phone).await?;
         match req.abort.filter(|a| !a.is_empty()) {
             None => {}
@@ -88,12 +90,14 @@ impl App {
             ));
         }
         let now = crate::time::now();
+        let per_client = match self.db.client_by_id(active.client.id).await? {
+            Some(c) => c
+                .sms_per_minute
+                .map_or(PER_CLIENT_MINUTE, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+            None => return Err(Error::InvalidToken("the token's app is gone".into())),
+        };
         let limits = [
-            (
-                format!("sms:client:{}", active.client.id),
-                PER_CLIENT_MINUTE,
-                60,
-            ),
+            (format!("sms:client:{}", active.client.id), per_client, 60),
             (format!("sms:minute:{phone}"), PER_PHONE_MINUTE, 60),
             (format!("sms:day:{phone}"), PER_PHONE_DAY, 86_400),
         ];
@@ -154,6 +158,10 @@ impl App {
         phone: &str,
         code: &str,
     ) -> Result<Option<(User, Option<String>)>> {
+        let Some(phone) = canonical_phone(phone) else {
+            return Ok(None);
+        };
+        let phone = phone.as_str();
         let now = crate::time::now();
         let Some(stored) = self.db.live_sms_code(phone, client.id, now).await? else {
             return Ok(None);
