@@ -31,6 +31,10 @@ pub enum Error {
     /// A bearer token that is invalid or expired (RFC 6750 §3.1).
     #[error("{0}")]
     InvalidToken(String),
+    /// No bearer token where one is needed: 401 `invalid_token` in the body, and a
+    /// challenge that names no error (RFC 6750 §3.1).
+    #[error("a Bearer token is required")]
+    NoToken,
     #[error("{0}")]
     InsufficientScope(String),
     #[error("{0}")]
@@ -153,7 +157,7 @@ impl Error {
                 (StatusCode::BAD_REQUEST, "unsupported_grant_type", 11)
             }
             Self::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope", 14),
-            Self::InvalidToken(_) => (StatusCode::UNAUTHORIZED, "invalid_token", 6),
+            Self::InvalidToken(_) | Self::NoToken => (StatusCode::UNAUTHORIZED, "invalid_token", 6),
             Self::InsufficientScope(_) => (StatusCode::FORBIDDEN, "insufficient_scope", 14),
             Self::AccessDenied(_) => (StatusCode::FORBIDDEN, "access_denied", 1),
             Self::Validation { .. } => (StatusCode::BAD_REQUEST, "invalid_request", 1),
@@ -241,6 +245,7 @@ impl Error {
     pub fn challenge(&self) -> Option<HeaderValue> {
         let challenge = match self {
             Error::InvalidClient(_) => "Basic realm=\"usercenter\"".to_string(),
+            Error::NoToken => "Bearer realm=\"usercenter\"".to_string(),
             Error::InvalidToken(_) | Error::InsufficientScope(_) => format!(
                 "Bearer realm=\"usercenter\", error=\"{}\", error_description=\"{}\"",
                 self.parts().1,

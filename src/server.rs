@@ -73,6 +73,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .await
     });
     tokio::spawn(purge_expired(app.clone()));
+    tokio::spawn(refresh_keys(app.clone()));
     tracing::info!("listening on http://{addr}");
     Ok(Running {
         addr,
@@ -102,6 +103,25 @@ async fn purge_expired(app: App) {
         }
     }
 }
+
+/// Re-reads the signing keys once a minute when another instance (or `usercenter
+/// keys rotate`) changed them, so every instance signs with the active key soon
+/// after a rotation; retired keys stay valid and published meanwhile.
+async fn refresh_keys(app: App) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + KEYS_EVERY, KEYS_EVERY);
+    loop {
+        tick.tick().await;
+        if app.db.pool().is_closed() {
+            return;
+        }
+        if let Err(e) = app.keys.refresh().await {
+            tracing::warn!(error = %e, "could not re-read the signing keys");
+        }
+    }
+}
+
+/// How often the signing keys are checked for changes.
+const KEYS_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How long after the start expired rows are first purged.
 const PURGE_FIRST: std::time::Duration = std::time::Duration::from_secs(60);

@@ -112,6 +112,8 @@ struct Keys {
     verifying: HashMap<String, VerifyKey>,
     /// The published JWKs, newest first.
     jwks: Vec<Value>,
+    /// [`Db::signing_key_states`] of the keys read.
+    states: String,
 }
 
 struct SignKey {
@@ -216,6 +218,16 @@ impl KeySet {
     /// The JWK Set (RFC 7517 §5) of every key, active and retired: `{"keys": [...]}`.
     pub fn jwks(&self) -> Value {
         serde_json::json!({ "keys": self.keys().jwks })
+    }
+
+    /// Re-reads the keys when the table holds others than were read: another
+    /// instance (or `usercenter keys rotate`) added, retired or deleted one. For the
+    /// published set, which must be every instance's (SPEC §6), and the periodic check.
+    pub async fn refresh(&self) -> Result<()> {
+        if self.inner.db.signing_key_states().await? != self.keys().states {
+            self.reload().await?;
+        }
+        Ok(())
     }
 
     /// A compact JWS (RFC 7515 §7.1) of `claims`, signed with the active key of
@@ -355,10 +367,17 @@ async fn read_keys(db: &Db, secret: &SecretKey) -> Result<Keys> {
         signing: HashMap::new(),
         verifying: HashMap::new(),
         jwks: Vec::new(),
+        states: String::new(),
     };
+    let rows = db.signing_keys().await?;
+    set.states = rows
+        .iter()
+        .map(|row| format!("{}:{}", row.kid, row.retired_at.unwrap_or(0)))
+        .collect::<Vec<_>>()
+        .join(" ");
     // Newest first: should two keys of one algorithm be active, every instance
     // signs with the same, newest one.
-    for row in db.signing_keys().await? {
+    for row in rows {
         let Ok(alg) = row.alg.parse::<Alg>() else {
             tracing::warn!(kid = %row.kid, alg = %row.alg, "skipping a signing key of an unknown algorithm");
             continue;

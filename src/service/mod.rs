@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod cache;
+pub mod claims;
 mod clients;
 pub mod console;
 pub mod mail;

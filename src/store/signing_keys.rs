@@ -78,6 +78,21 @@ impl Db {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
+    /// Which keys exist and which are retired, in one string: it changes when a key
+    /// is added, retired or deleted, so an instance can tell that its keys are stale.
+    pub async fn signing_key_states(&self) -> Result<String> {
+        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT kid, retired_at FROM signing_keys ORDER BY created_at DESC, kid",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|(kid, retired)| format!("{kid}:{}", retired.unwrap_or(0)))
+            .collect::<Vec<_>>()
+            .join(" "))
+    }
+
     /// Stores a new key as the active key of its `alg`, unless one is active already
     /// (another instance starting at the same time got there first): then nothing is
     /// stored and the answer is `false`. `private_enc` and `public_jwk` are as in

@@ -328,6 +328,41 @@ on_both!(code_flow_with_pkce_consent_tokens_and_userinfo, |backend| {
     assert_eq!(info["email"], "alice@example.com");
     assert_eq!(info["username"], "alice");
     assert!(info.get("real_name").is_none(), "profile was not granted");
+    // The token may come in a POST's form body (RFC 6750 §2.2), but not twice.
+    let access = t["access_token"].as_str().unwrap();
+    let res = client()
+        .post(s.url("/oauth/userinfo"))
+        .form(&[("access_token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(res).await, info);
+    let res = client()
+        .post(s.url("/oauth/userinfo"))
+        .bearer_auth(access)
+        .form(&[("access_token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    // No token at all: a challenge without an error (RFC 6750 §3.1).
+    let res = client().get(s.url("/oauth/userinfo")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        "Bearer realm=\"usercenter\""
+    );
+    let res = client()
+        .get(s.url("/oauth/userinfo"))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
 
     // A second authorization within the consent skips the page.
     let (_, challenge2) = pkce();
@@ -866,6 +901,18 @@ on_both!(refresh_rotation_detects_reuse_and_never_widens, |backend| {
     assert_eq!(t2["scope"], "openid", "a refresh may narrow");
     let r2 = t2["refresh_token"].as_str().unwrap().to_string();
     assert_ne!(r1, r2);
+    // The next refresh token keeps the presented one's scope (RFC 6749 §6).
+    let t3 = json(
+        token(
+            &s,
+            &app,
+            &[("grant_type", "refresh_token"), ("refresh_token", &r2)],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t3["scope"], t["scope"], "{t3}");
+    let r3 = t3["refresh_token"].as_str().unwrap().to_string();
     // The rotated token presented again: refused, and the family is revoked.
     let replay = token(
         &s,
@@ -878,14 +925,16 @@ on_both!(refresh_rotation_detects_reuse_and_never_widens, |backend| {
     let after = token(
         &s,
         &app,
-        &[("grant_type", "refresh_token"), ("refresh_token", &r2)],
+        &[("grant_type", "refresh_token"), ("refresh_token", &r3)],
     )
     .await;
     assert_eq!(after.status(), 400, "the newer member dies with the family");
-    assert_eq!(
-        introspect(&s, &app, t2["access_token"].as_str().unwrap()).await["active"],
-        false
-    );
+    for t in [&t2, &t3] {
+        assert_eq!(
+            introspect(&s, &app, t["access_token"].as_str().unwrap()).await["active"],
+            false
+        );
+    }
     s.stop().await;
 });
 
@@ -1073,6 +1122,32 @@ on_both!(prompt_and_max_age, |backend| {
     let html = res.text().await.unwrap();
     assert!(html.contains("name=\"login\""), "prompt=login asks again");
     assert!(!hidden(&html, "return_to").contains("prompt=login"));
+    let res = http
+        .get(s.url("/oauth/authorize"))
+        .query(&q(("prompt", "select_account")))
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("name=\"login\""),
+        "select_account: the login page, where another account can be chosen"
+    );
+    assert!(!hidden(&html, "return_to").contains("select_account"));
+    // What is not supported is refused, not silently dropped (OIDC Core §6, §7.2.1).
+    for (param, error) in [
+        ("request", "request_not_supported"),
+        ("request_uri", "request_uri_not_supported"),
+        ("registration", "registration_not_supported"),
+    ] {
+        let res = http
+            .get(s.url("/oauth/authorize"))
+            .query(&q((param, "eyJhbGciOiJub25lIn0.e30.")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(params_of(&location(&res))["error"], error);
+    }
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let res = http
         .get(s.url("/oauth/authorize"))
@@ -1080,10 +1155,49 @@ on_both!(prompt_and_max_age, |backend| {
         .send()
         .await
         .unwrap();
+    let html = res.text().await.unwrap();
     assert!(
-        res.text().await.unwrap().contains("name=\"login\""),
+        html.contains("name=\"login\""),
         "max_age forces a fresh login"
     );
+    let back = hidden(&html, "return_to");
+    assert!(
+        back.contains("nonce=n") && !back.contains("max_age"),
+        "once signed in, the person is not asked again: {back}"
+    );
+
+    // A person slower than max_age on the consent page is not sent round again.
+    let (fresh, _) = s.login("gina", PW).await;
+    let res = fresh
+        .get(s.url("/oauth/authorize"))
+        .query(&q(("max_age", "1")))
+        .send()
+        .await
+        .unwrap();
+    let html = res.text().await.unwrap();
+    assert!(html.contains("name=\"decision\""), "{html}");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let mut form: Vec<(&str, String)> = [
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "nonce",
+        "max_age",
+    ]
+    .into_iter()
+    .map(|k| (k, hidden(&html, k)))
+    .collect();
+    form.push(("requested_scope", hidden(&html, "requested_scope")));
+    form.push(("csrf_token", hidden(&html, "csrf_token")));
+    form.push(("decision", "approve".into()));
+    let res = fresh
+        .post(s.url("/oauth/authorize"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(params_of(&location(&res)).contains_key("code"));
     s.stop().await;
 });
 
@@ -1439,10 +1553,27 @@ async fn key_rotation_keeps_old_tokens_verifiable() {
             .unwrap()
             .to_string();
     let old_kid = jsonwebtoken::decode_header(&before).unwrap().kid.unwrap();
-    usercenter::jose::rotate(&s.app().db, &s.app().key, usercenter::time::now())
+    let kids = async || {
+        let set = json(client().get(s.url("/oauth/jwks")).send().await.unwrap()).await;
+        set["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let published = kids().await;
+    // Rotated as another instance, or `usercenter keys rotate`, does: behind this
+    // server's back. Its published set shows the new keys at once.
+    let rotated = usercenter::jose::rotate(&s.app().db, &s.app().key, usercenter::time::now())
         .await
         .unwrap();
-    s.app().keys.reload().await.unwrap();
+    let now_published = kids().await;
+    assert!(
+        rotated.iter().all(|k| now_published.contains(k))
+            && published.iter().all(|k| now_published.contains(k)),
+        "{rotated:?} {now_published:?}"
+    );
     let after =
         json(token(&s, &app, &[("grant_type", "client_credentials")]).await).await["access_token"]
             .as_str()
@@ -1833,6 +1964,21 @@ on_both!(
         )
         .await;
         assert!(params_of(&loc).contains_key("code"));
+        // Without grant types, the response types say which (RFC 7591 §2.1); the
+        // auth method asked for is the one answered.
+        let res = client()
+            .post(s.url("/oauth/register"))
+            .json(&json!({"redirect_uris": [CB], "response_types": ["code id_token"], "token_endpoint_auth_method": "client_secret_post"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let c = json(res).await;
+        assert_eq!(
+            c["grant_types"],
+            json!(["authorization_code", "implicit", "refresh_token"])
+        );
+        assert_eq!(c["token_endpoint_auth_method"], "client_secret_post");
         for (bad, error) in [
             (
                 json!({"redirect_uris": ["javascript:alert(1)"]}),
@@ -2020,7 +2166,7 @@ async fn hybrid_flow_carries_c_hash_in_the_fragment() {
     let app = make_client(
         &s,
         &["authorization_code", "implicit"],
-        &["openid", "basic"],
+        &["openid", "basic", "email"],
         false,
         |_| {},
     )
@@ -2047,6 +2193,28 @@ async fn hybrid_flow_carries_c_hash_in_the_fragment() {
         URL_SAFE_NO_PAD.encode(&Sha256::digest(p["code"].as_bytes())[..16])
     );
     assert_eq!(claims["nonce"], "abc");
+    assert!(
+        claims.get("email").is_none(),
+        "with a code, the claims come from userinfo"
+    );
+    // Without an access token, the ID token carries the claims the scopes allow
+    // (OpenID Connect Core §5.4).
+    let loc = authorize(
+        &s,
+        &http,
+        &[
+            ("response_type", "id_token"),
+            ("client_id", &app.client_id),
+            ("redirect_uri", CB),
+            ("scope", "openid email"),
+            ("nonce", "n2"),
+        ],
+    )
+    .await;
+    let (_, claims) = verify_with_jwks(&s, &params_of(&loc)["id_token"], &app.client_id).await;
+    assert_eq!(claims["email"], "hyb@example.com", "{claims}");
+    assert_eq!(claims["nonce"], "n2");
+    assert_eq!(claims["aud"], app.client_id.as_str());
     // id_token without a nonce is refused.
     let res = http
         .get(s.url("/oauth/authorize"))

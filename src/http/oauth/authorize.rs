@@ -162,7 +162,8 @@ async fn handle(state: SharedState, ctx: Ctx, pairs: Vec<(String, String)>) -> R
     let iss = state.app.issuer();
     let now = crate::time::now();
 
-    // Sign in first: no session, prompt=login, or a session older than max_age.
+    // Sign in first: no session, prompt=login, prompt=select_account (the login page
+    // is where another account is chosen), or a session older than max_age.
     let too_old = match (&ctx.session, req.max_age) {
         (Some(s), Some(max)) => now - s.auth_time > max,
         _ => false,
@@ -170,7 +171,10 @@ async fn handle(state: SharedState, ctx: Ctx, pairs: Vec<(String, String)>) -> R
     let (Some(user), Some(session)) = (ctx.user.clone(), ctx.session.clone()) else {
         return login(&state, &ctx, &req, &params).await;
     };
-    if (req.prompts("login") && decision.is_none()) || too_old {
+    // A decision comes from the page this check let through, so it is not asked
+    // again: a person slower than max_age on the consent page is not sent round.
+    let again = req.prompts("login") || req.prompts("select_account") || too_old;
+    if again && decision.is_none() {
         return login(&state, &ctx, &req, &params).await;
     }
 
@@ -314,8 +318,16 @@ async fn login(
         keys.sort();
         for k in keys {
             let v = &params[k];
+            // The person signs in now: prompt=login, select_account and max_age are
+            // not asked again.
+            if k == "max_age" {
+                continue;
+            }
             if k == "prompt" {
-                let rest: Vec<&str> = v.split_whitespace().filter(|p| *p != "login").collect();
+                let rest: Vec<&str> = v
+                    .split_whitespace()
+                    .filter(|p| !matches!(*p, "login" | "select_account"))
+                    .collect();
                 if !rest.is_empty() {
                     back.append_pair(k, &rest.join(" "));
                 }

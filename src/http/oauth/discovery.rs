@@ -76,5 +76,9 @@ pub async fn metadata(State(state): State<SharedState>) -> Json<Value> {
 }
 
 pub async fn jwks(State(state): State<SharedState>) -> Json<Value> {
+    // Another instance may have rotated the keys: publish what the table holds.
+    if let Err(e) = state.app.keys.refresh().await {
+        tracing::warn!(error = %e, "could not re-read the signing keys");
+    }
     Json(state.app.keys.jwks())
 }

@@ -64,9 +64,22 @@ pub async fn register(
             ))));
         }
     };
+    // Grant types the response types need, when none are named (RFC 7591 §2.1):
+    // `code` → authorization_code (with refresh_token, as for every new app), `token`
+    // and `id_token` → implicit.
     let mut grant_types = m.grant_types.clone();
-    if grant_types.is_empty() && m.response_types.iter().any(|r| r.contains("token")) {
-        grant_types.push("implicit".into());
+    if grant_types.is_empty() {
+        for word in m.response_types.iter().flat_map(|r| r.split_whitespace()) {
+            let needs: &[&str] = match word {
+                "code" => &["authorization_code", "refresh_token"],
+                _ => &["implicit"],
+            };
+            for g in needs {
+                if !grant_types.iter().any(|x| x == g) {
+                    grant_types.push((*g).into());
+                }
+            }
+        }
     }
     let scopes: Vec<String> = m
         .scope
@@ -123,7 +136,11 @@ pub async fn register(
         "redirect_uris": c.redirect_uris,
         "grant_types": c.grant_types,
         "scope": c.scopes.join(" "),
-        "token_endpoint_auth_method": if c.is_public { "none" } else { "client_secret_basic" },
+        "token_endpoint_auth_method": match (c.is_public, m.token_endpoint_auth_method.as_deref()) {
+            (true, _) => "none",
+            (false, Some("client_secret_post")) => "client_secret_post",
+            (false, _) => "client_secret_basic",
+        },
     });
     if let (Some(secret), Some(map)) = (&created.client_secret, body.as_object_mut()) {
         map.insert("client_secret".into(), json!(secret));

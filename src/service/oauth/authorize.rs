@@ -160,6 +160,21 @@ impl App {
         {
             return fail(&req, "invalid_request", "unsupported response_mode");
         }
+        // Request objects and passed registration are not supported: refused rather
+        // than ignored, so that nothing they carry is silently lost (OIDC Core §6, §7.2.1).
+        for (param, error) in [
+            ("request", "request_not_supported"),
+            ("request_uri", "request_uri_not_supported"),
+            ("registration", "registration_not_supported"),
+        ] {
+            if get(param).is_some() {
+                return fail(
+                    &req,
+                    error,
+                    &format!("the {param} parameter is not supported"),
+                );
+            }
+        }
         let known = ["code", "token", "id_token"];
         if req.response_type.is_empty()
             || req
@@ -331,6 +346,14 @@ impl App {
             access_token = Some(issued.access_token);
         }
         if req.has("id_token") {
+            // Without an access token the ID token carries the claims the scopes
+            // allow, which userinfo would otherwise give (OpenID Connect Core §5.4).
+            let user_claims = match access_token {
+                Some(_) => None,
+                None => {
+                    Some(crate::service::claims::oidc_claims(self, user, &req.scope, None).await?)
+                }
+            };
             let token = self.id_token(
                 &req.client,
                 user,
@@ -338,6 +361,7 @@ impl App {
                 Some(auth_time),
                 access_token.as_deref(),
                 code_value.as_deref(),
+                user_claims,
                 settings,
             )?;
             params.push(("id_token", token));

@@ -46,9 +46,11 @@ pub fn credentials(
     let body_id = params.get("client_id").filter(|v| !v.is_empty());
     let body_secret = params.get("client_secret").filter(|v| !v.is_empty());
     if let Some(header) = authorization {
+        // The scheme's name is case-insensitive (RFC 7235 §2.1).
         let Some(encoded) = header
-            .strip_prefix("Basic ")
-            .or_else(|| header.strip_prefix("basic "))
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+            .map(|(_, rest)| rest)
         else {
             return Err(bad(
                 "only HTTP Basic client authentication is supported in the Authorization header",
@@ -251,6 +253,10 @@ mod tests {
         assert!(credentials(Some(&header), &params(&[("client_secret", "x")])).is_err());
         assert!(credentials(Some(&header), &params(&[("client_id", "other")])).is_err());
         assert!(credentials(Some("Bearer x"), &params(&[])).is_err());
+        // The scheme's name in any case (RFC 7235 §2.1).
+        let header = format!("BASIC {}", STANDARD.encode("a:b"));
+        let (id, _, _) = credentials(Some(&header), &params(&[])).unwrap().unwrap();
+        assert_eq!(id, "a");
         let (_, _, m) = credentials(None, &params(&[("client_id", "a"), ("client_secret", "b")]))
             .unwrap()
             .unwrap();

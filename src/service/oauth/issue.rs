@@ -22,6 +22,9 @@ pub struct Issue<'a> {
     pub scope: Vec<String>,
     /// Issue a refresh token too.
     pub refresh: bool,
+    /// The scope of the refresh token issued, when it is not `scope`: a refresh
+    /// that narrows the access token keeps the presented token's (RFC 6749 §6).
+    pub refresh_scope: Option<String>,
     /// The refresh token family to continue (rotation), if any.
     pub family_id: Option<String>,
     /// The authorization code the tokens come from (revoked together on replay).
@@ -192,7 +195,7 @@ impl App {
                     family_id: family,
                     client_id: client.id,
                     user_id,
-                    scope: &scope,
+                    scope: req.refresh_scope.as_deref().unwrap_or(&scope),
                     code_hash: req.code_hash.as_deref(),
                     auth_time: req.auth_time,
                     expires_at: now + self.refresh_ttl(client, settings),
@@ -227,6 +230,7 @@ impl App {
                 req.nonce.as_deref(),
                 req.auth_time,
                 Some(&access_token),
+                None,
                 None,
                 settings,
             )?),
@@ -301,7 +305,8 @@ impl App {
         self.keys.sign(client_alg(client), "at+jwt", &claims)
     }
 
-    /// An OpenID Connect ID token (Core §2) for `client` about `user`.
+    /// An OpenID Connect ID token (Core §2) for `client` about `user`, with
+    /// `user_claims` added when the response carries no access token.
     #[allow(clippy::too_many_arguments)]
     pub fn id_token(
         &self,
@@ -311,6 +316,7 @@ impl App {
         auth_time: Option<i64>,
         access_token: Option<&str>,
         code: Option<&str>,
+        user_claims: Option<Value>,
         settings: &Settings,
     ) -> Result<String> {
         let now = crate::time::now();
@@ -334,6 +340,13 @@ impl App {
             }
             if let Some(c) = code {
                 map.insert("c_hash".into(), json!(half_hash(alg, c)));
+            }
+            // The user's claims, when no access token can fetch them (Core §5.4);
+            // never in place of the token's own.
+            if let Some(Value::Object(extra)) = user_claims {
+                for (k, v) in extra {
+                    map.entry(k).or_insert(v);
+                }
             }
         }
         self.keys.sign(alg, "JWT", &claims)

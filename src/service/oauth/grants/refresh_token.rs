@@ -38,7 +38,8 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
     if stored.expires_at <= now {
         return Err(bad("has expired"));
     }
-    // The scope may narrow but never widen (RFC 6749 §6).
+    // The access token's scope may narrow but never widen; the next refresh token
+    // carries the presented one's (RFC 6749 §6).
     let granted = scope::parse(&stored.scope);
     let scope = match req.param("scope") {
         Some(asked) => {
@@ -88,6 +89,7 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
         user: user.as_ref(),
         scope,
         refresh: true,
+        refresh_scope: Some(stored.scope),
         family_id: Some(stored.family_id),
         code_hash: stored.code_hash,
         auth_time: stored.auth_time,
