@@ -27,7 +27,8 @@ pub struct CreateClient {
     pub access_ttl: Option<i64>,
     pub refresh_ttl: Option<i64>,
     pub daily_quota: Option<i64>,
-    /// SMS codes per minute (SPEC §4: 60 when `None`); operators only.
+    /// SMS codes per minute (SPEC §4: 60 when `None`); set by operators only, and
+    /// 0 for an app registered by anyone else.
     pub sms_per_minute: Option<i64>,
 }
 
@@ -94,6 +95,14 @@ impl App {
             return Err(Error::field(
                 "redirect_uris",
                 "at least one is required for the authorization_code and implicit grants",
+            ));
+        }
+        // A card terminal gets any card holder's token: only an operator registers
+        // one (docs/cards.md).
+        if !input.by_admin && grants.contains(&GrantType::OfflineCert) {
+            return Err(Error::field(
+                "grant_types",
+                "offline_cert is given only by an operator (usercenter client create)",
             ));
         }
         if input.is_public
@@ -174,7 +183,12 @@ impl App {
             access_ttl: positive("access_ttl", input.access_ttl)?,
             refresh_ttl: positive("refresh_ttl", input.refresh_ttl)?,
             daily_quota: positive("daily_quota", input.daily_quota)?,
-            sms_per_minute: positive("sms_per_minute", input.sms_per_minute)?,
+            // Sending SMS codes is an operator's grant too (docs/sms.md).
+            sms_per_minute: if input.by_admin {
+                positive("sms_per_minute", input.sms_per_minute)?
+            } else {
+                Some(0)
+            },
         })
     }
 

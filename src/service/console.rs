@@ -4,6 +4,7 @@
 
 use super::{App, CreateClient};
 use crate::error::{Error, Result};
+use crate::oauth::grant_type::GrantType;
 use crate::oauth::scope;
 use crate::store::{AccessToken, Client, ClientUpdate, Consent, User};
 
@@ -39,7 +40,35 @@ impl App {
         let current = self.my_app(user, pk).await?;
         input.is_public = current.is_public;
         input.by_admin = false;
-        let valid = self.validate_app(input).await?;
+        // An operator's grant of offline_cert may be kept (or dropped), not added.
+        let card = GrantType::OfflineCert.as_str();
+        let had_card = current.grant_types.iter().any(|g| g == card);
+        let keeps_card = had_card
+            && input
+                .grant_types
+                .iter()
+                .flat_map(|g| g.split_whitespace())
+                .any(|g| g == card);
+        if had_card {
+            for g in &mut input.grant_types {
+                *g = g
+                    .split_whitespace()
+                    .filter(|g| *g != card)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+            }
+        }
+        let mut valid = self.validate_app(input).await?;
+        if keeps_card {
+            let mut grants: Vec<GrantType> = valid
+                .grant_types
+                .iter()
+                .filter_map(|g| g.parse().ok())
+                .chain([GrantType::OfflineCert])
+                .collect();
+            grants.sort();
+            valid.grant_types = grants.iter().map(|g| g.as_str().to_string()).collect();
+        }
         let requested: Vec<String> = valid
             .scopes
             .iter()

@@ -1021,3 +1021,82 @@ on_both!(sms_codes_are_limited_per_client, |backend| {
     assert_eq!(send_codes(&kiosk, "136", 3).await, [200, 200, 429]);
     s.stop().await;
 });
+
+// A card terminal gets any card holder's token, and an SMS code proves a phone (and,
+// bound, opens an account): both are an operator's grants. An app its owner
+// registered may not use offline_cert nor send codes, not even with a person's
+// token; an operator's app counts each `abort` probe against its rate.
+on_both!(cards_and_sms_are_an_operators_grants, |backend| {
+    let s = TestServer::start(backend).await;
+    s.register("dev", "dev@example.com", PW).await;
+    let (http, csrf) = s.login("dev", PW).await;
+    let register = async |grants: &[&str]| {
+        let res = http
+            .post(s.url("/api/apps/"))
+            .header("X-CSRF-Token", &csrf)
+            .json(&json!({"name": "Mine", "redirect_uris": ["https://dev.example.com/cb"], "grant_types": grants, "scopes": ["basic"]}))
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json::<Value>().await.unwrap())
+    };
+    let (status, body) = register(&["offline_cert", "client_credentials"]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["fields"]["grant_types"].is_string(), "{body}");
+    s.app()
+        .set_setting("dynamic_registration", "true")
+        .await
+        .unwrap();
+    let res = client()
+        .post(s.url("/oauth/register"))
+        .json(&json!({"redirect_uris": ["https://dyn.example.com/cb"], "grant_types": ["offline_cert"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+
+    let (status, mine) = register(&["client_credentials", "authorization_code"]).await;
+    assert_eq!(status, 201, "{mine}");
+    let mine = App {
+        client_id: mine["client_id"].as_str().unwrap().into(),
+        secret: mine["client_secret"].as_str().map(str::to_string),
+    };
+    let (_, body) = v2_token(&s, &mine, &[("grant_type", "client_credentials")]).await;
+    let res = client()
+        .get(s.url("/oauth/v2/code"))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .query(&[("phone", "13700000001")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
+    );
+    assert!(crate::harness::outbox(&s.db.dir.path().join("outbox/sms")).is_empty());
+
+    let kiosk = make_client(&s, &["client_credentials"], &["basic"], false, |c| {
+        c.sms_per_minute = Some(2)
+    })
+    .await;
+    let (_, body) = v2_token(&s, &kiosk, &[("grant_type", "client_credentials")]).await;
+    let token = body["access_token"].as_str().unwrap().to_string();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let res = client()
+            .get(s.url("/oauth/v2/code"))
+            .bearer_auth(&token)
+            .query(&[("phone", "13700000002"), ("abort", "if_not_exists")])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [404, 404, 429],
+        "probes count against the app's rate"
+    );
+    s.stop().await;
+});

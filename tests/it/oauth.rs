@@ -17,6 +17,8 @@ pub struct App {
     pub secret: Option<String>,
 }
 
+/// An app as an operator registers it (`usercenter client create`): it may use
+/// every grant, `offline_cert` and SMS codes included.
 pub async fn make_client(
     s: &TestServer,
     grants: &[&str],
@@ -30,7 +32,7 @@ pub async fn make_client(
         grant_types: grants.iter().map(|g| g.to_string()).collect(),
         scopes: scopes.iter().map(|g| g.to_string()).collect(),
         is_public: public,
-        by_admin: false,
+        by_admin: true,
         ..Default::default()
     };
     adjust(&mut input);
@@ -952,7 +954,8 @@ on_both!(
             ],
             &["basic", "develop", "openid"],
             false,
-            |_| {},
+            // Registered by its owner: develop waits for an admin's approval.
+            |c| c.by_admin = false,
         )
         .await;
         s.register("frank", "frank@example.com", PW).await;

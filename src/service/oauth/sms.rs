@@ -10,9 +10,13 @@
 //!   at registration or in a profile is not, until its account binds it with a
 //!   code): otherwise whoever owns a number typed into someone's profile could log
 //!   in as them. A binding grants no more scopes than the person's token that asked.
+//! - Only apps an operator registered send codes (a code proves a phone, and a
+//!   binding makes it a way in to an account); apps registered by their owners
+//!   send none.
 //! - Sends: 1 a minute and 10 a day per phone, 60 a minute per client unless an
 //!   operator set the client's own rate (`--sms-per-minute`), counted where
-//!   every instance sees them ([`crate::service::throttle`]).
+//!   every instance sees them ([`crate::service::throttle`]); the client's count
+//!   comes first, so `abort` cannot probe phones faster than codes are sent.
 //! - `abort=if_exists` / `if_not_exists` refuse to send (409 `phone_exists` / 404
 //!   `phone_not_found`); a person binding a phone another account holds gets 409
 //!   `phone_conflict` unless `phone_conflict=replace`, which moves the phone when
@@ -56,6 +60,30 @@ impl App {
             ));
         };
         let phone = phone.as_str();
+        // Only an app an operator registered sends codes (docs/sms.md), and each send
+        // counts against its rate before anything about the phone is told.
+        let per_client = match self.db.client_by_id(active.client.id).await? {
+            Some(c) => c
+                .sms_per_minute
+                .map_or(PER_CLIENT_MINUTE, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+            None => return Err(Error::InvalidToken("the token's app is gone".into())),
+        };
+        if per_client == 0 {
+            return Err(Error::Forbidden(
+                "unauthorized_client",
+                "this app may not send SMS codes; an operator registers apps that do".into(),
+            ));
+        }
+        let client_key = format!("sms:client:{}", active.client.id);
+        if let Err(wait) = self
+            .throttle
+            .count(&client_key, per_client, 60, crate::time::now())
+            .await
+        {
+            return Err(Error::TooManyRequests(format!(
+                "too many codes from this app; try again in {wait} seconds"
+            )));
+        }
         let holder = self.db.user_by_phone(phone).await?;
         match req.abort.filter(|a| !a.is_empty()) {
             None => {}
@@ -90,14 +118,7 @@ impl App {
             ));
         }
         let now = crate::time::now();
-        let per_client = match self.db.client_by_id(active.client.id).await? {
-            Some(c) => c
-                .sms_per_minute
-                .map_or(PER_CLIENT_MINUTE, |n| u32::try_from(n).unwrap_or(u32::MAX)),
-            None => return Err(Error::InvalidToken("the token's app is gone".into())),
-        };
         let limits = [
-            (format!("sms:client:{}", active.client.id), per_client, 60),
             (format!("sms:minute:{phone}"), PER_PHONE_MINUTE, 60),
             (format!("sms:day:{phone}"), PER_PHONE_DAY, 86_400),
         ];
