@@ -160,7 +160,7 @@ pub fn router(state: SharedState) -> Router {
             "/.well-known/oauth-authorization-server",
             get(oauth::discovery::metadata),
         )
-        .merge(oauth_routes())
+        .merge(oauth_routes(post(oauth::token::token)))
         // Seed 001's token endpoint, in its envelope.
         .route("/oauth2/token", post(oauth::seed001::token))
         // Seed 004's terminals: its prefix, with `sub` and `roles` in token answers.
@@ -180,14 +180,18 @@ pub fn router(state: SharedState) -> Router {
             get(oauth::qr::session_state),
         )
         // Seed 003's clients: the same endpoints under its prefix, and its profile.
-        .nest("/api/tcc-user-center", oauth_routes())
+        .nest(
+            oauth::token::SEED_003_PREFIX,
+            oauth_routes(post(oauth::token::token_seed003)),
+        )
         .route("/client-api/userCenter/info", get(api::seed003::info))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
 
-/// The OAuth 2.0 / OpenID Connect endpoints under `/oauth`.
-fn oauth_routes() -> Router<SharedState> {
+/// The OAuth 2.0 / OpenID Connect endpoints under `/oauth`, with `token` as the
+/// token endpoint.
+fn oauth_routes(token: axum::routing::MethodRouter<SharedState>) -> Router<SharedState> {
     use axum::routing::{get, post};
     Router::new()
         .route("/oauth/jwks", get(oauth::discovery::jwks))
@@ -195,7 +199,7 @@ fn oauth_routes() -> Router<SharedState> {
             "/oauth/authorize",
             get(oauth::authorize::get).post(oauth::authorize::post),
         )
-        .route("/oauth/token", post(oauth::token::token))
+        .route("/oauth/token", token)
         .route(
             "/oauth/device_authorization",
             post(oauth::token::device_authorization),

@@ -4,8 +4,8 @@
 //!   `invalid_scope`, never silently dropped (SPEC §1).
 //! - `develop` and `root` need an admin's approval for that client (seed 001).
 //! - Scopes flagged "default" are always added (seed 002), whether or not the client
-//!   lists them or the request asks for them; `develop` and `root` still only when
-//!   approved (`docs/default-scopes.md`).
+//!   lists them or the request asks for them, and a request may name them;
+//!   `develop` and `root` still only when approved (`docs/default-scopes.md`).
 //! - With no scope requested, the client's registered scopes apply, less the
 //!   privileged ones unless approved.
 
@@ -30,8 +30,11 @@ pub fn resolve(
     approved: &[String],
     defaults: &[String],
 ) -> Result<Vec<String>, String> {
+    // A default scope may be named even by a client that does not list it: it is
+    // granted anyway (seed 001's clients send `scope=basic`).
     let allowed = |s: &String| {
-        registered.contains(s) && (!PRIVILEGED.contains(&s.as_str()) || approved.contains(s))
+        (registered.contains(s) || defaults.contains(s))
+            && (!PRIVILEGED.contains(&s.as_str()) || approved.contains(s))
     };
     let mut granted: Vec<String> = if requested.is_empty() {
         registered
@@ -75,6 +78,11 @@ mod tests {
             v("openid profile basic")
         );
         assert_eq!(resolve(&v("email"), &reg, &[], &[]).unwrap_err(), "email");
+        // A default scope may be named by a client that does not list it.
+        assert_eq!(
+            resolve(&v("read basic"), &v("read"), &[], &v("basic")).unwrap(),
+            v("read basic")
+        );
         assert_eq!(
             resolve(&v("develop"), &reg, &[], &[]).unwrap_err(),
             "develop",

@@ -13,6 +13,10 @@ pub const SESSION_IDLE: i64 = 7 * 86_400;
 pub const SESSION_MAX: i64 = 30 * 86_400;
 /// Password reset links work this long (issue 3).
 pub const RESET_TTL: i64 = 30 * 60;
+/// Reset mails to one address per hour.
+const RESETS_PER_ADDRESS: u32 = 3;
+/// Reset requests from one network address per hour.
+const RESETS_PER_IP: u32 = 30;
 
 /// Failures before a lock: per account, and per IP (which may be a whole office).
 const ACCOUNT_LIMIT: u32 = 5;
@@ -294,22 +298,41 @@ impl App {
     }
 
     /// Sends a reset link when the address belongs to an account; does nothing
-    /// visible otherwise. The mail goes out in the background so the answer takes as
-    /// long either way.
+    /// visible otherwise. At most [`RESETS_PER_ADDRESS`] mails an hour go to one
+    /// address and [`RESETS_PER_IP`] requests an hour count from one address of the
+    /// caller; beyond, nothing is sent and the answer is the same. The link is
+    /// stored and mailed in the background, so the answer takes as long either way.
     pub async fn forgot_password(&self, email: &str, who: &Requester) -> Result<()> {
-        let Some(user) = self
-            .db
-            .user_by_email(email.trim())
-            .await?
-            .filter(|u| !u.disabled)
-        else {
+        let email = email.trim().to_lowercase();
+        let at = now();
+        for (key, limit) in [
+            (format!("reset:{email}"), RESETS_PER_ADDRESS),
+            (format!("reset-ip:{}", who.ip), RESETS_PER_IP),
+        ] {
+            if self.throttle.count(&key, limit, 3600, at).await.is_err() {
+                tracing::info!(ip = %who.ip, "password reset request over its limit; nothing sent");
+                return Ok(());
+            }
+        }
+        let Some(user) = self.db.user_by_email(&email).await?.filter(|u| !u.disabled) else {
             return Ok(());
         };
         let Some(address) = user.email.clone() else {
             return Ok(());
         };
+        let app = self.clone();
+        let ip = who.ip.clone();
+        tokio::spawn(async move {
+            if let Err(e) = app.send_reset_link(&user, address, &ip, at).await {
+                tracing::error!(error = %e, "password reset link was not sent");
+            }
+        });
+        Ok(())
+    }
+
+    /// Stores a reset link for `user` and mails it to `address`.
+    async fn send_reset_link(&self, user: &User, address: String, ip: &str, at: i64) -> Result<()> {
         let token = random_token(32);
-        let at = now();
         self.db
             .create_password_reset(&self.key.hash_secret(&token), user.id, at + RESET_TTL, at)
             .await?;
@@ -318,7 +341,7 @@ impl App {
                 Some(user.id),
                 "password_reset_requested",
                 &user.username,
-                &who.ip,
+                ip,
                 "",
                 at,
             )
@@ -339,17 +362,11 @@ impl App {
                 name = html_escape(&user.username)
             ),
         };
-        let mailer = self.mailer.clone();
-        tokio::spawn(async move {
-            if let Err(e) = mailer.send(&mail).await {
-                tracing::error!(error = %e, "password reset mail was not sent");
-            }
-        });
-        Ok(())
+        self.mailer.send(&mail).await
     }
 
     /// Sets a new password with a reset token; the token works once, and every
-    /// session of the account ends.
+    /// session, token and other reset link of the account ends.
     pub async fn reset_password(
         &self,
         token: &str,
@@ -390,7 +407,10 @@ impl App {
             .await
             .map_err(|e| Error::Internal(e.to_string()))?;
         self.db.set_password_hash(user.id, &new_hash, at).await?;
+        // Whoever knew the old password may hold a session, tokens or another link.
         self.db.delete_other_sessions(user.id, None).await?;
+        self.db.revoke_all_tokens_of(user.id, at).await?;
+        self.db.spend_password_resets_of(user.id, at).await?;
         self.db
             .audit(
                 Some(user.id),
@@ -405,7 +425,8 @@ impl App {
     }
 
     /// Changes the password of a logged-in user, who proves the old one; every
-    /// other session ends.
+    /// other session and every reset link ends (the apps' tokens stay: the person
+    /// knew the password).
     pub async fn change_password(
         &self,
         user: &User,
@@ -439,6 +460,7 @@ impl App {
         self.db
             .delete_other_sessions(user.id, session.map(|s| s.id_hash.as_str()))
             .await?;
+        self.db.spend_password_resets_of(user.id, at).await?;
         self.db
             .audit(
                 Some(user.id),

@@ -150,6 +150,22 @@ impl Db {
             .await?)
     }
 
+    /// Revokes every access and refresh token of a user, for every app (a password
+    /// reset: whoever knew the old password may have taken tokens with it).
+    pub async fn revoke_all_tokens_of(&self, user_id: i64, now: i64) -> Result<()> {
+        for sql in [
+            "UPDATE access_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        ] {
+            sqlx::query(sql)
+                .bind(now)
+                .bind(user_id)
+                .execute(self.wpool())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Revokes every access and refresh token of a user for an app.
     pub async fn revoke_all_of(&self, user_id: i64, client_id: i64, now: i64) -> Result<()> {
         for sql in [

@@ -23,6 +23,19 @@ impl Db {
         Ok(())
     }
 
+    /// Spends every reset link of a user still open: one was used, or the password
+    /// changed, so the others must not set it again.
+    pub async fn spend_password_resets_of(&self, user_id: i64, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(user_id)
+        .execute(self.wpool())
+        .await?;
+        Ok(())
+    }
+
     /// Marks the token used and returns its user, in one statement, so that two
     /// concurrent uses cannot both succeed.
     pub async fn consume_password_reset(&self, token_hash: &str, now: i64) -> Result<Option<i64>> {

@@ -1041,3 +1041,82 @@ on_both!(stored_phones_get_their_one_spelling, |backend| {
     }
     s.stop().await;
 });
+
+// A reset (account recovery) ends what the old password could have opened: the
+// person's tokens at every app and the other reset links. One address gets at most
+// three reset mails an hour, whoever asks; the answer stays the same.
+on_both!(a_password_reset_ends_tokens_and_other_links, |backend| {
+    let s = TestServer::start(backend).await;
+    s.register("kay", "kay@example.com", PW).await;
+    s.app()
+        .set_setting("allow_password_grant", "true")
+        .await
+        .unwrap();
+    let app = crate::oauth::make_client(&s, &["password"], &["basic"], false, |_| {}).await;
+    let issued = crate::oauth::token(
+        &s,
+        &app,
+        &[
+            ("grant_type", "password"),
+            ("username", "kay"),
+            ("password", PW),
+        ],
+    )
+    .await;
+    let access = body(issued).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let user_api = async || {
+        client()
+            .get(s.url("/api/user"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(user_api().await, 200);
+
+    for _ in 0..4 {
+        let res = client()
+            .post(s.url("/api/auth/password/forgot"))
+            .json(&json!({"email": "KAY@example.com"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 202);
+    }
+    let mails = wait_outbox(&s.mail_dir(), 3).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(outbox(&s.mail_dir()).len(), 3, "three mails an hour");
+    let link = |i: usize| {
+        mails[i]["text"]
+            .as_str()
+            .unwrap()
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let reset = async |token: String| {
+        client()
+            .post(s.url("/api/auth/password/reset"))
+            .json(&json!({"token": token, "password": "a brand new secret"}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(reset(link(0)).await, 204);
+    assert_eq!(
+        user_api().await,
+        401,
+        "the app's token ended with the reset"
+    );
+    assert_eq!(reset(link(1)).await, 400, "the other links ended too");
+    s.stop().await;
+});

@@ -61,7 +61,14 @@ on_both!(seed_001_token_endpoint_in_its_envelope, |backend| {
     assert_eq!(body["success"], true);
     assert_eq!(body["expires_in"], 3600);
     assert_eq!(body["scope"], "basic");
+    assert_eq!(body["token_type"], "bearer", "as the seed spells it");
     assert!(body["access_token"].is_string() && body["refresh_token"].is_string());
+
+    // `scope=basic`, as the seed writes it, from a client that does not list the
+    // default scope.
+    let reader = make_client(&s, &["client_credentials"], &["read"], false, |_| {}).await;
+    let (status, body) = seed001(&s, Body::Form(&credentials(&reader, "basic"))).await;
+    assert_eq!((status, &body["scope"]), (200, &json!("basic")), "{body}");
 
     // The same as JSON, with the seed's default scope left out.
     let (status, body) = seed001(
@@ -134,6 +141,44 @@ on_both!(seed_001_token_endpoint_in_its_envelope, |backend| {
     )
     .await;
     assert_eq!(seed_error(&body).1, 15);
+
+    // A person's refresh token is refreshed only with its client's credentials.
+    s.register("p001", "p001@example.com", PW).await;
+    s.app()
+        .set_setting("allow_password_grant", "true")
+        .await
+        .unwrap();
+    let web = make_client(
+        &s,
+        &["password", "refresh_token"],
+        &["basic"],
+        false,
+        |_| {},
+    )
+    .await;
+    let res = crate::oauth::token(
+        &s,
+        &web,
+        &[
+            ("grant_type", "password"),
+            ("username", "p001"),
+            ("password", PW),
+        ],
+    )
+    .await;
+    let person: Value = res.json().await.unwrap();
+    let (status, body) = seed001(
+        &s,
+        Body::Form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", person["refresh_token"].as_str().unwrap()),
+        ]),
+    )
+    .await;
+    assert_eq!(
+        (status, seed_error(&body)),
+        (401, ("INVALID_CLIENT_ID".into(), 5))
+    );
 
     // The seed's error codes.
     let wrong = [
@@ -284,6 +329,7 @@ on_both!(seed_003_prefix_and_profile_in_its_shape, |backend| {
             .unwrap();
         assert_eq!(res.status(), 200);
         let body: Value = res.json().await.unwrap();
+        assert_eq!(body["token_type"], "bearer", "as the seed spells it");
         let left = body["expires_in"].as_i64().unwrap();
         assert!(
             left > 6 * 86_400 && left <= 7 * 86_400,
@@ -367,7 +413,7 @@ on_both!(seed_004_card_grant_and_its_token_answers, |backend| {
     let terminal = make_client(
         &s,
         &["offline_cert", "client_credentials", "refresh_token"],
-        &["basic", "user.read"],
+        &["basic", "user.read", "openid"],
         false,
         |_| {},
     )
@@ -395,7 +441,12 @@ on_both!(seed_004_card_grant_and_its_token_answers, |backend| {
     assert_eq!(body["card"], "001");
     assert_eq!(body["sub"], holder.to_string());
     assert!(body.get("st").is_none(), "a card in use has no st: {body}");
-    assert_eq!(body["scope"], "basic user.read");
+    assert_eq!(
+        body["scope"], "basic user.read openid",
+        "openid stays, as the seed's answer shows"
+    );
+    assert!(body["id_token"].is_string());
+    assert_eq!(body["token_type"], "bearer", "as the seed spells it");
     assert!(body["refresh_token"].is_string());
     let user = client()
         .get(s.url("/api/user"))

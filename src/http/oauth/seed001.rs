@@ -43,7 +43,7 @@ pub async fn token(State(state): State<SharedState>, post: FormPost) -> Response
     match answer(&state, &post).await {
         Ok(issued) => no_store(Json(Success {
             success: true,
-            issued: &issued,
+            issued: &issued.as_seeds_spell_it(),
         })),
         Err(e) => failure(&e),
     }

@@ -14,6 +14,9 @@ use axum::http::header::AUTHORIZATION;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 
+/// Where seed 003's clients find the OAuth endpoints (SPEC §5).
+pub const SEED_003_PREFIX: &str = "/api/tcc-user-center";
+
 /// A form post's headers and body. Axum's `HeaderMap` extractor copies every header;
 /// this takes them from the request, which the body's extraction does not need.
 pub struct FormPost {
@@ -59,9 +62,18 @@ pub async fn token(State(state): State<SharedState>, post: FormPost) -> Result<R
     Ok(no_store(Json(issue(&state, &post).await?)))
 }
 
-/// Seed 004's `/oauth/v2/token`: the same, adding `sub` and `roles`.
+/// The same under seed 003's prefix, with the token type as the seed spells it.
+pub async fn token_seed003(State(state): State<SharedState>, post: FormPost) -> Result<Response> {
+    Ok(no_store(Json(
+        issue(&state, &post).await?.as_seeds_spell_it(),
+    )))
+}
+
+/// Seed 004's `/oauth/v2/token`: the same, adding `sub` and `roles`, with the token
+/// type as the seed spells it.
 pub async fn token_v2(State(state): State<SharedState>, post: FormPost) -> Result<Response> {
-    Ok(no_store(Json(issue(&state, &post).await?.with_subject())))
+    let issued = issue(&state, &post).await?;
+    Ok(no_store(Json(issued.with_subject().as_seeds_spell_it())))
 }
 
 /// parse → authenticate the client → grant allowed? → the grant → issue (client

@@ -77,6 +77,13 @@ struct Subject {
 }
 
 impl Issued {
+    /// `token_type` as the seeds' examples spell it, `bearer`, for their clients on
+    /// their paths (the value is case-insensitive, RFC 6749 §5.1).
+    pub fn as_seeds_spell_it(mut self) -> Self {
+        self.token_type = "bearer";
+        self
+    }
+
     /// The answer with `sub` and `roles` (seed 004's token endpoint).
     pub fn with_subject(mut self) -> Self {
         self.sub = Some(self.subject.sub.clone());

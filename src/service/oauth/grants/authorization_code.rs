@@ -146,7 +146,7 @@ async fn redeem_sms_code(req: &Request<'_>, phone: &str, digits: &str, now: i64)
 /// a token of the person's (never more than that token could do), and a refresh token
 /// when the client has them.
 async fn issue_for(req: &Request<'_>, user: &User, held: Option<&str>, now: i64) -> Result<Issued> {
-    let mut scope = req.scopes(req.param("scope")).await?;
+    let mut scope = req.person_scopes(req.param("scope")).await?;
     if let Some(held) = held {
         let held = crate::oauth::scope::parse(held);
         scope.retain(|s| held.contains(s));

@@ -49,6 +49,19 @@ impl Request<'_> {
             .await
     }
 
+    /// [`Request::scopes`] for seed 004's logins of a person (card, SMS and QR codes):
+    /// with no scope asked for, `openid` stays among the client's registered scopes,
+    /// as the seed's card answer shows (`"scope": "pass:payment openid"`).
+    pub async fn person_scopes(&self, requested: Option<&str>) -> Result<Vec<String>> {
+        let mut scopes = self.scopes(requested).await?;
+        let asked = requested.is_some_and(|r| !r.trim().is_empty());
+        let openid = "openid".to_string();
+        if !asked && self.client.scopes.contains(&openid) && !scopes.contains(&openid) {
+            scopes.push(openid);
+        }
+        Ok(scopes)
+    }
+
     /// Whether the client is registered for refresh tokens.
     pub fn refresh_allowed(&self) -> bool {
         self.client

@@ -58,7 +58,7 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
         (Vec::new(), json!({"card": number, "st": "lost"}))
     } else {
         (
-            req.scopes(req.param("scope")).await?,
+            req.person_scopes(req.param("scope")).await?,
             json!({"card": number}),
         )
     };

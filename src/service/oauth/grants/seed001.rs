@@ -69,7 +69,8 @@ pub async fn dispatch(
     }
 }
 
-/// The client a refresh token was issued to, when it is enabled.
+/// The client a refresh token of its own (client_credential, no person) was issued
+/// to, when it is enabled.
 async fn token_client(app: &App, params: &HashMap<String, String>) -> Result<Client> {
     let invalid = || Error::InvalidGrant(15, "the refresh token is invalid".into());
     let presented = params
@@ -82,6 +83,14 @@ async fn token_client(app: &App, params: &HashMap<String, String>) -> Result<Cli
         .refresh_token(&TokenKeys::of(&app.key, presented))
         .await?
         .ok_or_else(invalid)?;
+    // Only what client_credential gave (a client's own token, no person) is
+    // refreshed without credentials: a person's refresh token stays bound to its
+    // client, which proves itself (RFC 6749 §6).
+    if stored.user_id.is_some() {
+        return Err(Error::InvalidClient(
+            "a person's refresh token is refreshed with its client's credentials".into(),
+        ));
+    }
     app.db
         .client_by_id(stored.client_id)
         .await?
