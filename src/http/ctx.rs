@@ -13,7 +13,9 @@ use crate::error::{Error, Result};
 use crate::service::Requester;
 use crate::store::{Session, User};
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE, USER_AGENT};
+use axum::http::header::{
+    AUTHORIZATION, COOKIE, SET_COOKIE, STRICT_TRANSPORT_SECURITY, USER_AGENT,
+};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
@@ -47,10 +49,23 @@ fn cookies(headers: &HeaderMap) -> impl Iterator<Item = Cookie<'static>> + '_ {
         .flat_map(|v| Cookie::split_parse(v.to_string()).filter_map(|c| c.ok()))
 }
 
-pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+/// The value of this server's cookie `name` (as [`cookie_name`] spells it).
+pub fn cookie_value(headers: &HeaderMap, name: &str, secure: bool) -> Option<String> {
+    let name = cookie_name(name, secure);
     cookies(headers)
         .find(|c| c.name() == name)
         .map(|c| c.value().to_string())
+}
+
+/// A cookie's name: with the `__Host-` prefix when the issuer is https, so that the
+/// browser takes it only from this host, over https, for every path: a sibling
+/// subdomain cannot plant a CSRF or session cookie of its choosing.
+fn cookie_name(name: &str, secure: bool) -> std::borrow::Cow<'_, str> {
+    if secure {
+        format!("__Host-{name}").into()
+    } else {
+        name.into()
+    }
 }
 
 impl FromRequestParts<SharedState> for Ctx {
@@ -77,7 +92,7 @@ impl FromRequestParts<SharedState> for Ctx {
                 ));
                 l
             }
-            None => cookie_value(headers, LANG_COOKIE)
+            None => cookie_value(headers, LANG_COOKIE, secure)
                 .and_then(|v| Lang::parse(&v))
                 .unwrap_or_else(|| Lang::from_accept_language(headers)),
         };
@@ -93,14 +108,14 @@ impl FromRequestParts<SharedState> for Ctx {
             .unwrap_or_default()
             .to_string();
 
-        let (session, user) = match cookie_value(headers, SESSION_COOKIE) {
+        let (session, user) = match cookie_value(headers, SESSION_COOKIE, secure) {
             Some(value) => match state.app.session_user(&value).await? {
                 Some((s, u)) => (Some(s), Some(u)),
                 None => (None, None),
             },
             None => (None, None),
         };
-        let anon_csrf_cookie = cookie_value(headers, CSRF_COOKIE).filter(|v| v.len() >= 16);
+        let anon_csrf_cookie = cookie_value(headers, CSRF_COOKIE, secure).filter(|v| v.len() >= 16);
         let query_token = parts.uri.query().is_some_and(|q| {
             url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token")
         });
@@ -138,7 +153,7 @@ fn build_cookie(
     max_age: Option<i64>,
     http_only: bool,
 ) -> String {
-    let mut c = Cookie::new(name.to_string(), value.to_string());
+    let mut c = Cookie::new(cookie_name(name, secure).into_owned(), value.to_string());
     c.set_path("/");
     c.set_http_only(http_only);
     c.set_same_site(SameSite::Lax);
@@ -206,6 +221,11 @@ impl Ctx {
         self.lang.t(key)
     }
 
+    /// The value of this server's cookie `name` on the request.
+    pub fn cookie(&self, headers: &HeaderMap, name: &str) -> Option<String> {
+        cookie_value(headers, name, self.secure)
+    }
+
     /// Sets a cookie of this server's (`Path=/`, `SameSite=Lax`, `HttpOnly`).
     pub fn set_cookie(&mut self, name: &str, value: &str, max_age: i64) {
         let c = build_cookie(name, value, self.secure, Some(max_age), true);
@@ -229,9 +249,16 @@ impl Ctx {
             .push(build_cookie(SESSION_COOKIE, "", self.secure, Some(0), true));
     }
 
-    /// Adds the cookies this request decided on to a response.
+    /// Adds the cookies this request decided on to a response, and, when the issuer
+    /// is https, Strict-Transport-Security: a browser then never tries plain http.
     pub fn finish(&self, response: impl IntoResponse) -> Response {
         let mut response = response.into_response();
+        if self.secure {
+            response.headers_mut().insert(
+                STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000"),
+            );
+        }
         for c in &self.set_cookies {
             if let Ok(v) = HeaderValue::from_str(c) {
                 response.headers_mut().append(SET_COOKIE, v);

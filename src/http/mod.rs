@@ -169,7 +169,10 @@ pub fn router(state: SharedState) -> Router {
             get(oauth::authorize::get).post(oauth::authorize::post),
         )
         .route("/oauth/v2/token", post(oauth::token::token_v2))
-        .route("/oauth/v2/check_token", post(oauth::token::introspect))
+        .route(
+            "/oauth/v2/check_token",
+            get(oauth::token::check_token_v2).post(oauth::token::check_token_v2),
+        )
         .route(
             "/oauth/v2/code",
             get(oauth::sms::code).post(oauth::sms::code),

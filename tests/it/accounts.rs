@@ -1120,3 +1120,69 @@ on_both!(a_password_reset_ends_tokens_and_other_links, |backend| {
     assert_eq!(reset(link(1)).await, 400, "the other links ended too");
     s.stop().await;
 });
+
+// Behind https (the issuer's scheme), the cookies carry the __Host- prefix, so that
+// the browser takes them only from this host over https (a sibling subdomain cannot
+// plant a CSRF or session cookie), and pages ask for https from then on (HSTS).
+#[tokio::test]
+async fn cookies_are_host_only_and_transport_strict_behind_https() {
+    let s = TestServer::start_with(Backend::Sqlite, |c| {
+        c.issuer = Some("https://id.example.com".into())
+    })
+    .await;
+    s.register("tls", "tls@example.com", PW).await;
+    let res = client().get(s.url("/login")).send().await.unwrap();
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let set = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        set.starts_with("__Host-uc_csrf=") && set.contains("Secure"),
+        "{set}"
+    );
+    let csrf = set["__Host-uc_csrf=".len()..]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let res = client()
+        .post(s.url("/login"))
+        .header("cookie", format!("__Host-uc_csrf={csrf}"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("login", "tls"),
+            ("password", PW),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let session = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("__Host-uc_session="))
+        .expect("the session cookie, prefixed");
+    let value = session["__Host-uc_session=".len()..]
+        .split(';')
+        .next()
+        .unwrap();
+    let whoami = async |cookie: String| {
+        client()
+            .get(s.url("/api/auth/session"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(whoami(format!("__Host-uc_session={value}")).await, 200);
+    assert_eq!(
+        whoami(format!("uc_session={value}")).await,
+        401,
+        "an unprefixed cookie is not this server's"
+    );
+    s.stop().await;
+}

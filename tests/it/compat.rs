@@ -1151,3 +1151,76 @@ on_both!(cards_and_sms_are_an_operators_grants, |backend| {
     );
     s.stop().await;
 });
+
+// The seeds' platforms (Spring Security OAuth, Apache Oltu) read a token request's
+// query as well as its body, and their clients send either: their paths do too. The
+// canonical /oauth/token reads the body only (RFC 6749 §3.2).
+on_both!(
+    token_parameters_in_the_query_on_the_seeds_paths,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let app = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+        let secret = app.secret.clone().unwrap();
+        let query = [
+            ("grant_type", "client_credentials"),
+            ("client_id", app.client_id.as_str()),
+            ("client_secret", secret.as_str()),
+        ];
+        let post = async |path: &str, query: &[(&str, &str)]| {
+            let res = client()
+                .post(s.url(path))
+                .query(query)
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        };
+        for path in ["/api/tcc-user-center/oauth/token", "/oauth/v2/token"] {
+            let (status, body) = post(path, &query).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            assert_eq!(body["token_type"], "bearer");
+        }
+        let (status, body) = post("/oauth/token", &query).await;
+        assert_eq!((status, &body["error_code"]), (400, &json!(9)), "{body}");
+
+        // Seed 001: the form's Content-Type with the parameters in the query.
+        let res = client()
+            .post(s.url("/oauth2/token"))
+            .query(&[
+                ("grant_type", "client_credential"),
+                ("client_id", app.client_id.as_str()),
+                ("client_secret", secret.as_str()),
+            ])
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .unwrap();
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["success"], true, "{body}");
+        // A name in the query and the body is refused as repeated.
+        let res = client()
+            .post(s.url("/oauth/v2/token"))
+            .query(&[("grant_type", "client_credentials")])
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", app.client_id.as_str()),
+                ("client_secret", secret.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400);
+
+        // Seed 004's check_token by GET, as the Spring endpoint answered it.
+        let token = body["access_token"].as_str().unwrap();
+        let res = client()
+            .get(s.url("/oauth/v2/check_token"))
+            .basic_auth(&app.client_id, Some(&secret))
+            .query(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.json::<Value>().await.unwrap()["active"], true);
+        s.stop().await;
+    }
+);

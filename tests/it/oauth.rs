@@ -915,6 +915,12 @@ on_both!(refresh_rotation_detects_reuse_and_never_widens, |backend| {
     .await;
     assert_eq!(t3["scope"], t["scope"], "{t3}");
     let r3 = t3["refresh_token"].as_str().unwrap().to_string();
+    let described = introspect(&s, &app, &r3).await;
+    assert_eq!(described["active"], true);
+    assert!(
+        described.get("token_type").is_none(),
+        "a refresh token is no token type (RFC 7662 §2.2): {described}"
+    );
     // The rotated token presented again: refused, and the family is revoked.
     let replay = token(
         &s,

@@ -50,9 +50,28 @@ pub async fn token(State(state): State<SharedState>, post: FormPost) -> Response
 }
 
 async fn answer(state: &SharedState, post: &FormPost) -> Result<Issued, Error> {
-    let params = params(&post.headers, &post.body)?;
+    let params = with_query(post)?;
     let settings = state.app.settings().await?;
     grants::seed001::dispatch(&state.app, authorization(&post.headers), &params, &settings).await
+}
+
+/// The parameters of the body and of the query (Oltu's servlet read both; a name in
+/// both is refused as repeated). With an empty body the query alone counts.
+fn with_query(post: &FormPost) -> Result<HashMap<String, String>, Error> {
+    let query = post.query.as_deref().filter(|q| !q.is_empty());
+    let mut params = match query {
+        Some(_) if post.body.is_empty() => HashMap::new(),
+        _ => params(&post.headers, &post.body)?,
+    };
+    for (k, v) in super::form_pairs(query.unwrap_or_default().as_bytes()) {
+        if params.contains_key(&k) {
+            return Err(Error::invalid_request(format!(
+                "the {k} parameter is repeated"
+            )));
+        }
+        params.insert(k, v);
+    }
+    Ok(params)
 }
 
 /// The parameters of a form or of a JSON object (strings, numbers and booleans).

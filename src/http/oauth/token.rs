@@ -22,6 +22,8 @@ pub const SEED_003_PREFIX: &str = "/api/tcc-user-center";
 pub struct FormPost {
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The query, read only by the compatibility paths ([`compat_params`]).
+    pub query: Option<String>,
 }
 
 impl<S: Send + Sync> FromRequest<S> for FormPost {
@@ -32,10 +34,15 @@ impl<S: Send + Sync> FromRequest<S> for FormPost {
         state: &S,
     ) -> std::result::Result<Self, Response> {
         let headers = std::mem::take(request.headers_mut());
+        let query = request.uri().query().map(str::to_owned);
         let body = Bytes::from_request(request, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        Ok(Self { headers, body })
+        Ok(Self {
+            headers,
+            body,
+            query,
+        })
     }
 }
 
@@ -58,66 +65,99 @@ fn params(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, String>> 
     single_valued(form_pairs(body))
 }
 
+/// The parameters of a token request on a compatibility path: the seeds' platforms
+/// (Spring Security OAuth, Apache Oltu) read the query as well as the body, and their
+/// clients send either. A name in both is refused as repeated; with an empty body the
+/// query alone counts, whatever the Content-Type.
+pub fn compat_params(post: &FormPost) -> Result<HashMap<String, String>> {
+    let Some(query) = post.query.as_deref().filter(|q| !q.is_empty()) else {
+        return params(&post.headers, &post.body);
+    };
+    let mut pairs = form_pairs(query.as_bytes());
+    if !post.body.is_empty() {
+        require_form(&post.headers)?;
+        pairs.extend(form_pairs(&post.body));
+    }
+    single_valued(pairs)
+}
+
 pub async fn token(State(state): State<SharedState>, post: FormPost) -> Result<Response> {
-    Ok(no_store(Json(issue(&state, &post).await?)))
+    let params = params(&post.headers, &post.body)?;
+    Ok(no_store(Json(issue(&state, &post.headers, &params).await?)))
 }
 
-/// The same under seed 003's prefix, with the token type as the seed spells it.
+/// The same under seed 003's prefix, with the query read and the token type as the
+/// seed spells it.
 pub async fn token_seed003(State(state): State<SharedState>, post: FormPost) -> Result<Response> {
-    Ok(no_store(Json(
-        issue(&state, &post).await?.as_seeds_spell_it(),
-    )))
+    let params = compat_params(&post)?;
+    let issued = issue(&state, &post.headers, &params).await?;
+    Ok(no_store(Json(issued.as_seeds_spell_it())))
 }
 
-/// Seed 004's `/oauth/v2/token`: the same, adding `sub` and `roles`, with the token
-/// type as the seed spells it.
+/// Seed 004's `/oauth/v2/token`: the same, adding `sub` and `roles`.
 pub async fn token_v2(State(state): State<SharedState>, post: FormPost) -> Result<Response> {
-    let issued = issue(&state, &post).await?;
+    let params = compat_params(&post)?;
+    let issued = issue(&state, &post.headers, &params).await?;
     Ok(no_store(Json(issued.with_subject().as_seeds_spell_it())))
 }
 
-/// parse → authenticate the client → grant allowed? → the grant → issue (client
-/// credentials first with the client's kept row, [`grants::dispatch_with_kept_client`]).
-async fn issue(state: &SharedState, FormPost { headers, body }: &FormPost) -> Result<Issued> {
-    let params = params(headers, body)?;
+/// authenticate the client → grant allowed? → the grant → issue (client credentials
+/// first with the client's kept row, [`grants::dispatch_with_kept_client`]).
+async fn issue(
+    state: &SharedState,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+) -> Result<Issued> {
     let settings = state.app.settings().await?;
     let authorization = authorization(headers);
     if let Some(issued) =
-        grants::dispatch_with_kept_client(&state.app, authorization, &params, &settings).await?
+        grants::dispatch_with_kept_client(&state.app, authorization, params, &settings).await?
     {
         return Ok(issued);
     }
     let (client, method) = state
         .app
-        .authenticate_client(authorization, &params)
+        .authenticate_client(authorization, params)
         .await?;
     grants::dispatch(Request {
         app: &state.app,
         client: &client,
         method,
-        params: &params,
+        params,
         settings: &settings,
         client_generation: None,
     })
     .await
 }
 
-pub async fn introspect(
-    State(state): State<SharedState>,
-    FormPost { headers, body }: FormPost,
+pub async fn introspect(State(state): State<SharedState>, post: FormPost) -> Result<Response> {
+    let params = params(&post.headers, &post.body)?;
+    introspect_with(&state, &post.headers, &params).await
+}
+
+/// Seed 004's `/oauth/v2/check_token`: the same, also by GET and with the query read,
+/// as the Spring endpoint it replaces answered.
+pub async fn check_token_v2(State(state): State<SharedState>, post: FormPost) -> Result<Response> {
+    let params = compat_params(&post)?;
+    introspect_with(&state, &post.headers, &params).await
+}
+
+async fn introspect_with(
+    state: &SharedState,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
 ) -> Result<Response> {
-    let params = params(&headers, &body)?;
     let presented = params.get("token").map(String::as_str).unwrap_or_default();
     let (_, method, found) = state
         .app
-        .authenticate_client_with_token(authorization(&headers), &params, presented)
+        .authenticate_client_with_token(authorization(headers), params, presented)
         .await?;
     if method == crate::service::oauth::client_auth::Method::None {
         return Err(Error::InvalidClient(
             "introspection needs a confidential client".into(),
         ));
     }
-    let token = required_token(&params)?;
+    let token = required_token(params)?;
     let hint = params.get("token_type_hint").map(String::as_str);
     let answer = state.app.introspect(token, hint, found).await?;
     Ok(no_store(Json(answer)))
@@ -139,7 +179,7 @@ async fn authenticated(
 
 pub async fn revoke(
     State(state): State<SharedState>,
-    FormPost { headers, body }: FormPost,
+    FormPost { headers, body, .. }: FormPost,
 ) -> Result<Response> {
     let (client, params) = authenticated(&state, &headers, &body).await?;
     let token = required_token(&params)?;
@@ -158,7 +198,7 @@ pub async fn revoke(
 /// the device grant, public ones by their `client_id`.
 pub async fn device_authorization(
     State(state): State<SharedState>,
-    FormPost { headers, body }: FormPost,
+    FormPost { headers, body, .. }: FormPost,
 ) -> Result<Response> {
     let (client, params) = authenticated(&state, &headers, &body).await?;
     crate::service::oauth::require_grant(&client, crate::oauth::GrantType::DeviceCode)?;

@@ -18,7 +18,7 @@ use super::{MessagePage, error_page, login_first, render};
 use crate::crypto::random_token;
 use crate::error::{Error, Result};
 use crate::http::SharedState;
-use crate::http::ctx::{Ctx, cookie_value, safe_return_to};
+use crate::http::ctx::{Ctx, safe_return_to};
 use crate::http::i18n::Lang;
 use crate::http::oauth::no_store;
 use crate::store::LoginQr;
@@ -95,7 +95,8 @@ pub async fn poll(
 ) -> Result<Response> {
     let key = &state.app.key;
     let id_hash = key.hash_secret(&id);
-    let browser_hash = cookie_value(&headers, BROWSER_COOKIE)
+    let browser_hash = ctx
+        .cookie(&headers, BROWSER_COOKIE)
         .map(|b| key.hash_secret(&b))
         .unwrap_or_default();
     let now = crate::time::now();

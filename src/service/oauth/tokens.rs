@@ -56,7 +56,10 @@ impl Serialize for Introspection {
 struct Described {
     scope: String,
     client_id: String,
-    token_type: &'static str,
+    /// `Bearer` for an access token; a refresh token has no token type in RFC 6749
+    /// §7.1's sense, so none is given (RFC 7662 §2.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<&'static str>,
     iat: i64,
     exp: i64,
     iss: String,
@@ -271,11 +274,7 @@ impl App {
         let mut described = Described {
             scope: scope.to_owned(),
             client_id: client_id.to_owned(),
-            token_type: if kind == "access_token" {
-                "Bearer"
-            } else {
-                "refresh_token"
-            },
+            token_type: (kind == "access_token").then_some("Bearer"),
             iat,
             exp,
             iss: self.issuer(),
@@ -323,7 +322,7 @@ mod tests {
         Described {
             scope: "card".into(),
             client_id: "canteen".into(),
-            token_type: "Bearer",
+            token_type: Some("Bearer"),
             iat: 1,
             exp: 2,
             iss: "https://id.example".into(),
