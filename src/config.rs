@@ -24,6 +24,9 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// 64 hex characters; generated beside a SQLite database when unset.
     pub secret_key: Option<String>,
+    /// Reverse proxies (addresses or networks) whose `X-Forwarded-For` names the
+    /// caller; empty: the peer is the caller (`docs/proxies.md`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Config {
@@ -38,6 +41,7 @@ impl Default for Config {
             admin_email: None,
             admin_password: None,
             secret_key: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -69,6 +73,7 @@ struct FileConfig {
     admin_email: Option<String>,
     admin_password: Option<String>,
     secret_key: Option<String>,
+    trusted_proxies: Option<String>,
 }
 
 impl Config {
@@ -93,7 +98,7 @@ impl Config {
                 path: shown,
                 message: e.message().to_string(),
             })?;
-            config.apply(parsed);
+            config.apply(parsed)?;
         }
         let var = |name: &str| env(name).filter(|v| !v.is_empty());
         config.apply(FileConfig {
@@ -106,12 +111,13 @@ impl Config {
             admin_email: var("USERCENTER_ADMIN_EMAIL"),
             admin_password: var("USERCENTER_ADMIN_PASSWORD"),
             secret_key: var("USERCENTER_SECRET_KEY"),
-        });
+            trusted_proxies: var("USERCENTER_TRUSTED_PROXIES"),
+        })?;
         config.validate()?;
         Ok(config)
     }
 
-    fn apply(&mut self, f: FileConfig) {
+    fn apply(&mut self, f: FileConfig) -> Result<(), ConfigError> {
         if let Some(v) = f.bind {
             // SPEC §1: ":0" picks a free port; an address without a host listens on
             // the default one, loopback.
@@ -144,6 +150,13 @@ impl Config {
         if f.secret_key.is_some() {
             self.secret_key = f.secret_key;
         }
+        if let Some(v) = f.trusted_proxies {
+            self.trusted_proxies = parse_networks(&v).map_err(|reason| ConfigError::Invalid {
+                name: "USERCENTER_TRUSTED_PROXIES",
+                reason,
+            })?;
+        }
+        Ok(())
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -169,6 +182,19 @@ impl Config {
     }
 }
 
+/// Addresses or networks separated by commas or spaces: `10.0.0.0/8, 192.168.1.5`.
+fn parse_networks(value: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    value
+        .split([',', ' '])
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("{s:?} is not an IP address or network (e.g. 10.0.0.0/8)"))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +206,25 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let c = Config::load_from(
+            None,
+            env(&[("USERCENTER_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1 ::1")]),
+        )
+        .unwrap();
+        let shown: Vec<String> = c.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "127.0.0.1/32", "::1/128"]);
+        let bad = Config::load_from(None, env(&[("USERCENTER_TRUSTED_PROXIES", "10.0.0.0/33")]));
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Invalid {
+                name: "USERCENTER_TRUSTED_PROXIES",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use cookie::{Cookie, SameSite};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 pub const SESSION_COOKIE: &str = "uc_session";
 const CSRF_COOKIE: &str = "uc_csrf";
@@ -55,6 +55,34 @@ pub fn cookie_value(headers: &HeaderMap, name: &str, secure: bool) -> Option<Str
     cookies(headers)
         .find(|c| c.name() == name)
         .map(|c| c.value().to_string())
+}
+
+/// The caller's address: the peer's, unless the peer is a trusted proxy; then the
+/// nearest address in `X-Forwarded-For` that is not a trusted proxy (each proxy
+/// appends the address it was called from, so the entries further left are the
+/// caller's to write and prove nothing; `docs/proxies.md`).
+pub fn caller_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    // From the nearest proxy outwards; what cannot be read ends the walk (only the
+    // caller writes such entries, so nothing further left can be believed).
+    let mut last = peer;
+    for entry in entries.iter().rev() {
+        match entry.trim().parse::<IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => last = ip,
+            Ok(ip) => return ip,
+            Err(_) => break,
+        }
+    }
+    last
 }
 
 /// A cookie's name: with the `__Host-` prefix when the issuer is https, so that the
@@ -100,7 +128,7 @@ impl FromRequestParts<SharedState> for Ctx {
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
+            .map(|c| caller_ip(c.0.ip(), headers, &state.app.config.trusted_proxies).to_string())
             .unwrap_or_default();
         let user_agent = headers
             .get(USER_AGENT)
@@ -286,6 +314,34 @@ pub fn safe_return_to(value: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_caller_is_found_behind_trusted_proxies_only() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let with = |xff: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-forwarded-for", HeaderValue::from_str(xff).unwrap());
+            h
+        };
+        // A peer that is no proxy of ours is the caller, whatever it claims.
+        assert_eq!(
+            caller_ip(ip("203.0.113.9"), &with("1.2.3.4"), &trusted),
+            ip("203.0.113.9")
+        );
+        // Behind our proxies: the nearest address that is not one of them; what the
+        // caller wrote further left is ignored.
+        let h = with("6.6.6.6, 198.51.100.7, 10.0.0.2");
+        assert_eq!(caller_ip(ip("10.0.0.1"), &h, &trusted), ip("198.51.100.7"));
+        let h = with("garbage, 198.51.100.7");
+        assert_eq!(caller_ip(ip("10.0.0.1"), &h, &trusted), ip("198.51.100.7"));
+        // Nothing to go by: the proxy itself.
+        assert_eq!(
+            caller_ip(ip("10.0.0.1"), &HeaderMap::new(), &trusted),
+            ip("10.0.0.1")
+        );
+        assert_eq!(caller_ip(ip("10.0.0.1"), &with("x"), &[]), ip("10.0.0.1"));
+    }
 
     #[test]
     fn return_to_stays_on_this_server() {

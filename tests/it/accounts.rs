@@ -1186,3 +1186,44 @@ async fn cookies_are_host_only_and_transport_strict_behind_https() {
     );
     s.stop().await;
 }
+
+// Behind a trusted reverse proxy (USERCENTER_TRUSTED_PROXIES), the caller is the
+// address the proxy forwards: one caller's failures do not lock out everyone who
+// comes through the same proxy, and the audit log names the caller.
+#[tokio::test]
+async fn callers_behind_a_trusted_proxy_are_told_apart() {
+    let s = TestServer::start_with(Backend::Sqlite, |c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]
+    })
+    .await;
+    s.register("behind", "behind@example.com", PW).await;
+    let login = async |from: &str, login: &str, password: &str| {
+        client()
+            .post(s.url("/api/auth/login"))
+            .header("x-forwarded-for", format!("6.6.6.6, {from}"))
+            .json(&json!({"login": login, "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    let mut statuses = Vec::new();
+    for i in 0..21 {
+        statuses.push(login("198.51.100.1", &format!("nobody{i}"), "wrong").await);
+    }
+    assert!(statuses[..20].iter().all(|s| *s == 401), "{statuses:?}");
+    assert_eq!(statuses[20], 429, "that caller is throttled");
+    assert_eq!(
+        login("198.51.100.2", "behind", PW).await,
+        200,
+        "another is not"
+    );
+    let entries = s
+        .app()
+        .db
+        .audit_entries(Some("login"), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(entries[0].ip, "198.51.100.2");
+    s.stop().await;
+}

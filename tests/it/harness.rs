@@ -92,6 +92,7 @@ impl TestDb {
             admin_email: None,
             admin_password: None,
             secret_key: Some("ab".repeat(32)),
+            trusted_proxies: Vec::new(),
         }
     }
 

@@ -115,10 +115,7 @@ async fn issue(
     {
         return Ok(issued);
     }
-    let (client, method) = state
-        .app
-        .authenticate_client(authorization, params)
-        .await?;
+    let (client, method) = state.app.authenticate_client(authorization, params).await?;
     grants::dispatch(Request {
         app: &state.app,
         client: &client,
