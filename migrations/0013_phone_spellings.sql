@@ -13,5 +13,6 @@ UPDATE users SET phone = substr(phone, 3)
  WHERE phone LIKE '861%' AND length(phone) = 13
    AND NOT EXISTS (SELECT 1 FROM users AS o WHERE o.phone = substr(users.phone, 3));
 UPDATE users SET phone = '+' || substr(phone, 3)
- WHERE phone LIKE '00%'
+ WHERE phone LIKE '00%' AND phone NOT LIKE '000%'
+   AND NOT (phone LIKE '00861%' AND length(phone) = 15)
    AND NOT EXISTS (SELECT 1 FROM users AS o WHERE o.phone = '+' || substr(users.phone, 3));

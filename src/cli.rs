@@ -154,6 +154,12 @@ pub enum ClientCommand {
     ResetSecret { client_id: String },
     /// Approve a client's use of the develop or root scope (seed 001).
     ApproveScope { client_id: String, scope: String },
+    /// Set how many SMS codes an app may have sent per minute (0: none; `default`: 60).
+    SmsRate {
+        client_id: String,
+        #[arg(value_name = "N|default")]
+        per_minute: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -381,6 +387,40 @@ async fn dispatch(app: &App, command: Command) -> Result<Value, CliError> {
                     crate::time::now(),
                 )
                 .await?;
+            Ok(client_json(&client, None))
+        }
+        Command::Client(ClientCommand::SmsRate {
+            client_id,
+            per_minute,
+        }) => {
+            let client = app
+                .db
+                .client_by_client_id(&client_id)
+                .await?
+                .ok_or_else(|| CliError::Usage(format!("no client with client_id {client_id}")))?;
+            let rate = match per_minute.as_str() {
+                "default" => None,
+                n => Some(n.parse::<u32>().map_err(|_| {
+                    CliError::Usage(format!(
+                        "{n:?} is not a number of codes a minute, nor default"
+                    ))
+                })?),
+            };
+            let now = crate::time::now();
+            app.db
+                .set_client_sms_rate(client.id, rate.map(i64::from), now)
+                .await?;
+            app.db
+                .audit(
+                    None,
+                    "client_sms_rate",
+                    &client.client_id,
+                    "cli",
+                    &per_minute,
+                    now,
+                )
+                .await?;
+            let client = app.db.client_by_id(client.id).await?.unwrap_or(client);
             Ok(client_json(&client, None))
         }
         Command::Scope(ScopeCommand::Create {

@@ -63,6 +63,8 @@ pub fn cookie_value(headers: &HeaderMap, name: &str, secure: bool) -> Option<Str
 /// caller's to write and prove nothing; `docs/proxies.md`).
 pub fn caller_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    // An IPv4 peer of a socket bound to [::] arrives as ::ffff:a.b.c.d.
+    let peer = peer.to_canonical();
     if !is_trusted(&peer) {
         return peer;
     }
@@ -76,7 +78,19 @@ pub fn caller_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) ->
     // caller writes such entries, so nothing further left can be believed).
     let mut last = peer;
     for entry in entries.iter().rev() {
-        match entry.trim().parse::<IpAddr>() {
+        // An entry may carry a port (`1.2.3.4:5678`, `[2001:db8::1]:443`).
+        let entry = entry.trim();
+        let parsed = entry
+            .parse::<IpAddr>()
+            .or_else(|_| entry.parse::<SocketAddr>().map(|a| a.ip()))
+            .or_else(|_| {
+                entry
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<IpAddr>()
+            })
+            .map(|ip| ip.to_canonical());
+        match parsed {
             Ok(ip) if is_trusted(&ip) => last = ip,
             Ok(ip) => return ip,
             Err(_) => break,
@@ -335,6 +349,16 @@ mod tests {
         assert_eq!(caller_ip(ip("10.0.0.1"), &h, &trusted), ip("198.51.100.7"));
         let h = with("garbage, 198.51.100.7");
         assert_eq!(caller_ip(ip("10.0.0.1"), &h, &trusted), ip("198.51.100.7"));
+        // Ports, brackets, and IPv4 seen through an IPv6 socket.
+        let h = with("198.51.100.7:5678, 10.0.0.2");
+        assert_eq!(
+            caller_ip(ip("::ffff:10.0.0.1"), &h, &trusted),
+            ip("198.51.100.7")
+        );
+        let h = with("[2001:db8::1]:443");
+        assert_eq!(caller_ip(ip("10.0.0.1"), &h, &trusted), ip("2001:db8::1"));
+        let h = with("[2001:db8::2]");
+        assert_eq!(caller_ip(ip("10.0.0.1"), &h, &trusted), ip("2001:db8::2"));
         // Nothing to go by: the proxy itself.
         assert_eq!(
             caller_ip(ip("10.0.0.1"), &HeaderMap::new(), &trusted),

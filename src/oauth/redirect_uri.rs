@@ -104,7 +104,8 @@ fn split_loopback(uri: &str) -> Option<(&str, &str)> {
 /// The relaxed rule (seed 002's "exact redirect URI" switched off): same scheme, host
 /// and port, and a path under the registered one on a segment boundary. Anything
 /// that could climb out of that path (`..`, encoded dots, backslashes) or hide a
-/// host (`@`) is refused, and so is a fragment.
+/// host (`@`) is refused, and so is a fragment, and a query naming a parameter of
+/// the answer (`code`, `state`, `iss`, tokens).
 pub fn matches_relaxed(registered: &str, presented: &str) -> bool {
     let lowered = presented.to_ascii_lowercase();
     if presented.contains(['#', '\\', '@'])
@@ -122,6 +123,16 @@ pub fn matches_relaxed(registered: &str, presented: &str) -> bool {
         || r.host_str() != p.host_str()
         || r.port_or_known_default() != p.port_or_known_default()
     {
+        return false;
+    }
+    // A query may add the client's own parameters, never the answer's: a presented
+    // `code`, `state` or `iss` would sit beside ours and could be taken for them.
+    if p.query_pairs().any(|(k, _)| {
+        matches!(
+            k.as_ref(),
+            "code" | "state" | "iss" | "access_token" | "id_token"
+        )
+    }) {
         return false;
     }
     let (rp, pp) = (r.path(), p.path());
@@ -210,6 +221,15 @@ mod tests {
         assert!(!matches_relaxed(CB, "https://app.example.com:8443/cb"));
         assert!(!matches_relaxed(CB, "http://app.example.com/cb"));
         assert!(!matches_relaxed(CB, "https://x@app.example.com/cb"));
+        for planted in [
+            "code=X",
+            "state=Y",
+            "x=1&iss=https://evil.test",
+            "access_token=T",
+        ] {
+            let uri = format!("https://app.example.com/cb?{planted}");
+            assert!(!matches_relaxed(CB, &uri), "{uri}");
+        }
         assert!(find_match(&[CB.to_string()], "https://app.example.com/cb/x", true).is_none());
         assert!(find_match(&[CB.to_string()], "https://app.example.com/cb/x", false).is_some());
     }

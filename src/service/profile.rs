@@ -101,7 +101,12 @@ impl App {
         {
             return Err(Error::field("id_card", "must be letters and digits only"));
         }
-        let phone = super::users::phone_field(clean(input.phone, "phone", 32)?)?;
+        // A phone kept as it is stays as stored, even in a spelling from before
+        // docs/phones.md (another account may hold its one spelling).
+        let phone = match clean(input.phone, "phone", 32)? {
+            Some(p) if Some(p.as_str()) == user.phone.as_deref() => Some(p),
+            other => super::users::phone_field(other)?,
+        };
         let real_name = clean(input.real_name, "real_name", 64)?;
         let profile = Profile {
             nickname: clean(input.nickname, "nickname", 64)?,

@@ -62,6 +62,10 @@ pub fn canonical_phone(input: &str) -> Option<String> {
     if !(5..=20).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
+    // No country code starts with 0: `+0086…` is a misspelling, not another phone.
+    if international && digits.starts_with('0') {
+        return None;
+    }
     let mobile = digits
         .strip_prefix("86")
         .filter(|n| n.len() == 11 && n.starts_with('1'));
@@ -194,6 +198,8 @@ mod tests {
             "1.3212345720",
             "+8613212345720123456789",
             "１３２",
+            "+008613212345720",
+            "00008613212345720",
         ] {
             assert_eq!(phone(bad), None, "{bad}");
         }

@@ -320,6 +320,22 @@ impl Db {
         Ok(())
     }
 
+    /// How many SMS codes a client may have sent per minute (`None`: the default).
+    pub async fn set_client_sms_rate(
+        &self,
+        id: i64,
+        per_minute: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query("UPDATE clients SET sms_per_minute = $1, updated_at = $2 WHERE id = $3")
+            .bind(per_minute)
+            .bind(now)
+            .bind(id)
+            .execute(self.wpool())
+            .await?;
+        Ok(())
+    }
+
     /// The names of every scope defined.
     pub async fn scope_names(&self) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar("SELECT name FROM scopes ORDER BY name")

@@ -317,11 +317,12 @@ impl Db {
     }
 
     /// The user whose username or e-mail is `login`, or whose phone is `phone` (the
-    /// login's canonical phone, when it is one).
+    /// login's canonical phone, when it is one); a username typed exactly first (one
+    /// from before usernames could not spell a phone).
     pub async fn user_by_login(&self, login: &str, phone: &str) -> Result<Option<User>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM users WHERE username = $1 OR email = $2 OR phone = $3 \
-             ORDER BY id LIMIT 1"
+             ORDER BY CASE WHEN username = $1 THEN 0 ELSE 1 END, id LIMIT 1"
         );
         Ok(sqlx::query_as(&sql)
             .bind(login)

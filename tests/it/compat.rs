@@ -1126,6 +1126,22 @@ on_both!(cards_and_sms_are_an_operators_grants, |backend| {
         "unauthorized_client"
     );
     assert!(crate::harness::outbox(&s.db.dir.path().join("outbox/sms")).is_empty());
+    // An operator may let it: `usercenter client sms-rate CLIENT_ID N`.
+    let out = crate::foundation::usercenter(&s.db)
+        .env("USERCENTER_SECRET_KEY", "ab".repeat(32))
+        .args(["client", "sms-rate", &mine.client_id, "5"])
+        .output()
+        .unwrap();
+    assert_eq!(crate::foundation::json_of(&out)["sms_per_minute"], 5);
+    let (_, body) = v2_token(&s, &mine, &[("grant_type", "client_credentials")]).await;
+    let res = client()
+        .get(s.url("/oauth/v2/code"))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .query(&[("phone", "13700000001")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 
     let kiosk = make_client(&s, &["client_credentials"], &["basic"], false, |c| {
         c.sms_per_minute = Some(2)
@@ -1224,3 +1240,44 @@ on_both!(
         s.stop().await;
     }
 );
+
+// Migration 14: apps that people registered themselves (the audit log shows it) send
+// no SMS codes and lose offline_cert; an operator's apps keep both.
+on_both!(self_registered_apps_lose_the_operators_grants, |backend| {
+    let s = TestServer::start(backend).await;
+    let db = &s.app().db;
+    let mut ids = Vec::new();
+    for (client_id, by_owner) in [("self-made", true), ("operators", false)] {
+        let c = db
+            .create_client(
+                &usercenter::store::NewClient {
+                    client_id: client_id.into(),
+                    name: client_id.into(),
+                    grant_types: vec!["client_credentials".into(), "offline_cert".into()],
+                    token_format: "opaque".into(),
+                    token_policy: "independent".into(),
+                    id_token_alg: "RS256".into(),
+                    ..Default::default()
+                },
+                0,
+            )
+            .await
+            .unwrap();
+        if by_owner {
+            db.audit(Some(1), "app_created", client_id, "", "", 0)
+                .await
+                .unwrap();
+        }
+        ids.push(c.id);
+    }
+    let sql = include_str!("../../migrations/0014_client_sms_rate.sql");
+    let update = &sql[sql.find("UPDATE").unwrap()..];
+    sqlx::raw_sql(update).execute(db.wpool()).await.unwrap();
+    let mine = db.client_by_id(ids[0]).await.unwrap().unwrap();
+    assert_eq!(mine.grant_types, ["client_credentials"]);
+    assert_eq!(mine.sms_per_minute, Some(0));
+    let theirs = db.client_by_id(ids[1]).await.unwrap().unwrap();
+    assert_eq!(theirs.grant_types, ["client_credentials", "offline_cert"]);
+    assert_eq!(theirs.sms_per_minute, None);
+    s.stop().await;
+});

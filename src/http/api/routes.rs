@@ -33,7 +33,10 @@ impl Modify for Security {
         );
         components.add_security_scheme(
             "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("uc_session"))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "uc_session",
+                "the session cookie; __Host-uc_session when the issuer is https",
+            ))),
         );
     }
 }
