@@ -12,6 +12,16 @@
 /// Scopes a client gets only when an admin approves them (seed 001).
 pub const PRIVILEGED: [&str; 2] = ["develop", "root"];
 
+/// The grant an app may use only when an admin approves it, recorded with the scope
+/// approvals (requested, approved) under its name: a card terminal acts for every
+/// card holder (`docs/cards.md`).
+pub const APPROVED_GRANT: &str = "offline_cert";
+
+/// What an admin approves: the privileged scopes and [`APPROVED_GRANT`].
+pub fn needs_approval(name: &str) -> bool {
+    PRIVILEGED.contains(&name) || name == APPROVED_GRANT
+}
+
 /// Splits a space-separated scope parameter, dropping duplicates, keeping order.
 pub fn parse(scope: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();

@@ -6,7 +6,7 @@ use super::App;
 use super::auth::{Requester, check_password_policy};
 use super::settings::Settings;
 use crate::error::{Error, Result};
-use crate::oauth::scope::PRIVILEGED;
+use crate::oauth::scope::{APPROVED_GRANT, PRIVILEGED, needs_approval};
 use crate::store::{Client, Scope, User};
 use crate::time::now;
 use std::collections::BTreeMap;
@@ -35,8 +35,8 @@ pub fn setting_text(value: &serde_json::Value) -> String {
     }
 }
 
-/// The `develop`/`root` scopes a client waits for: recorded requests, and
-/// privileged scopes registered without an admin's approval (seed 001).
+/// What a client waits for: `develop`/`root` recorded as requests or registered
+/// without an admin's approval (seed 001), and `offline_cert` (docs/cards.md).
 pub fn pending_scopes(client: &Client) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let requested = client.requested_scopes.iter();
@@ -44,7 +44,9 @@ pub fn pending_scopes(client: &Client) -> Vec<String> {
         .scopes
         .iter()
         .filter(|s| PRIVILEGED.contains(&s.as_str()));
-    for s in requested.chain(registered) {
+    let card = APPROVED_GRANT.to_string();
+    let card_grant = client.grant_types.contains(&card).then_some(&card);
+    for s in requested.chain(registered).chain(card_grant) {
         if !client.approved_scopes.contains(s) && !out.contains(s) {
             out.push(s.clone());
         }
@@ -423,8 +425,11 @@ impl App {
         id: i64,
         scope: &str,
     ) -> Result<Client> {
-        if !PRIVILEGED.contains(&scope) {
-            return Err(Error::field("scope", "only develop and root need approval"));
+        if !needs_approval(scope) {
+            return Err(Error::field(
+                "scope",
+                "only develop, root and offline_cert need approval",
+            ));
         }
         let client = self.admin_client(id).await?;
         let without = |list: &[String]| -> Vec<String> {

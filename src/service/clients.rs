@@ -97,14 +97,6 @@ impl App {
                 "at least one is required for the authorization_code and implicit grants",
             ));
         }
-        // A card terminal gets any card holder's token: only an operator registers
-        // one (docs/cards.md).
-        if !input.by_admin && grants.contains(&GrantType::OfflineCert) {
-            return Err(Error::field(
-                "grant_types",
-                "offline_cert is given only by an operator (usercenter client create)",
-            ));
-        }
         if input.is_public
             && grants
                 .iter()
@@ -132,11 +124,16 @@ impl App {
         if let Some(unknown) = scopes.iter().find(|s| !known.contains(s)) {
             return Err(Error::InvalidScope(format!("unknown scope {unknown:?}")));
         }
-        let privileged: Vec<String> = scopes
+        // develop, root and offline_cert wait for an admin unless an admin registers
+        // the app (docs/cards.md).
+        let mut privileged: Vec<String> = scopes
             .iter()
             .filter(|s| crate::oauth::scope::PRIVILEGED.contains(&s.as_str()))
             .cloned()
             .collect();
+        if grants.contains(&GrantType::OfflineCert) {
+            privileged.push(crate::oauth::scope::APPROVED_GRANT.into());
+        }
         let token_format = input.token_format.unwrap_or_else(|| "opaque".into());
         if !matches!(token_format.as_str(), "opaque" | "jwt") {
             return Err(Error::field("token_format", "must be opaque or jwt"));
@@ -207,12 +204,21 @@ impl App {
 
     /// Approves `develop` or `root` for a client (seed 001); the client's scopes gain it.
     pub async fn approve_scope(&self, client: &Client, scope: &str) -> Result<Client> {
-        if !crate::oauth::scope::PRIVILEGED.contains(&scope) {
-            return Err(Error::field("scope", "only develop and root need approval"));
+        if !crate::oauth::scope::needs_approval(scope) {
+            return Err(Error::field(
+                "scope",
+                "only develop, root and offline_cert need approval",
+            ));
         }
         let mut scopes = client.scopes.clone();
         let mut approved = client.approved_scopes.clone();
-        for list in [&mut scopes, &mut approved] {
+        // The grant is approved, never made a scope of the client's.
+        let lists = if scope == crate::oauth::scope::APPROVED_GRANT {
+            vec![&mut approved]
+        } else {
+            vec![&mut scopes, &mut approved]
+        };
+        for list in lists {
             if !list.iter().any(|s| s == scope) {
                 list.push(scope.to_string());
             }

@@ -4,7 +4,6 @@
 
 use super::{App, CreateClient};
 use crate::error::{Error, Result};
-use crate::oauth::grant_type::GrantType;
 use crate::oauth::scope;
 use crate::store::{AccessToken, Client, ClientUpdate, Consent, User};
 
@@ -40,41 +39,12 @@ impl App {
         let current = self.my_app(user, pk).await?;
         input.is_public = current.is_public;
         input.by_admin = false;
-        // An operator's grant of offline_cert may be kept (or dropped), not added.
-        let card = GrantType::OfflineCert.as_str();
-        let had_card = current.grant_types.iter().any(|g| g == card);
-        let keeps_card = had_card
-            && input
-                .grant_types
-                .iter()
-                .flat_map(|g| g.split_whitespace())
-                .any(|g| g == card);
-        if had_card {
-            for g in &mut input.grant_types {
-                *g = g
-                    .split_whitespace()
-                    .filter(|g| *g != card)
-                    .collect::<Vec<_>>()
-                    .join(" ");
-            }
-        }
-        let mut valid = self.validate_app(input).await?;
-        if keeps_card {
-            let mut grants: Vec<GrantType> = valid
-                .grant_types
-                .iter()
-                .filter_map(|g| g.parse().ok())
-                .chain([GrantType::OfflineCert])
-                .collect();
-            grants.sort();
-            valid.grant_types = grants.iter().map(|g| g.as_str().to_string()).collect();
-        }
+        let valid = self.validate_app(input).await?;
+        // What waits for an admin: privileged scopes and offline_cert not approved.
         let requested: Vec<String> = valid
-            .scopes
+            .requested_scopes
             .iter()
-            .filter(|s| {
-                scope::PRIVILEGED.contains(&s.as_str()) && !current.approved_scopes.contains(s)
-            })
+            .filter(|s| !current.approved_scopes.contains(s))
             .cloned()
             .collect();
         let update = ClientUpdate {

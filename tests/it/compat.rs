@@ -1075,8 +1075,9 @@ on_both!(sms_codes_are_limited_per_client, |backend| {
 
 // A card terminal gets any card holder's token, and an SMS code proves a phone (and,
 // bound, opens an account): both are an operator's grants. An app its owner
-// registered may not use offline_cert nor send codes, not even with a person's
-// token; an operator's app counts each `abort` probe against its rate.
+// registered uses offline_cert once an admin approves it, and sends codes once an
+// operator allows it, not even with a person's token before; an operator's app counts
+// each `abort` probe against its rate.
 on_both!(cards_and_sms_are_an_operators_grants, |backend| {
     let s = TestServer::start(backend).await;
     s.register("dev", "dev@example.com", PW).await;
@@ -1091,20 +1092,43 @@ on_both!(cards_and_sms_are_an_operators_grants, |backend| {
             .unwrap();
         (res.status().as_u16(), res.json::<Value>().await.unwrap())
     };
-    let (status, body) = register(&["offline_cert", "client_credentials"]).await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body["fields"]["grant_types"].is_string(), "{body}");
-    s.app()
-        .set_setting("dynamic_registration", "true")
-        .await
+    // offline_cert is registered (SPEC §1 names it), and waits for an admin.
+    let (status, terminal) = register(&["offline_cert", "client_credentials"]).await;
+    assert_eq!(status, 201, "{terminal}");
+    assert_eq!(terminal["requested_scopes"], json!(["offline_cert"]));
+    let terminal = App {
+        client_id: terminal["client_id"].as_str().unwrap().into(),
+        secret: terminal["client_secret"].as_str().map(str::to_string),
+    };
+    let card = [("grant_type", "offline_cert"), ("code", "card/001")];
+    let (status, body) = v2_token(&s, &terminal, &card).await;
+    assert_eq!(
+        (status, &body["error"]),
+        (400, &json!("unauthorized_client")),
+        "{body}"
+    );
+    let out = crate::foundation::usercenter(&s.db)
+        .env("USERCENTER_SECRET_KEY", "ab".repeat(32))
+        .args([
+            "client",
+            "approve-scope",
+            &terminal.client_id,
+            "offline_cert",
+        ])
+        .output()
         .unwrap();
-    let res = client()
-        .post(s.url("/oauth/register"))
-        .json(&json!({"redirect_uris": ["https://dyn.example.com/cb"], "grant_types": ["offline_cert"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
+    let approved = crate::foundation::json_of(&out);
+    assert_eq!(approved["approved_scopes"], json!(["offline_cert"]));
+    assert!(
+        !approved["scopes"].to_string().contains("offline_cert"),
+        "no scope"
+    );
+    let (status, body) = v2_token(&s, &terminal, &card).await;
+    assert_eq!(
+        (status, &body["error_code"]),
+        (400, &json!(8)),
+        "approved: {body}"
+    );
 
     let (status, mine) = register(&["client_credentials", "authorization_code"]).await;
     assert_eq!(status, 201, "{mine}");
@@ -1242,7 +1266,7 @@ on_both!(
 );
 
 // Migration 14: apps that people registered themselves (the audit log shows it) send
-// no SMS codes and lose offline_cert; an operator's apps keep both.
+// no SMS codes and their offline_cert waits for an admin; an operator's apps keep both.
 on_both!(self_registered_apps_lose_the_operators_grants, |backend| {
     let s = TestServer::start(backend).await;
     let db = &s.app().db;
@@ -1274,10 +1298,11 @@ on_both!(self_registered_apps_lose_the_operators_grants, |backend| {
     let update = &sql[sql.find("UPDATE").unwrap()..];
     sqlx::raw_sql(update).execute(db.wpool()).await.unwrap();
     let mine = db.client_by_id(ids[0]).await.unwrap().unwrap();
-    assert_eq!(mine.grant_types, ["client_credentials"]);
+    assert_eq!(mine.requested_scopes, ["offline_cert"]);
+    assert!(mine.approved_scopes.is_empty());
     assert_eq!(mine.sms_per_minute, Some(0));
     let theirs = db.client_by_id(ids[1]).await.unwrap().unwrap();
-    assert_eq!(theirs.grant_types, ["client_credentials", "offline_cert"]);
+    assert_eq!(theirs.approved_scopes, ["offline_cert"]);
     assert_eq!(theirs.sms_per_minute, None);
     s.stop().await;
 });

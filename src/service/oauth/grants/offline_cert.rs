@@ -24,6 +24,19 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
             "a public client cannot use offline_cert".into(),
         ));
     }
+    // A card terminal acts for every card holder: an admin approves it first.
+    if !req
+        .client
+        .approved_scopes
+        .iter()
+        .any(|s| s == crate::oauth::scope::APPROVED_GRANT)
+    {
+        return Err(Error::UnauthorizedClient(
+            "offline_cert waits for an admin's approval \
+             (usercenter client approve-scope CLIENT_ID offline_cert)"
+                .into(),
+        ));
+    }
     let bad = |why: &str| Error::InvalidGrant(8, why.to_string());
     let number = req
         .required("code")?
