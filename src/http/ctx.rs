@@ -62,11 +62,15 @@ pub fn cookie_value(headers: &HeaderMap, name: &str, secure: bool) -> Option<Str
 /// appends the address it was called from, so the entries further left are the
 /// caller's to write and prove nothing; `docs/proxies.md`).
 pub fn caller_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    // An IPv4 peer of a socket bound to [::] arrives as ::ffff:a.b.c.d.
-    let peer = peer.to_canonical();
+    // An IPv4 peer of a socket bound to [::] arrives as ::ffff:a.b.c.d: trusted
+    // when either spelling is listed.
+    let is_trusted = |ip: &IpAddr| {
+        trusted
+            .iter()
+            .any(|net| net.contains(ip) || net.contains(&ip.to_canonical()))
+    };
     if !is_trusted(&peer) {
-        return peer;
+        return peer.to_canonical();
     }
     let entries: Vec<&str> = headers
         .get_all("x-forwarded-for")
@@ -76,7 +80,7 @@ pub fn caller_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) ->
         .collect();
     // From the nearest proxy outwards; what cannot be read ends the walk (only the
     // caller writes such entries, so nothing further left can be believed).
-    let mut last = peer;
+    let mut last = peer.to_canonical();
     for entry in entries.iter().rev() {
         // An entry may carry a port (`1.2.3.4:5678`, `[2001:db8::1]:443`).
         let entry = entry.trim();

@@ -126,13 +126,18 @@ pub fn matches_relaxed(registered: &str, presented: &str) -> bool {
         return false;
     }
     // A query may add the client's own parameters, never the answer's: a presented
-    // `code`, `state` or `iss` would sit beside ours and could be taken for them.
-    if p.query_pairs().any(|(k, _)| {
-        matches!(
-            k.as_ref(),
-            "code" | "state" | "iss" | "access_token" | "id_token"
-        )
-    }) {
+    // `code`, `state` or `iss` would sit beside ours and could be taken for them,
+    // also as frameworks read names (`;` as a separator, PHP's `.` and ` ` as `_`,
+    // a trailing `[]`).
+    if p.query().is_some_and(|q| q.contains(';'))
+        || p.query_pairs().any(|(k, _)| {
+            let name = k.trim_end_matches("[]").replace(['.', ' '], "_");
+            matches!(
+                name.as_str(),
+                "code" | "state" | "iss" | "access_token" | "id_token"
+            )
+        })
+    {
         return false;
     }
     let (rp, pp) = (r.path(), p.path());
@@ -226,6 +231,9 @@ mod tests {
             "state=Y",
             "x=1&iss=https://evil.test",
             "access_token=T",
+            "x=1;code=X",
+            "access.token=T",
+            "code[]=X",
         ] {
             let uri = format!("https://app.example.com/cb?{planted}");
             assert!(!matches_relaxed(CB, &uri), "{uri}");

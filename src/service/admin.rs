@@ -394,7 +394,7 @@ impl App {
         self.db.client_by_id(id).await?.ok_or(Error::NotFound)
     }
 
-    /// Approves a client's `develop`/`root` request (seed 001).
+    /// Approves a client's `develop`/`root` (seed 001) or `offline_cert` request.
     pub async fn admin_approve_client_scope(
         &self,
         by: Actor<'_>,
@@ -403,22 +403,14 @@ impl App {
     ) -> Result<Client> {
         let client = self.admin_client(id).await?;
         let client = self.approve_scope(&client, scope).await?;
-        let requested: Vec<String> = client
-            .requested_scopes
-            .iter()
-            .filter(|s| *s != scope)
-            .cloned()
-            .collect();
-        self.db
-            .admin_set_requested_scopes(client.id, &requested, now())
-            .await?;
         self.admin_audit(by, "client_scope_approved", &client.client_id, scope)
             .await?;
         Ok(client)
     }
 
-    /// Refuses a `develop`/`root` request, or withdraws an approval: the scope
-    /// leaves the request, the client's scopes and its approvals.
+    /// Refuses a `develop`/`root`/`offline_cert` request, or withdraws an approval:
+    /// the name leaves the request, the client's scopes and its approvals; for
+    /// `offline_cert`, its grant types too, and the people's tokens it holds end.
     pub async fn admin_refuse_client_scope(
         &self,
         by: Actor<'_>,
@@ -447,6 +439,16 @@ impl App {
         self.db
             .admin_set_requested_scopes(client.id, &without(&client.requested_scopes), at)
             .await?;
+        if scope == APPROVED_GRANT {
+            // The grant goes too (else it would be asked for again), and what the
+            // terminal holds of card holders' ends with the approval.
+            self.db
+                .set_client_grant_types(client.id, &without(&client.grant_types), at)
+                .await?;
+            self.db
+                .revoke_people_tokens_of_client(client.id, at)
+                .await?;
+        }
         self.admin_audit(by, "client_scope_refused", &client.client_id, scope)
             .await?;
         Ok(client)

@@ -223,8 +223,19 @@ impl App {
                 list.push(scope.to_string());
             }
         }
+        let now = crate::time::now();
         self.db
-            .set_client_scopes(client.id, &scopes, &approved, crate::time::now())
+            .set_client_scopes(client.id, &scopes, &approved, now)
+            .await?;
+        // Approved, it is no longer asked for.
+        let requested: Vec<String> = client
+            .requested_scopes
+            .iter()
+            .filter(|s| *s != scope)
+            .cloned()
+            .collect();
+        self.db
+            .admin_set_requested_scopes(client.id, &requested, now)
             .await?;
         self.db
             .client_by_id(client.id)
@@ -244,6 +255,12 @@ impl App {
             return Err(Error::field(
                 "name",
                 "use 1–64 letters, digits, '.', '_', '-' or ':'",
+            ));
+        }
+        if scope.name == crate::oauth::scope::APPROVED_GRANT {
+            return Err(Error::field(
+                "name",
+                "is the name of a grant an admin approves, not of a scope",
             ));
         }
         let method = scope.method.to_ascii_uppercase();

@@ -245,8 +245,8 @@ impl Db {
         offset: i64,
     ) -> Result<Vec<ClientWithOwner>> {
         let q = q.trim();
-        // A request is either recorded in requested_scopes or a privileged scope
-        // registered without approval (seed 001).
+        // A request is either recorded in requested_scopes, a privileged scope
+        // registered without approval (seed 001), or offline_cert so (docs/cards.md).
         let waiting = |s: &str| {
             format!(
                 "((' ' || c.scopes || ' ') LIKE '% {s} %' AND (' ' || c.approved_scopes || ' ') NOT LIKE '% {s} %')"
@@ -256,7 +256,8 @@ impl Db {
             "SELECT {}, u.username AS owner_name FROM clients c \
              LEFT JOIN users u ON u.id = c.owner_id \
              WHERE ($1 = '' OR LOWER(c.name) LIKE $2 ESCAPE '\\' OR c.client_id LIKE $2 ESCAPE '\\') \
-             AND ($3 = 0 OR c.requested_scopes <> '' OR {} OR {}) \
+             AND ($3 = 0 OR c.requested_scopes <> '' OR {} OR {} OR \
+                  ((' ' || c.grant_types || ' ') LIKE '% offline_cert %' AND (' ' || c.approved_scopes || ' ') NOT LIKE '% offline_cert %')) \
              ORDER BY c.id DESC LIMIT $4 OFFSET $5",
             Client::columns_of("c"),
             waiting("develop"),

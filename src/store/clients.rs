@@ -320,6 +320,16 @@ impl Db {
         Ok(())
     }
 
+    pub async fn set_client_grant_types(&self, id: i64, grants: &[String], now: i64) -> Result<()> {
+        sqlx::query("UPDATE clients SET grant_types = $1, updated_at = $2 WHERE id = $3")
+            .bind(grants.join(" "))
+            .bind(now)
+            .bind(id)
+            .execute(self.wpool())
+            .await?;
+        Ok(())
+    }
+
     /// How many SMS codes a client may have sent per minute (`None`: the default).
     pub async fn set_client_sms_rate(
         &self,

@@ -166,6 +166,21 @@ impl Db {
         Ok(())
     }
 
+    /// Revokes every access and refresh token an app holds for people (not its own).
+    pub async fn revoke_people_tokens_of_client(&self, client_id: i64, now: i64) -> Result<()> {
+        for sql in [
+            "UPDATE access_tokens SET revoked_at = $1 WHERE client_id = $2 AND user_id IS NOT NULL AND revoked_at IS NULL",
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE client_id = $2 AND user_id IS NOT NULL AND revoked_at IS NULL",
+        ] {
+            sqlx::query(sql)
+                .bind(now)
+                .bind(client_id)
+                .execute(self.wpool())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Revokes every access and refresh token of a user for an app.
     pub async fn revoke_all_of(&self, user_id: i64, client_id: i64, now: i64) -> Result<()> {
         for sql in [

@@ -1172,3 +1172,103 @@ on_both!(forms_without_the_csrf_token_are_refused, |backend| {
     }
     s.stop().await;
 });
+
+// A card terminal its owner registered waits in /admin/clients; approved, it reads
+// cards; withdrawn, it loses the grant and the card holders' tokens it holds.
+on_both!(
+    card_terminals_are_approved_and_withdrawn_by_an_admin,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let (http, csrf, _) = admin_session(&s).await;
+        let holder = s.register("holder", "holder@example.com", PW).await;
+        s.app().db.admin_bind_card("0042", holder, 1).await.unwrap();
+        let created = s
+            .app()
+            .create_client(CreateClient {
+                name: "Canteen".into(),
+                grant_types: vec!["offline_cert".into(), "client_credentials".into()],
+                scopes: vec!["basic".into()],
+                owner_id: Some(holder),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let (client_id, secret) = (
+            created.client.client_id.clone(),
+            created.client_secret.clone().unwrap(),
+        );
+        let read_card = async || {
+            let res = client()
+                .post(s.url("/oauth/v2/token"))
+                .basic_auth(&client_id, Some(&secret))
+                .form(&[("grant_type", "offline_cert"), ("code", "card/0042")])
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        };
+        let (status, body) = read_card().await;
+        assert_eq!(
+            (status, &body["error"]),
+            (400, &json!("unauthorized_client"))
+        );
+        let pending = async || {
+            http.get(s.url("/admin/clients?pending=1"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        };
+        assert!(pending().await.contains("data-approve=\"offline_cert\""));
+
+        let path = format!("/admin/clients/{}", created.client.id);
+        let decide = async |action: &str| {
+            post(
+                &s,
+                &http,
+                &path,
+                &[
+                    ("csrf_token", csrf.as_str()),
+                    ("action", action),
+                    ("scope", "offline_cert"),
+                ],
+            )
+            .await
+            .status()
+        };
+        assert_eq!(decide("approve").await, 303);
+        let (status, body) = read_card().await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            !pending()
+                .await
+                .contains(&format!("data-client=\"{client_id}\""))
+        );
+
+        assert_eq!(decide("refuse").await, 303, "withdrawn");
+        let app = s
+            .app()
+            .db
+            .client_by_id(created.client.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(app.grant_types, ["client_credentials"]);
+        assert!(app.approved_scopes.is_empty() && app.requested_scopes.is_empty());
+        let res = client()
+            .get(s.url("/api/user"))
+            .bearer_auth(body["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "the card holder's token ended");
+        assert!(
+            !pending()
+                .await
+                .contains(&format!("data-client=\"{client_id}\""))
+        );
+        s.stop().await;
+    }
+);

@@ -31,6 +31,8 @@ pub struct ClientRow {
     /// `(scope, approved privileged scope)`.
     pub scopes: Vec<(String, bool)>,
     pub pending: Vec<String>,
+    /// Approved grants (`offline_cert`), which an admin may withdraw.
+    pub approved_grants: Vec<String>,
     pub disabled: bool,
     pub created: String,
 }
@@ -85,6 +87,12 @@ async fn show(
             let c = row.client;
             ClientRow {
                 pending: pending_scopes(&c),
+                approved_grants: c
+                    .approved_scopes
+                    .iter()
+                    .filter(|s| s.as_str() == crate::oauth::scope::APPROVED_GRANT)
+                    .cloned()
+                    .collect(),
                 scopes: c
                     .scopes
                     .iter()
