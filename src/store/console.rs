@@ -153,46 +153,36 @@ impl Db {
     /// Revokes every access and refresh token of a user, for every app (a password
     /// reset: whoever knew the old password may have taken tokens with it).
     pub async fn revoke_all_tokens_of(&self, user_id: i64, now: i64) -> Result<()> {
-        for sql in [
-            "UPDATE access_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-            "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-        ] {
-            sqlx::query(sql)
-                .bind(now)
-                .bind(user_id)
-                .execute(self.wpool())
-                .await?;
-        }
-        Ok(())
+        self.revoke_tokens("user_id = $2", &[user_id], now).await
     }
 
     /// Revokes every access and refresh token an app holds for people (not its own).
     pub async fn revoke_people_tokens_of_client(&self, client_id: i64, now: i64) -> Result<()> {
-        for sql in [
-            "UPDATE access_tokens SET revoked_at = $1 WHERE client_id = $2 AND user_id IS NOT NULL AND revoked_at IS NULL",
-            "UPDATE refresh_tokens SET revoked_at = $1 WHERE client_id = $2 AND user_id IS NOT NULL AND revoked_at IS NULL",
-        ] {
-            sqlx::query(sql)
-                .bind(now)
-                .bind(client_id)
-                .execute(self.wpool())
-                .await?;
-        }
-        Ok(())
+        self.revoke_tokens("client_id = $2 AND user_id IS NOT NULL", &[client_id], now)
+            .await
     }
 
     /// Revokes every access and refresh token of a user for an app.
     pub async fn revoke_all_of(&self, user_id: i64, client_id: i64, now: i64) -> Result<()> {
-        for sql in [
-            "UPDATE access_tokens SET revoked_at = $1 WHERE user_id = $2 AND client_id = $3 AND revoked_at IS NULL",
-            "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND client_id = $3 AND revoked_at IS NULL",
-        ] {
-            sqlx::query(sql)
-                .bind(now)
-                .bind(user_id)
-                .bind(client_id)
-                .execute(self.wpool())
-                .await?;
+        self.revoke_tokens(
+            "user_id = $2 AND client_id = $3",
+            &[user_id, client_id],
+            now,
+        )
+        .await
+    }
+
+    /// Revokes the live access and refresh tokens `filter` picks (`$1` is `now`,
+    /// `$2`… are `args`).
+    async fn revoke_tokens(&self, filter: &str, args: &[i64], now: i64) -> Result<()> {
+        for table in ["access_tokens", "refresh_tokens"] {
+            let sql =
+                format!("UPDATE {table} SET revoked_at = $1 WHERE {filter} AND revoked_at IS NULL");
+            let mut query = sqlx::query(&sql).bind(now);
+            for arg in args {
+                query = query.bind(*arg);
+            }
+            query.execute(self.wpool()).await?;
         }
         Ok(())
     }
