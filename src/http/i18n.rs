@@ -681,7 +681,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("admin.clients.owner", "Owner", "所有者"),
     ("admin.clients.grants", "Grant types", "授权类型"),
     ("admin.clients.scopes", "Scopes", "权限范围"),
-    ("admin.clients.requests", "develop / root", "develop / root"),
+    ("admin.clients.requests", "Approvals", "审批"),
     ("admin.clients.public", "public", "公开客户端"),
     ("admin.clients.confidential", "confidential", "机密客户端"),
     ("admin.clients.approve", "Approve", "批准"),
@@ -689,8 +689,8 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("admin.clients.withdraw", "Withdraw", "撤销"),
     (
         "admin.clients.hint",
-        "develop and root work only once approved here. A disabled app's secret and tokens stop working at once.",
-        "develop 和 root 需在此批准后才能使用。停用的应用，其密钥和令牌立即失效。",
+        "develop, root and offline_cert (card terminals) work only once approved here; withdrawing offline_cert ends the tokens the app holds for people. A disabled app's secret and tokens stop working at once.",
+        "develop、root 和 offline_cert（刷卡终端）需在此批准后才能使用；撤回 offline_cert 会使该应用持有的用户令牌立即失效。停用的应用，其密钥和令牌立即失效。",
     ),
     // Cards (seed 004).
     ("admin.cards.bind", "Bind a card", "绑定卡片"),
