@@ -202,7 +202,9 @@ impl App {
         })
     }
 
-    /// Approves `develop` or `root` for a client (seed 001); the client's scopes gain it.
+    /// Approves `develop` or `root` for a client (seed 001), and the client's scopes
+    /// gain it; or `offline_cert` (`docs/cards.md`), which stays a grant. Either is
+    /// no longer a request.
     pub async fn approve_scope(&self, client: &Client, scope: &str) -> Result<Client> {
         if !crate::oauth::scope::needs_approval(scope) {
             return Err(Error::field(

@@ -10,9 +10,9 @@
 //!   at registration or in a profile is not, until its account binds it with a
 //!   code): otherwise whoever owns a number typed into someone's profile could log
 //!   in as them. A binding grants no more scopes than the person's token that asked.
-//! - Only apps an operator registered send codes (a code proves a phone, and a
-//!   binding makes it a way in to an account); apps registered by their owners
-//!   send none.
+//! - Apps an operator registered send codes (a code proves a phone, and a binding
+//!   makes it a way in to an account); apps registered by their owners send none
+//!   until an operator allows them (`usercenter client sms-rate`).
 //! - Sends: 1 a minute and 10 a day per phone, 60 a minute per client unless an
 //!   operator set the client's own rate (`--sms-per-minute`), counted where
 //!   every instance sees them ([`crate::service::throttle`]); the client's count
@@ -60,8 +60,8 @@ impl App {
             ));
         };
         let phone = phone.as_str();
-        // Only an app an operator registered sends codes (docs/sms.md), and each send
-        // counts against its rate before anything about the phone is told.
+        // An app sends codes only when an operator allows it (docs/sms.md), and each
+        // send counts against its rate before anything about the phone is told.
         let per_client = match self.db.client_by_id(active.client.id).await? {
             Some(c) => c
                 .sms_per_minute
@@ -71,7 +71,7 @@ impl App {
         if per_client == 0 {
             return Err(Error::Forbidden(
                 "unauthorized_client",
-                "this app may not send SMS codes; an operator registers apps that do".into(),
+                "this app may not send SMS codes until an operator allows it".into(),
             ));
         }
         let client_key = format!("sms:client:{}", active.client.id);
