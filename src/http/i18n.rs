@@ -604,8 +604,8 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("admin.scope.builtin", "built in", "内置"),
     (
         "admin.scope.builtin_text",
-        "This scope is built in: it cannot be changed or deleted.",
-        "这是内置的权限范围，不能修改或删除。",
+        "This scope is built in: its name and texts (shown in the reader's language) stay, and it cannot be deleted; its guard, default flag and icon can change.",
+        "这是内置的权限范围：名称和说明文字（按读者的语言显示）不变，也不能删除；可修改其保护的路径、方法、默认标记和图标。",
     ),
     (
         "admin.scope.default_hint",
@@ -804,8 +804,8 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ),
     (
         "admin.err.builtin_scope",
-        "A built-in scope cannot be changed or deleted.",
-        "内置权限范围不能修改或删除。",
+        "A built-in scope cannot be deleted.",
+        "内置权限范围不能删除。",
     ),
     (
         "admin.err.scope_exists",

@@ -183,19 +183,24 @@ impl App {
         Ok(scope)
     }
 
-    /// Changes a scope that is not built in (its name stays).
+    /// Changes a scope (its name stays). A built-in scope keeps its texts too, which
+    /// the pages show in the reader's language; its guard, default flag and icon
+    /// change like any scope's (seed 002).
     pub async fn admin_update_scope(&self, by: Actor<'_>, scope: Scope) -> Result<()> {
         let existing = self
             .db
             .admin_scope(&scope.name)
             .await?
             .ok_or(Error::NotFound)?;
-        if existing.builtin {
-            return Err(rejected(
-                "builtin_scope",
-                "a built-in scope cannot be changed",
-            ));
-        }
+        let scope = if existing.builtin {
+            Scope {
+                display_name: existing.display_name,
+                description: existing.description,
+                ..scope
+            }
+        } else {
+            scope
+        };
         let scope = check_scope_fields(scope)?;
         if !self.db.admin_update_scope(&scope).await? {
             return Err(Error::NotFound);

@@ -192,11 +192,11 @@ impl Db {
         Ok(self.scopes().await?.into_iter().find(|s| s.name == name))
     }
 
-    /// Rewrites a scope that is not built in; `false` when there is none such.
+    /// Rewrites a scope; `false` when there is none such.
     pub async fn admin_update_scope(&self, s: &Scope) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE scopes SET path = $1, method = $2, is_default = $3, display_name = $4, \
-             description = $5, icon = $6 WHERE name = $7 AND builtin = 0",
+             description = $5, icon = $6 WHERE name = $7",
         )
         .bind(&s.path)
         .bind(&s.method)

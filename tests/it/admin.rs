@@ -366,22 +366,50 @@ on_both!(scopes_are_created_edited_and_deleted, |backend| {
         ("POST", "/api/orders/mine", true)
     );
 
-    // Built-in scopes stay.
-    for action in ["delete", "save"] {
-        let res = post(
-            &s,
-            &http,
-            "/admin/scopes/openid",
-            &[
-                ("csrf_token", csrf.as_str()),
-                ("action", action),
-                ("method", "GET"),
-            ],
-        )
-        .await;
-        assert_eq!(res.status(), 400, "{action}");
-    }
-    assert!(s.app().db.admin_scope("openid").await.unwrap().is_some());
+    // A built-in scope stays, with its name and texts; its guard may change.
+    let before = s.app().db.admin_scope("user.read").await.unwrap().unwrap();
+    let res = post(
+        &s,
+        &http,
+        "/admin/scopes/user.read",
+        &[("csrf_token", csrf.as_str()), ("action", "delete")],
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    let res = post(
+        &s,
+        &http,
+        "/admin/scopes/user.read",
+        &[
+            ("csrf_token", csrf.as_str()),
+            ("action", "save"),
+            ("method", "GET"),
+            ("path", "/api/users/"),
+            ("display_name", "renamed"),
+            ("description", "rewritten"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    let after = s.app().db.admin_scope("user.read").await.unwrap().unwrap();
+    assert_eq!(after.path, "/api/users/");
+    assert_eq!(
+        (after.display_name, after.description, after.builtin),
+        (before.display_name, before.description, true)
+    );
+    let page = http
+        .get(s.url("/admin/scopes/user.read"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"scope-edit\"") && !page.contains("id=\"scope-delete\""));
+    assert!(
+        !page.contains("name=\"display_name\""),
+        "its texts are the pages' own"
+    );
 
     // Deleting a scope takes it off the apps registered for it.
     let app = s
@@ -418,12 +446,12 @@ on_both!(scopes_are_created_edited_and_deleted, |backend| {
         .unwrap()
         .unwrap();
     assert_eq!(app.scopes, vec!["basic".to_string()]);
-    for action in [
-        "admin.scope_created",
-        "admin.scope_updated",
-        "admin.scope_deleted",
+    for (action, times) in [
+        ("admin.scope_created", 1),
+        ("admin.scope_updated", 2),
+        ("admin.scope_deleted", 1),
     ] {
-        assert_eq!(audited(&s, action).await.len(), 1, "{action}");
+        assert_eq!(audited(&s, action).await.len(), times, "{action}");
     }
     s.stop().await;
 });
