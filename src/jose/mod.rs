@@ -370,11 +370,8 @@ async fn read_keys(db: &Db, secret: &SecretKey) -> Result<Keys> {
         states: String::new(),
     };
     let rows = db.signing_keys().await?;
-    set.states = rows
-        .iter()
-        .map(|row| format!("{}:{}", row.kid, row.retired_at.unwrap_or(0)))
-        .collect::<Vec<_>>()
-        .join(" ");
+    set.states =
+        crate::store::key_states(rows.iter().map(|row| (row.kid.as_str(), row.retired_at)));
     // Newest first: should two keys of one algorithm be active, every instance
     // signs with the same, newest one.
     for row in rows {

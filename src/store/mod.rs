@@ -36,6 +36,7 @@ pub use groups::Group;
 pub use qr::LoginQr;
 pub use scopes::Scope;
 pub use sessions::{NewSession, Session};
+pub use signing_keys::key_states;
 pub use sms::{NewSmsCode, SmsCode};
 pub use tokens::{
     AccessToken, AuthorizationCode, NewAccessToken, NewRefreshToken, PURGE_CHUNK, RefreshToken,

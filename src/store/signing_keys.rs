@@ -68,6 +68,14 @@ impl From<SigningKeyRow> for SigningKey {
     }
 }
 
+/// The one string [`Db::signing_key_states`] answers for keys `(kid, retired_at)`, in
+/// the order of [`Db::signing_keys`].
+pub fn key_states<'a>(keys: impl Iterator<Item = (&'a str, Option<i64>)>) -> String {
+    keys.map(|(kid, retired)| format!("{kid}:{}", retired.unwrap_or(0)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 const COLUMNS: &str = "kid, alg, private_enc, public_jwk, retired_at, created_at";
 
 impl Db {
@@ -86,11 +94,9 @@ impl Db {
         )
         .fetch_all(self.pool())
         .await?;
-        Ok(rows
-            .iter()
-            .map(|(kid, retired)| format!("{kid}:{}", retired.unwrap_or(0)))
-            .collect::<Vec<_>>()
-            .join(" "))
+        Ok(key_states(
+            rows.iter().map(|(kid, retired)| (kid.as_str(), *retired)),
+        ))
     }
 
     /// Stores a new key as the active key of its `alg`, unless one is active already

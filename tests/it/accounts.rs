@@ -215,6 +215,23 @@ async fn repeated_failures_are_throttled_per_account() {
         statuses.push(res.status().as_u16());
     }
     assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+    // No text locks an account it does not spell: not its id.
+    let bystander = s.register("bystander", "bystander@example.com", PW).await;
+    for _ in 0..6 {
+        client()
+            .post(s.url("/api/auth/login"))
+            .json(&json!({"login": format!("#{bystander}"), "password": "guess"}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let res = client()
+        .post(s.url("/api/auth/login"))
+        .json(&json!({"login": "bystander", "password": PW}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "the bystander is not locked");
     // Even the right password waits until the lock ends.
     let res = client()
         .post(s.url("/api/auth/login"))
