@@ -803,6 +803,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "不能取消最后一位管理员。",
     ),
     (
+        "admin.err.last_enabled_admin",
+        "The last enabled admin cannot be disabled.",
+        "不能停用最后一位可用的管理员。",
+    ),
+    (
         "admin.err.builtin_scope",
         "A built-in scope cannot be deleted.",
         "内置权限范围不能删除。",

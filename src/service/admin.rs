@@ -257,9 +257,16 @@ impl App {
                 "you cannot disable your own account",
             ));
         }
-        self.db
+        if !self
+            .db
             .admin_set_user_disabled(user.id, disabled, now())
-            .await?;
+            .await?
+        {
+            return Err(rejected(
+                "last_enabled_admin",
+                "the last enabled admin cannot be disabled",
+            ));
+        }
         if disabled {
             self.db.delete_other_sessions(user.id, None).await?;
         }

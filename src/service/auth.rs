@@ -247,10 +247,11 @@ impl App {
         let csrf_token = random_token(24);
         let at = now();
         let ua: String = who.user_agent.chars().take(200).collect();
+        let id_hash = self.key.hash_secret(&cookie);
         self.db
             .create_session(
                 &NewSession {
-                    id_hash: &self.key.hash_secret(&cookie),
+                    id_hash: &id_hash,
                     user_id: user.id,
                     csrf_token: &csrf_token,
                     expires_at: at + SESSION_MAX,
@@ -260,11 +261,31 @@ impl App {
                 at,
             )
             .await?;
+        // A password reset (or a disable) that ended the user's sessions while this
+        // login was checking the old password did not see this one: written first,
+        // checked after, so that one of the two always sees the other.
+        if !self.still_the_same(&user).await? {
+            self.db.delete_session(&id_hash).await?;
+            return Err(Error::Unauthorized(
+                "invalid_credentials",
+                "wrong account or password".into(),
+            ));
+        }
         Ok(NewLogin {
             cookie,
             csrf_token,
             user,
         })
+    }
+
+    /// Whether `user`, read before a login proved it, still has that password and is
+    /// not disabled.
+    pub async fn still_the_same(&self, user: &User) -> Result<bool> {
+        Ok(self
+            .db
+            .user_by_id(user.id)
+            .await?
+            .is_some_and(|fresh| !fresh.disabled && fresh.password_hash == user.password_hash))
     }
 
     /// The session and user behind a cookie value, if both are valid.
@@ -405,6 +426,7 @@ impl App {
         self.db.set_password_hash(user.id, &new_hash, at).await?;
         // Whoever knew the old password may hold a session, tokens or another link.
         self.db.delete_other_sessions(user.id, None).await?;
+        self.db.spend_grants_of(user.id, at).await?;
         self.db.revoke_all_tokens_of(user.id, at).await?;
         self.db.spend_password_resets_of(user.id, at).await?;
         self.db
@@ -493,6 +515,11 @@ impl App {
         }
         let at = now();
         self.db.set_email(user.id, &email, at).await?;
+        // A link mailed to the old address must not reset the password any more: whoever
+        // reads that mailbox is no longer the account's.
+        if user.email.as_deref() != Some(email.as_str()) {
+            self.db.spend_password_resets_of(user.id, at).await?;
+        }
         self.db
             .audit(
                 Some(user.id),

@@ -122,7 +122,10 @@ impl App {
             phone,
         };
         let at = crate::time::now();
-        self.db.update_profile(user.id, &profile, at).await?;
+        let phone_changed = profile.phone != user.phone;
+        self.db
+            .update_profile(user.id, &profile, phone_changed, at)
+            .await?;
         self.db
             .audit(Some(user.id), "profile_updated", &user.username, "", "", at)
             .await

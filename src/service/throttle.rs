@@ -109,8 +109,9 @@ impl Entry {
 #[derive(Default)]
 pub struct Throttle {
     local: Mutex<HashMap<String, Entry>>,
-    /// Uses per window ([`Throttle::count`]): the window's start and its count.
-    windows: Mutex<HashMap<String, (i64, u32)>>,
+    /// Uses per window ([`Throttle::count`]), per key: when its window started, its
+    /// length, and the uses in it.
+    windows: Mutex<HashMap<String, (i64, i64, u32)>>,
     shared: Option<Shared>,
 }
 
@@ -266,11 +267,12 @@ impl Throttle {
             return Ok(());
         };
         if windows.len() > 100_000 {
-            windows.retain(|_, (start, _)| now - *start < window);
+            // Each key by its own window: a day's count outlives a minute's.
+            windows.retain(|_, (start, length, _)| now - *start < *length);
         }
-        let (start, uses) = windows.entry(key.to_string()).or_insert((now, 0));
+        let (start, length, uses) = windows.entry(key.to_string()).or_insert((now, window, 0));
         if now - *start >= window {
-            (*start, *uses) = (now, 0);
+            (*start, *length, *uses) = (now, window, 0);
         }
         *uses += 1;
         if *uses > limit {
@@ -359,6 +361,23 @@ mod tests {
         }
         assert!(matches!(t.count("card:7", 3, 60, 1000).await, Err(1..=60)));
         assert_eq!(t.count("card:8", 3, 60, 1000).await, Ok(()), "another key");
+    }
+
+    /// Pruning many minute counters keeps a day's counter whose day goes on.
+    #[tokio::test]
+    async fn pruning_keeps_each_key_for_its_own_window() {
+        let t = Throttle::default();
+        assert_eq!(t.count("sms:day:1", 1, 86_400, 1000).await, Ok(()));
+        for i in 0..100_001 {
+            assert_eq!(t.count(&format!("sms:min:{i}"), 1, 60, 1000).await, Ok(()));
+        }
+        // Two minutes on: the next count prunes the minute counters, not the day's.
+        assert_eq!(t.count("sms:min:x", 1, 60, 1120).await, Ok(()));
+        assert!(t.windows.lock().unwrap().len() < 10);
+        assert!(matches!(
+            t.count("sms:day:1", 1, 86_400, 1120).await,
+            Err(86_000..)
+        ));
     }
 
     #[tokio::test]

@@ -130,6 +130,7 @@ impl App {
                     phone,
                     password_hash: Some(password_hash),
                     is_admin: input.is_admin,
+                    phone_verified: false,
                 },
                 crate::time::now(),
             )

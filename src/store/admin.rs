@@ -96,46 +96,66 @@ impl Db {
             .await?)
     }
 
+    /// Disables or enables an account. Disabling fails (returns `false`) when it is
+    /// the last enabled admin's.
     pub async fn admin_set_user_disabled(
         &self,
         user_id: i64,
         disabled: bool,
         now: i64,
-    ) -> Result<()> {
-        sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
-            .bind(i64::from(disabled))
-            .bind(now)
-            .bind(user_id)
-            .execute(self.wpool())
-            .await?;
-        Ok(())
+    ) -> Result<bool> {
+        let guard = disabled.then_some("(is_admin = 0 OR {})");
+        self.set_user_flag("disabled", disabled, guard, user_id, now)
+            .await
     }
 
     /// Grants or removes the admin flag. Removing it fails (returns `false`) when no
-    /// other enabled admin would remain; the check and the change are one statement,
-    /// so two admins removing each other at once cannot both succeed.
+    /// other enabled admin would remain.
     pub async fn admin_set_user_admin(
         &self,
         user_id: i64,
         is_admin: bool,
         now: i64,
     ) -> Result<bool> {
-        let done = if is_admin {
-            sqlx::query("UPDATE users SET is_admin = 1, updated_at = $1 WHERE id = $2")
+        let guard = (!is_admin).then_some("{}");
+        self.set_user_flag("is_admin", is_admin, guard, user_id, now)
+            .await
+    }
+
+    /// Sets a user's flag; with a `guard` (a condition in which `{}` stands for
+    /// "another enabled admin remains"), only when it holds, checked and changed alone
+    /// among such changes: two admins removing each other at once cannot both succeed,
+    /// on PostgreSQL either (one statement's snapshot would not see the other's change).
+    async fn set_user_flag(
+        &self,
+        column: &str,
+        on: bool,
+        guard: Option<&str>,
+        user_id: i64,
+        now: i64,
+    ) -> Result<bool> {
+        const LOCK_ID: i64 = 0x7563_6164_6d69_6e73; // "ucadmins"
+        const OTHERS: &str =
+            "(SELECT COUNT(*) FROM users WHERE is_admin = 1 AND disabled = 0 AND id <> $2) > 0";
+        let update = format!(
+            "UPDATE users SET {column} = {}, updated_at = $1 WHERE id = $2",
+            i64::from(on)
+        );
+        let Some(guard) = guard else {
+            sqlx::query(&update)
                 .bind(now)
                 .bind(user_id)
                 .execute(self.wpool())
-                .await?
-        } else {
-            sqlx::query(
-                "UPDATE users SET is_admin = 0, updated_at = $1 WHERE id = $2 AND \
-                 (SELECT COUNT(*) FROM users WHERE is_admin = 1 AND disabled = 0 AND id <> $2) > 0",
-            )
+                .await?;
+            return Ok(true);
+        };
+        let mut tx = self.begin_alone(LOCK_ID).await?;
+        let done = sqlx::query(&format!("{update} AND {}", guard.replace("{}", OTHERS)))
             .bind(now)
             .bind(user_id)
-            .execute(self.wpool())
-            .await?
-        };
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -255,7 +275,7 @@ impl Db {
         let sql = format!(
             "SELECT {}, u.username AS owner_name FROM clients c \
              LEFT JOIN users u ON u.id = c.owner_id \
-             WHERE ($1 = '' OR LOWER(c.name) LIKE $2 ESCAPE '\\' OR c.client_id LIKE $2 ESCAPE '\\') \
+             WHERE ($1 = '' OR LOWER(c.name) LIKE $2 ESCAPE '\\' OR LOWER(c.client_id) LIKE $2 ESCAPE '\\') \
              AND ($3 = 0 OR c.requested_scopes <> '' OR {} OR {} OR \
                   ((' ' || c.grant_types || ' ') LIKE '% offline_cert %' AND (' ' || c.approved_scopes || ' ') NOT LIKE '% offline_cert %')) \
              ORDER BY c.id DESC LIMIT $4 OFFSET $5",

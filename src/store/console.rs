@@ -156,6 +156,37 @@ impl Db {
         self.revoke_tokens("user_id = $2", &[user_id], now).await
     }
 
+    /// Spends what would still give tokens of a user to whoever holds it: unredeemed
+    /// authorization codes, approved device codes, unused QR codes and confirmed
+    /// QR logins (after a password reset, the holder may be the one locked out).
+    pub async fn spend_grants_of(&self, user_id: i64, now: i64) -> Result<()> {
+        // A code is also marked replayed (`expires_at` 0): a redemption that took it
+        // just before sees the mark once its tokens are stored, and revokes them.
+        sqlx::query(
+            "UPDATE authorization_codes SET used_at = COALESCE(used_at, $1), expires_at = 0 \
+             WHERE user_id = $2 AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(user_id)
+        .execute(self.wpool())
+        .await?;
+        sqlx::query("UPDATE qr_sessions SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+            .bind(now)
+            .bind(user_id)
+            .execute(self.wpool())
+            .await?;
+        for (table, given) in [("device_codes", "approved"), ("login_qr", "confirmed")] {
+            sqlx::query(&format!(
+                "UPDATE {table} SET state = 'denied' WHERE user_id = $1 AND state = $2"
+            ))
+            .bind(user_id)
+            .bind(given)
+            .execute(self.wpool())
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Revokes every access and refresh token an app holds for people (not its own).
     pub async fn revoke_people_tokens_of_client(&self, client_id: i64, now: i64) -> Result<()> {
         self.revoke_tokens("client_id = $2 AND user_id IS NOT NULL", &[client_id], now)
@@ -173,9 +204,11 @@ impl Db {
     }
 
     /// Revokes the live access and refresh tokens `filter` picks (`$1` is `now`,
-    /// `$2`… are `args`).
+    /// `$2`… are `args`). Refresh tokens first: a rotation that stores its access token
+    /// after that is refused (its family is revoked), and one that stored it before
+    /// has it revoked by the second statement.
     async fn revoke_tokens(&self, filter: &str, args: &[i64], now: i64) -> Result<()> {
-        for table in ["access_tokens", "refresh_tokens"] {
+        for table in ["refresh_tokens", "access_tokens"] {
             let sql =
                 format!("UPDATE {table} SET revoked_at = $1 WHERE {filter} AND revoked_at IS NULL");
             let mut query = sqlx::query(&sql).bind(now);

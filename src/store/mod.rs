@@ -275,6 +275,24 @@ impl Db {
         self.backend
     }
 
+    /// A write transaction that runs alone among those taking the same `lock`: on
+    /// PostgreSQL it holds that advisory lock until it ends, so a check and the change
+    /// it allows cannot interleave with another's; on SQLite the first write takes the
+    /// one write lock.
+    pub(crate) async fn begin_alone(
+        &self,
+        lock: i64,
+    ) -> crate::error::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut tx = self.wpool().begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(lock)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     /// The pool for reads (and for tests' direct SQL).
     pub fn pool(&self) -> &AnyPool {
         &self.pool

@@ -23,8 +23,8 @@ impl Db {
         Ok(())
     }
 
-    /// Spends every reset link of a user still open: one was used, or the password
-    /// changed, so the others must not set it again.
+    /// Spends every reset link of a user still open: one was used, or the password or
+    /// the e-mail address changed, so the others must not set it again.
     pub async fn spend_password_resets_of(&self, user_id: i64, now: i64) -> Result<()> {
         sqlx::query(
             "UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",

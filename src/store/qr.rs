@@ -83,8 +83,18 @@ impl Db {
 
     /// An unexpired "scan to log in" request.
     pub async fn login_qr(&self, id_hash: &str, now: i64) -> Result<Option<LoginQr>> {
-        let row: Option<(String, String, String, String, String, String, i64)> = sqlx::query_as(
-            "SELECT id_hash, browser_hash, return_to, ip, user_agent, state, expires_at \
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            Option<i64>,
+        );
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT id_hash, browser_hash, return_to, ip, user_agent, state, expires_at, user_id \
              FROM login_qr WHERE id_hash = $1 AND expires_at > $2",
         )
         .bind(id_hash)
@@ -99,6 +109,7 @@ impl Db {
             user_agent: r.4,
             state: r.5,
             expires_at: r.6,
+            user_id: r.7,
         }))
     }
 
@@ -155,4 +166,6 @@ pub struct LoginQr {
     /// `pending`, `confirmed`, `denied` or `used`.
     pub state: String,
     pub expires_at: i64,
+    /// Who confirmed it (none while pending).
+    pub user_id: Option<i64>,
 }

@@ -8,7 +8,7 @@
 //! at once: the statements that add an active key run in a transaction that, on
 //! PostgreSQL, first takes an advisory lock (SQLite has a single writer already).
 
-use super::{Backend, Db};
+use super::Db;
 use crate::error::Result;
 use sqlx::{Any, Transaction};
 
@@ -191,13 +191,6 @@ impl Db {
     /// advisory lock until it ends, so that two instances cannot both see "no active
     /// key" and both add one. On SQLite the first write takes the one write lock.
     async fn begin_key_change(&self) -> Result<Transaction<'static, Any>> {
-        let mut tx = self.wpool().begin().await?;
-        if self.backend() == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(LOCK_ID)
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(tx)
+        self.begin_alone(LOCK_ID).await
     }
 }

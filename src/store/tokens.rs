@@ -476,22 +476,38 @@ impl Db {
         Ok(found.is_some())
     }
 
-    /// Revokes every token issued from a code (RFC 6749 §4.1.2: a code used twice).
+    /// Marks a code presented again (its `expires_at` becomes 0), before the tokens
+    /// issued from it are revoked: a redemption still storing its tokens sees the mark
+    /// afterwards ([`Db::code_replayed`]) and revokes them itself.
+    pub async fn mark_code_replayed(&self, code_hash: &str) -> Result<()> {
+        sqlx::query("UPDATE authorization_codes SET expires_at = 0 WHERE code_hash = $1")
+            .bind(code_hash)
+            .execute(self.wpool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn code_replayed(&self, code_hash: &str) -> Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT expires_at FROM authorization_codes WHERE code_hash = $1")
+                .bind(code_hash)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(found == Some(0))
+    }
+
+    /// Revokes every token issued from a code (RFC 6749 §4.1.2: a code used twice),
+    /// refresh tokens first, so that none rotates into an access token this misses.
     pub async fn revoke_by_code(&self, code_hash: &str, now: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE access_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(code_hash)
-        .execute(self.wpool())
-        .await?;
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(code_hash)
-        .execute(self.wpool())
-        .await?;
+        for table in ["refresh_tokens", "access_tokens"] {
+            sqlx::query(&format!(
+                "UPDATE {table} SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL"
+            ))
+            .bind(now)
+            .bind(code_hash)
+            .execute(self.wpool())
+            .await?;
+        }
         Ok(())
     }
 

@@ -170,6 +170,8 @@ pub struct NewUser {
     pub phone: Option<String>,
     pub password_hash: Option<String>,
     pub is_admin: bool,
+    /// The phone is proven (an account made by an SMS login).
+    pub phone_verified: bool,
 }
 
 /// The editable profile of seed 003, as stored.
@@ -227,8 +229,8 @@ fn taken(e: sqlx::Error) -> Error {
 impl Db {
     pub async fn create_user(&self, new: &NewUser, now: i64) -> Result<User> {
         let sql = format!(
-            "INSERT INTO users (username, email, phone, password_hash, is_admin, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {COLUMNS}"
+            "INSERT INTO users (username, email, phone, password_hash, is_admin, phone_verified, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {COLUMNS}"
         );
         sqlx::query_as(&sql)
             .bind(&new.username)
@@ -236,6 +238,7 @@ impl Db {
             .bind(&new.phone)
             .bind(&new.password_hash)
             .bind(i64::from(new.is_admin))
+            .bind(i64::from(new.phone_verified))
             .bind(now)
             .fetch_one(self.wpool())
             .await
@@ -355,11 +358,22 @@ impl Db {
         Ok(())
     }
 
-    /// Writes the profile fields of seed 003 (already validated and encrypted).
-    pub async fn update_profile(&self, user_id: i64, p: &Profile, now: i64) -> Result<()> {
+    /// Writes the profile fields of seed 003 (already validated and encrypted). The
+    /// phone is written only when `phone_changed`: a save that kept it must not put
+    /// back what an SMS binding changed meanwhile.
+    pub async fn update_profile(
+        &self,
+        user_id: i64,
+        p: &Profile,
+        phone_changed: bool,
+        now: i64,
+    ) -> Result<()> {
         sqlx::query(
-            "UPDATE users SET nickname = $1, avatar = $2, gender = $3, province = $4, city = $5, area = $6,              birthdate = $7, real_name_enc = $8, id_card_enc = $9, certificate_type = $10, phone = $11, \
-             phone_verified = CASE WHEN phone = $11 THEN phone_verified ELSE 0 END, updated_at = $12 WHERE id = $13",
+            "UPDATE users SET nickname = $1, avatar = $2, gender = $3, province = $4, city = $5, \
+             area = $6, birthdate = $7, real_name_enc = $8, id_card_enc = $9, certificate_type = $10, \
+             phone = CASE WHEN $14 THEN $11 ELSE phone END, \
+             phone_verified = CASE WHEN NOT $14 OR phone = $11 THEN phone_verified ELSE 0 END, \
+             updated_at = $12 WHERE id = $13",
         )
         .bind(&p.nickname)
         .bind(&p.avatar)
@@ -374,6 +388,7 @@ impl Db {
         .bind(&p.phone)
         .bind(now)
         .bind(user_id)
+        .bind(phone_changed)
         .execute(self.wpool())
         .await
         .map_err(taken)?;

@@ -249,6 +249,41 @@ async fn repeated_failures_are_throttled_per_account() {
     s.stop().await;
 }
 
+/// The lock tells nothing about whether an account exists: a login no account has is
+/// answered and locked like one that has.
+#[tokio::test]
+async fn unknown_logins_are_answered_and_locked_like_known_ones() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    s.register("target", "target@example.com", PW).await;
+    let mut answers = Vec::new();
+    for login in ["target", "ghost@example.com"] {
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            let res = client()
+                .post(s.url("/api/auth/login"))
+                .json(&json!({"login": login, "password": "not it at all"}))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let b = body(res).await;
+            // The lock's description counts its seconds down; the rest is compared.
+            let description: String = b["error_description"]
+                .as_str()
+                .unwrap_or_default()
+                .chars()
+                .filter(|c| !c.is_ascii_digit())
+                .collect();
+            seen.push((status, b["error"].clone(), description));
+        }
+        let statuses: Vec<u16> = seen.iter().map(|(st, ..)| *st).collect();
+        assert_eq!(statuses, [401, 401, 401, 401, 401, 429], "{login}");
+        answers.push(seen);
+    }
+    assert_eq!(answers[0], answers[1]);
+    s.stop().await;
+}
+
 // SPEC §3: every pinned JSON route answers `?format=html` with the same data as a
 // page, errors included; without it, JSON.
 #[tokio::test]
@@ -587,6 +622,8 @@ on_both!(
             .await
             .unwrap();
         assert_eq!(expired.status(), 400);
+        assert_eq!(body(expired).await["error"], "invalid_token");
+        s.login("jim", "brand new secret").await;
         assert!(
             !s.app()
                 .db
@@ -876,6 +913,123 @@ on_both!(
                 .unwrap()
                 .contains("canteen")
         );
+        s.stop().await;
+    }
+);
+
+on_both!(a_profile_save_keeps_a_phone_bound_meanwhile, |backend| {
+    let s = TestServer::start(backend).await;
+    s.register("pat", "pat@example.com", PW).await;
+    // The account page read the user; an SMS login binds a phone before the save.
+    let read = s.app().user_by_login("pat").await.unwrap().unwrap();
+    let mut input = s.app().profile_input(&read);
+    input.nickname = Some("Pat".into());
+    let now = usercenter::time::now();
+    s.app()
+        .db
+        .take_phone(read.id, "13900003333", now)
+        .await
+        .unwrap();
+    s.app().update_profile(&read, input).await.unwrap();
+    let saved = s.app().user_by_login("pat").await.unwrap().unwrap();
+    assert_eq!(saved.nickname.as_deref(), Some("Pat"));
+    assert_eq!(saved.phone.as_deref(), Some("13900003333"));
+    assert!(saved.phone_verified, "the proven phone stays proven");
+    // A phone typed into the form is written, to be proven again.
+    let mut input = s.app().profile_input(&saved);
+    input.phone = Some("13900004444".into());
+    s.app().update_profile(&saved, input).await.unwrap();
+    let saved = s.app().user_by_login("pat").await.unwrap().unwrap();
+    assert_eq!(saved.phone.as_deref(), Some("13900004444"));
+    assert!(!saved.phone_verified);
+    s.stop().await;
+});
+
+on_both!(
+    email_change_needs_the_password_and_ends_links_sent_to_the_old_address,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        s.register("eve", "eve@example.com", PW).await;
+        s.register("mal", "mal@example.com", PW).await;
+        // A reset link goes to the address the account has now.
+        let sent = s
+            .http
+            .post(s.url("/api/auth/password/forgot"))
+            .json(&json!({"email": "eve@example.com"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), 202);
+        let mails = wait_outbox(&s.mail_dir(), 1).await;
+        let text = mails[0]["text"].as_str().unwrap();
+        let token = text
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+
+        let (eve, _) = s.login("eve", PW).await;
+        let page = eve
+            .get(s.url("/account"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = hidden(&page, "csrf_token");
+        let email_of = |name: &'static str| {
+            let app = s.app();
+            async move {
+                let user = app.user_by_login(name).await.unwrap().unwrap();
+                (user.email.unwrap_or_default(), user.email_verified)
+            }
+        };
+        let change = |csrf: &str, password: &str, email: &str| {
+            eve.post(s.url("/account/email"))
+                .form(&[
+                    ("csrf_token", csrf),
+                    ("current_password", password),
+                    ("email", email),
+                ])
+                .send()
+        };
+        let forged = change("forged", PW, "eve@new.example").await.unwrap();
+        assert_eq!(forged.status(), 403);
+        let wrong = change(&csrf, "not mine", "eve@new.example").await.unwrap();
+        assert_eq!(wrong.status(), 400, "the password is proven");
+        let taken = change(&csrf, PW, "MAL@example.com").await.unwrap();
+        assert_eq!(taken.status(), 400);
+        assert!(
+            taken.text().await.unwrap().contains("already registered"),
+            "the page says why"
+        );
+        assert_eq!(email_of("eve").await.0, "eve@example.com");
+        assert_eq!(email_of("mal").await.0, "mal@example.com");
+
+        let res = change(&csrf, PW, " Eve@New.Example ").await.unwrap();
+        assert_eq!(res.status(), 303);
+        assert_eq!(res.headers()["location"], "/account?notice=email_changed");
+        assert_eq!(
+            email_of("eve").await,
+            ("eve@new.example".to_string(), false),
+            "stored lower-cased, to be verified again"
+        );
+
+        // The link mailed to the old address no longer sets the password.
+        let late = s
+            .http
+            .post(s.url("/api/auth/password/reset"))
+            .json(&json!({"token": token, "password": "taken over 1234"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(late.status(), 400);
+        assert_eq!(body(late).await["error"], "invalid_token");
+        s.login("eve", PW).await;
         s.stop().await;
     }
 );

@@ -1148,6 +1148,58 @@ on_both!(the_audit_log_filters_by_action_and_actor, |backend| {
     s.stop().await;
 });
 
+on_both!(
+    two_admins_removing_each_other_at_once_leave_one,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let db = &s.app().db;
+        for round in 0..8 {
+            sqlx::query("UPDATE users SET is_admin = 0, disabled = 1")
+                .execute(db.pool())
+                .await
+                .unwrap();
+            let mut ids = Vec::new();
+            for who in ["a", "b"] {
+                let user = db
+                    .create_user(
+                        &usercenter::store::NewUser {
+                            username: format!("{who}{round}"),
+                            is_admin: true,
+                            ..Default::default()
+                        },
+                        0,
+                    )
+                    .await
+                    .unwrap();
+                ids.push(user.id);
+            }
+            let now = usercenter::time::now();
+            // Even rounds take the role, odd ones disable.
+            let (x, y) = if round % 2 == 0 {
+                tokio::join!(
+                    db.admin_set_user_admin(ids[0], false, now),
+                    db.admin_set_user_admin(ids[1], false, now)
+                )
+            } else {
+                tokio::join!(
+                    db.admin_set_user_disabled(ids[0], true, now),
+                    db.admin_set_user_disabled(ids[1], true, now)
+                )
+            };
+            let done = [x.unwrap(), y.unwrap()];
+            assert_eq!(done.iter().filter(|d| **d).count(), 1, "round {round}");
+            let left: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM users WHERE is_admin = 1 AND disabled = 0",
+            )
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+            assert_eq!(left, 1, "round {round}");
+        }
+        s.stop().await;
+    }
+);
+
 on_both!(forms_without_the_csrf_token_are_refused, |backend| {
     let s = TestServer::start(backend).await;
     let (http, _, _) = admin_session(&s).await;
@@ -1181,6 +1233,78 @@ on_both!(forms_without_the_csrf_token_are_refused, |backend| {
     );
     assert!(s.app().db.group_by_name("staff").await.unwrap().is_none());
     assert!(s.app().settings().await.unwrap().allow_registration);
+
+    // Every other form, with a token that is not this session's: refused before it
+    // acts, on things that exist.
+    let now = usercenter::time::now();
+    let group = s.app().db.create_group("kitchen", "", now).await.unwrap();
+    let root = s.app().user_by_login("root").await.unwrap().unwrap();
+    let mine = s
+        .app()
+        .create_client(CreateClient {
+            name: "Mine".into(),
+            redirect_uris: vec!["https://mine.example.com/cb".into()],
+            grant_types: vec!["authorization_code".into()],
+            scopes: vec!["basic".into()],
+            owner_id: Some(root.id),
+            by_admin: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .client;
+    let pk = mine.id.to_string();
+    let paths = [
+        "/admin/scopes/basic".into(),
+        format!("/admin/groups/{}", group.id),
+        format!("/admin/clients/{pk}"),
+        format!("/account/apps/{pk}"),
+        format!("/account/apps/{pk}/reset-secret"),
+        format!("/account/apps/{pk}/delete"),
+        format!("/account/authorizations/{pk}/scope"),
+        format!("/account/authorizations/{pk}/revoke"),
+        format!("/account/authorizations/{pk}/tokens/1/delete"),
+        "/account/apps".into(),
+        "/account/profile".into(),
+        "/account/password".into(),
+        "/account/email".into(),
+        "/account/sessions/end".into(),
+        "/account/cards".into(),
+        "/login".into(),
+        "/register".into(),
+        "/logout".into(),
+        "/password/forgot".into(),
+        "/password/reset".into(),
+    ];
+    for path in &paths {
+        let form = [
+            ("csrf_token", "not-the-token-of-this-session"),
+            ("action", "delete"),
+            ("name", "Renamed"),
+            ("email", "taken.over@example.com"),
+            ("current_password", PW),
+            ("new_password", "a new secret 12345"),
+            ("session", "others"),
+            ("scope", "basic"),
+        ];
+        let res = post(&s, &http, path, &form).await;
+        assert_eq!(res.status(), 403, "{path}");
+    }
+    assert_eq!(
+        http.get(s.url("/account")).send().await.unwrap().status(),
+        200,
+        "still signed in"
+    );
+    let root = s.app().user_by_login("root").await.unwrap().unwrap();
+    assert_eq!(root.email.as_deref(), Some("root@example.com"));
+    let kept = s
+        .app()
+        .db
+        .client_by_client_id(&mine.client_id)
+        .await
+        .unwrap();
+    assert_eq!(kept.map(|c| c.name), Some("Mine".to_string()));
+    assert!(s.app().db.group_by_name("kitchen").await.unwrap().is_some());
 
     // Pages for a look in a browser: USERCENTER_ADMIN_SNAPSHOTS=DIR saves them.
     if let Ok(dir) = std::env::var("USERCENTER_ADMIN_SNAPSHOTS")

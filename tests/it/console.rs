@@ -670,13 +670,20 @@ on_both!(resource_api_gives_what_the_scopes_allow, |backend| {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    // Another person's id (one that is not also this app's, which the path may name).
+    let pk = client_pk(&s, &app).await;
+    let mut other = s.register("neighbour", "neighbour@example.com", PW).await;
+    if other == pk {
+        other = s.register("neighbour2", "neighbour2@example.com", PW).await;
+    }
     let res = client()
-        .get(s.url(&format!("/api/users/{}/", me.id + 1000)))
+        .get(s.url(&format!("/api/users/{other}/")))
         .bearer_auth(at)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
+    assert!(!res.text().await.unwrap().contains("neighbour"));
     s.stop().await;
 });
 

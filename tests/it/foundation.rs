@@ -249,10 +249,23 @@ on_both!(
             assert!(msg.contains(expect), "{args:?}: {msg}");
         }
 
-        // The server runs; kill -9 it; everything written is still there.
+        // The server runs; kill -9 it; everything written is still there, what the
+        // server itself wrote too.
         let (mut child, addr, _log) = spawn_server(&mut usercenter(&db));
         let health = reqwest::get(format!("{addr}/healthz")).await.unwrap();
         assert_eq!(health.status(), 200);
+        let registered = reqwest::Client::new()
+            .post(format!("{addr}/api/auth/register"))
+            .json(&serde_json::json!({
+                "username": "zhaoliu",
+                "email": "zhao.liu@example.com",
+                "password": "correct horse 3",
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(registered.status(), 201);
+        let registered: serde_json::Value = registered.json().await.unwrap();
         let later = json_of(
             &usercenter(&db)
                 .args([
@@ -292,6 +305,18 @@ on_both!(
             .unwrap()
             .unwrap();
         assert_eq!(stored.id, later["id"].as_i64().unwrap());
+        let stored = app
+            .db
+            .user_by_email("zhao.liu@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.id, registered["id"].as_i64().unwrap());
+        assert!(
+            app.passwords
+                .verify("correct horse 3", stored.password_hash.as_deref())
+                .await
+        );
         let stored = app
             .db
             .client_by_client_id(&client_id)
@@ -464,12 +489,16 @@ fn bad_configuration_stops_the_start_with_one_clear_line() {
 }
 
 #[tokio::test]
-async fn postgres_is_required_when_the_ci_says_so() {
-    // CI sets CI=true and must never silently skip the PostgreSQL half.
+async fn postgres_and_redis_are_required_when_the_ci_says_so() {
+    // .ci/run sets CI=true and must never silently skip the PostgreSQL and Redis halves.
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         assert!(
             postgres_url().is_some(),
             "CI must set USERCENTER_TEST_POSTGRES_URL"
+        );
+        assert!(
+            crate::harness::redis_url().is_some(),
+            "CI must set USERCENTER_TEST_REDIS_URL"
         );
     }
 }
@@ -613,12 +642,25 @@ async fn the_configured_admin_is_created_once() {
         .unwrap();
     assert!(admin.is_admin);
     // A second start with another address does not add a second admin.
-    s.app().ensure_admin().await.unwrap();
+    let mut config = s.db.config();
+    config.admin_email = Some("other.root@example.com".into());
+    config.admin_password = Some("another long admin password".into());
+    let again = usercenter::service::App::open(config).await.unwrap();
+    again.ensure_admin().await.unwrap();
+    again.db.close().await;
     let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE is_admin = 1")
         .fetch_one(s.app().db.pool())
         .await
         .unwrap();
     assert_eq!(admins, 1);
+    assert!(
+        s.app()
+            .db
+            .user_by_email("other.root@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
     let (http, _) = s.login("root@example.com", "a long admin password").await;
     assert_eq!(
         http.get(s.url("/admin")).send().await.unwrap().status(),

@@ -70,6 +70,7 @@ pub async fn start(
                 user_agent: ctx.who.user_agent.clone(),
                 state: "pending".into(),
                 expires_at: now + QR_TTL,
+                user_id: None,
             },
             now,
         )
@@ -113,21 +114,28 @@ pub async fn poll(
         "denied" => return answer("denied"),
         _ => return answer("expired"),
     }
-    let Some(user_id) = state
+    // The account is read before the confirmation is taken, so that a password reset
+    // between the two makes `open_session` refuse (it compares with this copy).
+    let Some(user) = (match request.user_id {
+        Some(id) => state.app.db.user_by_id(id).await?,
+        None => None,
+    }) else {
+        return answer("expired");
+    };
+    if user.disabled {
+        return Err(Error::Forbidden(
+            "account_disabled",
+            "this account is disabled".into(),
+        ));
+    }
+    let taken = state
         .app
         .db
         .take_login_qr(&id_hash, &browser_hash, now)
-        .await?
-    else {
+        .await?;
+    if taken != Some(user.id) {
         return answer("expired");
-    };
-    let user = state
-        .app
-        .db
-        .user_by_id(user_id)
-        .await?
-        .filter(|u| !u.disabled)
-        .ok_or_else(|| Error::Forbidden("account_disabled", "this account is disabled".into()))?;
+    }
     let login = state.app.open_session(user, &ctx.who).await?;
     ctx.set_session_cookie(&login.cookie);
     Ok(ctx.finish(no_store(Json(

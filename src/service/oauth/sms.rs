@@ -244,12 +244,12 @@ impl App {
                 &NewUser {
                     username,
                     phone: Some(phone.to_string()),
+                    phone_verified: true,
                     ..NewUser::default()
                 },
                 now,
             )
             .await?;
-        self.db.take_phone(user.id, phone, now).await?;
         self.db
             .audit(
                 Some(user.id),
@@ -260,6 +260,6 @@ impl App {
                 now,
             )
             .await?;
-        Ok(self.db.user_by_id(user.id).await?.unwrap_or(user))
+        Ok(user)
     }
 }

@@ -31,7 +31,9 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
             break;
         }
         if app.db.code_exists(&hash).await? {
-            // RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for.
+            // RFC 6749 §4.1.2: a code used twice revokes what it was exchanged for,
+            // also what a redemption is storing right now (it checks the mark after).
+            app.db.mark_code_replayed(&hash).await?;
             app.db.revoke_by_code(&hash, now).await?;
             return Err(bad_code(
                 "was already used; the tokens issued from it are revoked",
@@ -95,12 +97,21 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
         user: Some(&user),
         scope: crate::oauth::scope::parse(&stored.scope),
         refresh: req.refresh_allowed(),
-        code_hash: Some(hash),
+        code_hash: Some(hash.clone()),
         auth_time: Some(stored.auth_time),
         nonce: stored.nonce,
         ..Issue::default()
     };
-    app.issue(issue, req.settings).await
+    let issued = app.issue(issue, req.settings).await?;
+    // Stored first, checked after: a replay that revoked before these were stored
+    // left its mark.
+    if app.db.code_replayed(&hash).await? {
+        app.db.revoke_by_code(&hash, now).await?;
+        return Err(bad_code(
+            "was used twice; the tokens issued from it are revoked",
+        ));
+    }
+    Ok(issued)
 }
 
 /// Seed 004's QR login: a code a signed-in person's phone got for a session
