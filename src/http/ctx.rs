@@ -267,6 +267,24 @@ impl Ctx {
         self.lang.t(key)
     }
 
+    /// A server message in the page's language ([`Lang::message`]).
+    pub fn message(&self, text: &str) -> String {
+        self.lang.message(text)
+    }
+
+    /// An error as a page says it: each field's label and problem, or the error's
+    /// description, in the page's language where the words are known.
+    pub fn error_text(&self, err: &crate::error::Error) -> String {
+        match err {
+            crate::error::Error::Validation { fields, .. } => fields
+                .iter()
+                .map(|(k, v)| format!("{}: {}", self.t(k), self.message(v)))
+                .collect::<Vec<_>>()
+                .join(" "),
+            other => self.message(&other.description()),
+        }
+    }
+
     /// The value of this server's cookie `name` on the request.
     pub fn cookie(&self, headers: &HeaderMap, name: &str) -> Option<String> {
         cookie_value(headers, name, self.secure)

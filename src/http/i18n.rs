@@ -61,7 +61,189 @@ impl Lang {
                 Self::Zh => zh,
             })
     }
+
+    /// A message of the server's in this language. Messages are written in English,
+    /// as the JSON API answers them; a page shows the Chinese of those it knows
+    /// ([`MESSAGES`]), with a waiting time ("…; try again in N seconds") or a leading
+    /// subject ("https://x/cb: must not …") kept, and any other as it is.
+    pub fn message(self, text: &str) -> String {
+        if self == Self::En {
+            return text.to_string();
+        }
+        let known = |m: &str| MESSAGES.iter().find(|(en, _)| *en == m).map(|(_, zh)| *zh);
+        if let Some(zh) = known(text) {
+            return zh.to_string();
+        }
+        if let Some((head, wait)) = text.rsplit_once("; try again in ")
+            && let Some(n) = wait.strip_suffix(" seconds")
+        {
+            return format!("{}；请在 {n} 秒后重试", self.message(head));
+        }
+        if let Some(n) = text
+            .strip_prefix("must be at most ")
+            .and_then(|t| t.strip_suffix(" characters"))
+        {
+            return format!("最多 {n} 个字符");
+        }
+        if let Some((subject, why)) = text.split_once(": ")
+            && let Some(zh) = known(why)
+        {
+            return format!("{subject}：{zh}");
+        }
+        text.to_string()
+    }
 }
+
+/// `(English, 简体中文)`: the server's messages that pages show (field checks, taken
+/// names, refusals, the authorization endpoint's error page).
+const MESSAGES: &[(&str, &str)] = &[
+    ("is required", "为必填项"),
+    ("is not known", "不存在"),
+    ("is not a valid e-mail address", "不是有效的邮箱地址"),
+    ("is not an e-mail address", "不是邮箱地址"),
+    ("is not a valid phone number", "不是有效的手机号码"),
+    ("is not your current password", "与当前密码不符"),
+    ("is too common; choose another", "过于常见，请换一个"),
+    (
+        "must not be your username or e-mail address",
+        "不能与用户名或邮箱相同",
+    ),
+    ("must be at least 8 characters long", "至少需要 8 个字符"),
+    ("must be at most 256 characters long", "最多 256 个字符"),
+    ("must not contain control characters", "不能包含控制字符"),
+    ("must be an http(s) URL", "必须是 http(s) 网址"),
+    (
+        "must be 0 (unknown), 1 (male) or 2 (female)",
+        "必须是 0（未知）、1（男）或 2（女）",
+    ),
+    (
+        "must be a date as YYYY-MM-DD",
+        "必须是 YYYY-MM-DD 格式的日期",
+    ),
+    ("must be letters and digits only", "只能包含字母和数字"),
+    (
+        "must be 2–64 letters, digits, '.', '_' or '-', and not only digits",
+        "须为 2–64 个字母、数字、“.”、“_” 或 “-”，且不能全是数字",
+    ),
+    ("must be 1–100 characters", "须为 1–100 个字符"),
+    ("must be 1–64 characters", "须为 1–64 个字符"),
+    ("must be a positive number", "必须是正数"),
+    (
+        "must be 1 to 128 visible ASCII characters",
+        "须为 1 到 128 个可见 ASCII 字符",
+    ),
+    (
+        "must be 5 to 20 digits, with an optional leading + (spaces and - allowed)",
+        "须为 5 到 20 位数字，可以 + 开头（可含空格和 -）",
+    ),
+    (
+        "at least one is required for the authorization_code and implicit grants",
+        "使用 authorization_code 或 implicit 授权方式时至少需要一个",
+    ),
+    (
+        "a public client has no secret, so it cannot use client_credentials or offline_cert",
+        "公开客户端没有密钥，不能使用 client_credentials 或 offline_cert",
+    ),
+    ("must be opaque or jwt", "必须是 opaque 或 jwt"),
+    (
+        "must be independent, reuse or replace",
+        "必须是 independent、reuse 或 replace",
+    ),
+    (
+        "must be RS256, ES256 or EdDSA",
+        "必须是 RS256、ES256 或 EdDSA",
+    ),
+    (
+        "only develop, root and offline_cert need approval",
+        "只有 develop、root 和 offline_cert 需要审批",
+    ),
+    (
+        "use 1–64 letters, digits, '.', '_', '-' or ':'",
+        "请使用 1–64 个字母、数字、“.”、“_”、“-” 或 “:”",
+    ),
+    (
+        "use 1–64 letters, digits, '-' or '_'",
+        "请使用 1–64 个字母、数字、“-” 或 “_”",
+    ),
+    (
+        "is the name of a grant an admin approves, not of a scope",
+        "这是需管理员审批的授权方式的名称，不能用作权限范围名",
+    ),
+    (
+        "must be GET, POST, PUT, PATCH, DELETE or *",
+        "必须是 GET、POST、PUT、PATCH、DELETE 或 *",
+    ),
+    ("must start with /", "必须以 / 开头"),
+    (
+        "grant at least one scope, or revoke the app",
+        "请至少保留一个权限范围，或撤销对该应用的授权",
+    ),
+    (
+        "must be a non-empty absolute URI without spaces",
+        "必须是不含空格的绝对 URI",
+    ),
+    (
+        "must not contain a fragment (RFC 6749 §3.1.2)",
+        "不能包含片段 #（RFC 6749 §3.1.2）",
+    ),
+    (
+        "an http(s) redirect URI needs a host",
+        "http(s) 回调地址需要主机名",
+    ),
+    ("must not contain user information", "不能包含用户信息"),
+    (
+        "must not carry code, state, iss or token parameters",
+        "不能带有 code、state、iss 或令牌参数",
+    ),
+    (
+        "this e-mail address is already registered",
+        "该邮箱已被注册",
+    ),
+    (
+        "this phone number is already registered",
+        "该手机号已被注册",
+    ),
+    ("this username is already taken", "该用户名已被占用"),
+    (
+        "an authorization can only be narrowed here",
+        "此处只能缩小授权范围",
+    ),
+    ("this account is disabled", "此账号已停用"),
+    ("wrong account or password", "账号或密码错误"),
+    ("sign in first", "请先登录"),
+    ("not found", "找不到所请求的内容"),
+    (
+        "the server could not complete the request",
+        "服务器未能完成请求",
+    ),
+    ("registration is switched off", "注册已关闭"),
+    (
+        "the reset link is invalid, used or expired",
+        "重置链接无效、已使用或已过期",
+    ),
+    ("too many failed attempts", "失败次数过多"),
+    ("too many codes asked for", "获取验证码过于频繁"),
+    ("too many codes entered", "输入验证码次数过多"),
+    (
+        "too many codes for this phone or client",
+        "该手机号或应用的验证码过多",
+    ),
+    ("too many codes from this app", "该应用发送的验证码过多"),
+    ("the client_id parameter is missing", "缺少 client_id 参数"),
+    ("this application is not registered", "该应用未注册"),
+    (
+        "the redirect_uri parameter is missing",
+        "缺少 redirect_uri 参数",
+    ),
+    (
+        "the redirect_uri is not registered for this application",
+        "该应用未登记此 redirect_uri",
+    ),
+    (
+        "the CSRF token is missing or wrong",
+        "表单已过期，请刷新页面后重试",
+    ),
+];
 
 /// `(key, English, 简体中文)`.
 const STRINGS: &[(&str, &str, &str)] = &[
@@ -76,6 +258,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ),
     ("password", "Password", "密码"),
     ("forgot", "Forgot your password?", "忘记密码？"),
+    ("reset_again", "Get a new link", "重新获取链接"),
     ("no_account", "No account yet?", "还没有账号？"),
     ("register", "Create account", "注册"),
     ("register_title", "Create your account", "创建你的账号"),
@@ -471,7 +654,11 @@ const STRINGS: &[(&str, &str, &str)] = &[
     ("admin.f.method", "HTTP method", "HTTP 方法"),
     ("admin.f.icon", "Icon", "图标"),
     ("admin.f.card_no", "Card number", "卡号"),
-    ("admin.f.user", "User's e-mail", "用户邮箱"),
+    (
+        "admin.f.user",
+        "User (username, e-mail or phone)",
+        "用户（用户名、邮箱或手机号）",
+    ),
     ("admin.f.password", "Password", "密码"),
     ("admin.f.scope", "Scope", "权限范围"),
     ("admin.f.group", "Group", "用户组"),
@@ -615,7 +802,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (
         "admin.scope.name_hint",
         "Letters, digits, '.', '_', '-' or ':'; cannot be changed later.",
-        "字母、数字、“.”、“_”、“-”或“：”；创建后不能修改。",
+        "字母、数字、“.”、“_”、“-”或英文冒号“:”；创建后不能修改。",
     ),
     (
         "admin.scope.path_hint",
@@ -848,6 +1035,30 @@ mod tests {
             HeaderValue::from_static("fr;q=1, en;q=0.5, zh;q=0.4"),
         );
         assert_eq!(Lang::from_accept_language(&h), Lang::En);
+    }
+
+    #[test]
+    fn server_messages_show_in_chinese_with_their_figures() {
+        assert_eq!(Lang::En.message("is required"), "is required");
+        assert_eq!(Lang::Zh.message("is required"), "为必填项");
+        assert_eq!(
+            Lang::Zh.message("too many failed attempts; try again in 300 seconds"),
+            "失败次数过多；请在 300 秒后重试"
+        );
+        assert_eq!(
+            Lang::Zh.message("must be at most 64 characters"),
+            "最多 64 个字符"
+        );
+        assert_eq!(
+            Lang::Zh.message("https://a.example/cb: must not contain user information"),
+            "https://a.example/cb：不能包含用户信息"
+        );
+        assert_eq!(Lang::Zh.message("something new"), "something new");
+        let mut english: Vec<&str> = MESSAGES.iter().map(|(en, _)| *en).collect();
+        english.sort_unstable();
+        let before = english.len();
+        english.dedup();
+        assert_eq!(before, english.len());
     }
 
     #[test]

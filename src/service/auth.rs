@@ -399,17 +399,7 @@ impl App {
         let at = now();
         // Check the policy before spending the token, so a weak password can be retried.
         let hash = self.key.hash_secret(token);
-        let user_id: Option<i64> = sqlx::query_scalar(
-            "SELECT user_id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
-        )
-        .bind(&hash)
-        .bind(at)
-        .fetch_optional(self.db.pool())
-        .await?;
-        let user = match user_id {
-            Some(id) => self.db.user_by_id(id).await?.ok_or_else(invalid)?,
-            None => return Err(invalid()),
-        };
+        let user = self.reset_link_user(token).await?.ok_or_else(invalid)?;
         check_password_policy(
             password,
             &user.username,
@@ -440,6 +430,15 @@ impl App {
             )
             .await?;
         Ok(user)
+    }
+
+    /// The account an open reset link is for; the link stays open.
+    pub async fn reset_link_user(&self, token: &str) -> Result<Option<User>> {
+        let hash = self.key.hash_secret(token);
+        match self.db.open_password_reset(&hash, now()).await? {
+            Some(id) => self.db.user_by_id(id).await,
+            None => Ok(None),
+        }
     }
 
     /// Changes the password of a logged-in user, who proves the old one; every

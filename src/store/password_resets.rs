@@ -23,6 +23,17 @@ impl Db {
         Ok(())
     }
 
+    /// The user of a reset link still open (unused, unexpired); the link stays open.
+    pub async fn open_password_reset(&self, token_hash: &str, now: i64) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT user_id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
     /// Spends every reset link of a user still open: one was used, or the password or
     /// the e-mail address changed, so the others must not set it again.
     pub async fn spend_password_resets_of(&self, user_id: i64, now: i64) -> Result<()> {

@@ -751,6 +751,56 @@ async fn pages_speak_chinese_and_english() {
         .await
         .unwrap();
     assert!(later.contains("Reset your password"));
+
+    // The server's own messages on a page, in the page's language.
+    s.register("taken", "taken@example.com", PW).await;
+    let zh = client();
+    let page = zh
+        .get(s.url("/register"))
+        .header("Accept-Language", "zh-CN")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf_token");
+    let register = |email: &'static str| {
+        let form = [
+            ("csrf_token", csrf.clone()),
+            ("username", "taken".into()),
+            ("email", email.into()),
+            ("password", "a good long secret".into()),
+        ];
+        let req = zh
+            .post(s.url("/register"))
+            .header("Accept-Language", "zh-CN")
+            .form(&form);
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status(), res.text().await.unwrap())
+        }
+    };
+    let (status, page) = register("not-an-address").await;
+    assert_eq!(status, 400);
+    assert!(page.contains("不是有效的邮箱地址"), "{page}");
+    assert!(!page.contains("is not a valid e-mail address"), "{page}");
+    let (_, page) = register("other@example.com").await;
+    assert!(page.contains("该用户名已被占用"), "{page}");
+    // A reset link that is no good says so before a password is typed.
+    let res = zh
+        .get(s.url("/password/reset?token=not-a-link"))
+        .header("Accept-Language", "zh-CN")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("重置链接无效"), "{page}");
+    assert!(
+        !page.contains("name=\"password\""),
+        "no form for a dead link"
+    );
     s.stop().await;
 }
 

@@ -1258,3 +1258,76 @@ async fn scan_to_log_in_from_the_login_page() {
     drop(driver);
     s.stop().await;
 }
+
+/// A native app's redirect URI has its own scheme (RFC 8252 §7.1). After the person
+/// signs in and approves, the browser is sent there; nothing on the pages' Content
+/// Security Policy may stop that redirect (browsers check `form-action` on the
+/// redirects a form's answer makes, and no source list names an app's scheme).
+#[tokio::test]
+async fn a_native_app_is_sent_its_code_through_its_own_scheme() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let created = s
+        .app()
+        .create_client(CreateClient {
+            name: APP.into(),
+            redirect_uris: vec!["com.example.canteen:/oauth/cb".into()],
+            grant_types: vec!["authorization_code".into()],
+            scopes: vec!["openid".into(), "basic".into()],
+            is_public: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    s.register("native", "native@example.com", OLD_PASSWORD)
+        .await;
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(
+        b"a verifier of forty-three characters or more",
+    ));
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &created.client.client_id)
+        .append_pair("redirect_uri", "com.example.canteen:/oauth/cb")
+        .append_pair("scope", "openid")
+        .append_pair("state", "st")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    let driver = Driver::start();
+    let c = driver.browser("en").await;
+    c.goto(&s.url(&format!("/oauth/authorize?{query}")))
+        .await
+        .unwrap();
+    fill(&c, "login", "native").await;
+    fill(&c, "password", OLD_PASSWORD).await;
+    click(&c, "sign-in").await;
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("approve"))
+        .await
+        .unwrap();
+    // Whatever the page's policy refuses is recorded where the test can read it.
+    c.execute(
+        "window.refused = []; document.addEventListener('securitypolicyviolation', \
+         e => window.refused.push(e.violatedDirective + ' ' + e.blockedURI));",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, "approve").await;
+    // The browser hands the app's scheme to the system (nothing here handles it), so
+    // the page stays; the server answered the approval with the redirect.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let refused = c
+        .execute("return window.refused || [];", vec![])
+        .await
+        .unwrap();
+    assert_eq!(refused, json!([]), "the redirect to the app was refused");
+    let issued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM authorization_codes")
+        .fetch_one(s.app().db.pool())
+        .await
+        .unwrap();
+    assert_eq!(issued, 1, "the approval made a code");
+    c.close().await.unwrap();
+    drop(driver);
+    s.stop().await;
+}

@@ -91,7 +91,7 @@ fn error_page(ctx: &Ctx, e: &Error) -> Response {
     let page = MessagePage {
         lang: ctx.lang,
         title: ctx.t("authorize_error").to_string(),
-        message: e.description(),
+        message: ctx.message(&e.description()),
         link: None,
     };
     render(ctx, e.parts().0, &page)

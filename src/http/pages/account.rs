@@ -218,14 +218,7 @@ where
     match result {
         Ok(()) => redirect(&ctx, &format!("/account?notice={notice}")),
         Err(e) => {
-            let message = match &e {
-                Error::Validation { fields, .. } => fields
-                    .iter()
-                    .map(|(k, v)| format!("{}: {v}", ctx.t(k)))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                other => other.description(),
-            };
+            let message = ctx.error_text(&e);
             page(&state, &ctx, &user, None, Some(message))
                 .await
                 .unwrap_or_else(|e| error_page(&ctx, &e))

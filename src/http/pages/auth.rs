@@ -140,8 +140,8 @@ pub async fn login_submit(
         Err(e) => {
             let message = match &e {
                 Error::Unauthorized(..) => ctx.t("invalid_credentials").to_string(),
-                Error::TooManyRequests(m) => format!("{} ({m})", ctx.t("too_many")),
-                other => other.description(),
+                Error::TooManyRequests(m) => format!("{} ({})", ctx.t("too_many"), ctx.message(m)),
+                other => ctx.message(&other.description()),
             };
             show_login(
                 &state,
@@ -236,20 +236,24 @@ pub async fn register_submit(
         Err(e @ Error::Forbidden("registration_closed", _)) => return error_page(&ctx, &e),
         Err(e) => {
             let (error, fields) = match &e {
-                Error::Validation { fields, .. } => {
-                    (ctx.t("check_fields").to_string(), fields.clone())
-                }
+                Error::Validation { fields, .. } => (
+                    ctx.t("check_fields").to_string(),
+                    fields
+                        .iter()
+                        .map(|(k, v)| (k.clone(), ctx.message(v)))
+                        .collect(),
+                ),
                 Error::Conflict(name, message) => {
                     let field = name.trim_end_matches("_taken").to_string();
                     (
                         ctx.t("check_fields").to_string(),
-                        BTreeMap::from([(field, message.clone())]),
+                        BTreeMap::from([(field, ctx.message(message))]),
                     )
                 }
                 Error::Forbidden("csrf_failed", _) => {
                     (ctx.t("csrf_failed").to_string(), BTreeMap::new())
                 }
-                other => (other.description(), BTreeMap::new()),
+                other => (ctx.message(&other.description()), BTreeMap::new()),
             };
             let page = RegisterPage {
                 lang: ctx.lang,

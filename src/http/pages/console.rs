@@ -161,13 +161,23 @@ async fn form_for(
 
 fn message(ctx: &Ctx, e: &Error) -> String {
     match e {
+        // Each field under the label the form shows it with.
         Error::Validation { fields, .. } => fields
             .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
+            .map(|(k, v)| {
+                let label = match k.as_str() {
+                    "name" => "app_name",
+                    "redirect_uris" => "app_redirects",
+                    "grant_types" => "app_grants",
+                    "scopes" | "scope" => "app_scopes",
+                    other => other,
+                };
+                format!("{}: {}", ctx.t(label), ctx.message(v))
+            })
             .collect::<Vec<_>>()
             .join(" "),
         Error::Forbidden("csrf_failed", _) => ctx.t("csrf_failed").into(),
-        other => other.description(),
+        other => ctx.message(&other.description()),
     }
 }
 

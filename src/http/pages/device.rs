@@ -113,7 +113,7 @@ pub async fn post(
 }
 
 fn too_many(ctx: &Ctx, username: &str, typed: &str, e: &Error) -> Response {
-    let message = format!("{} ({})", ctx.t("too_many"), e.description());
+    let message = format!("{} ({})", ctx.t("too_many"), ctx.message(&e.description()));
     page(ctx, username, typed.to_string(), None, Some(message))
 }
 

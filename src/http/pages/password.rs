@@ -1,6 +1,6 @@
 //! `/password/forgot` and `/password/reset` (seed 000: 账号找回, by the registered e-mail).
 
-use super::{error_page, redirect, render};
+use super::{MessagePage, error_page, redirect, render};
 use crate::error::Error;
 use crate::http::SharedState;
 use crate::http::ctx::Ctx;
@@ -74,6 +74,8 @@ pub struct ResetPage {
     pub lang: Lang,
     pub csrf: String,
     pub token: String,
+    /// The account's name, for password managers to save the new password under.
+    pub username: String,
     pub error: Option<String>,
 }
 
@@ -91,11 +93,31 @@ pub struct ResetForm {
     password: String,
 }
 
-pub async fn reset_page(ctx: Ctx, Query(q): Query<ResetQuery>) -> Response {
+/// The form for a new password, or, for a link that is used, expired or unknown, the
+/// news at once (before a new password is typed), with the way to a new link.
+pub async fn reset_page(
+    State(state): State<SharedState>,
+    ctx: Ctx,
+    Query(q): Query<ResetQuery>,
+) -> Response {
+    let user = match state.app.reset_link_user(&q.token).await {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            let page = MessagePage {
+                lang: ctx.lang,
+                title: ctx.t("reset_title").into(),
+                message: ctx.t("reset_invalid").into(),
+                link: Some(("/password/forgot".into(), ctx.t("reset_again").into())),
+            };
+            return render(&ctx, StatusCode::BAD_REQUEST, &page);
+        }
+        Err(e) => return error_page(&ctx, &e),
+    };
     let page = ResetPage {
         lang: ctx.lang,
         csrf: ctx.csrf.clone(),
         token: q.token,
+        username: user.username,
         error: None,
     };
     render(&ctx, StatusCode::OK, &page)
@@ -119,17 +141,20 @@ pub async fn reset_submit(
         Ok(_) => redirect(&ctx, "/login?notice=password_reset"),
         Err(e) => {
             let message = match &e {
-                Error::Validation { fields, .. } => {
-                    fields.values().cloned().collect::<Vec<_>>().join(" ")
-                }
+                Error::Validation { fields, .. } => fields
+                    .values()
+                    .map(|v| ctx.message(v))
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 Error::Rejected("invalid_token", _) => ctx.t("reset_invalid").to_string(),
                 Error::Forbidden("csrf_failed", _) => ctx.t("csrf_failed").to_string(),
-                other => other.description(),
+                other => ctx.message(&other.description()),
             };
             let page = ResetPage {
                 lang: ctx.lang,
                 csrf: ctx.csrf.clone(),
                 token: form.token,
+                username: String::new(),
                 error: Some(message),
             };
             render(&ctx, e.parts().0, &page)

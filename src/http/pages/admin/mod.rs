@@ -139,14 +139,14 @@ pub fn error_text(ctx: &Ctx, err: &Error) -> String {
     match err {
         Error::Validation { fields, .. } => fields
             .iter()
-            .map(|(k, v)| format!("{}: {v}", field_label(ctx, k)))
+            .map(|(k, v)| format!("{}: {}", field_label(ctx, k), ctx.message(v)))
             .collect::<Vec<_>>()
             .join(" "),
         other => {
             let key = format!("admin.err.{}", other.parts().1);
             let text = ctx.t(&key);
             if text == key {
-                other.description()
+                ctx.message(&other.description())
             } else {
                 text.to_string()
             }
