@@ -64,8 +64,9 @@ impl Lang {
 
     /// A message of the server's in this language. Messages are written in English,
     /// as the JSON API answers them; a page shows the Chinese of those it knows
-    /// ([`MESSAGES`]), with a waiting time ("…; try again in N seconds") or a leading
-    /// subject ("https://x/cb: must not …") kept, and any other as it is.
+    /// ([`MESSAGES`]), with their figures kept (a waiting time "…; try again in N
+    /// seconds", a limit "must be at most N characters", a range of seconds) or a
+    /// leading subject ("https://x/cb: must not …"), and any other as it is.
     pub fn message(self, text: &str) -> String {
         if self == Self::En {
             return text.to_string();
@@ -84,6 +85,12 @@ impl Lang {
             .and_then(|t| t.strip_suffix(" characters"))
         {
             return format!("最多 {n} 个字符");
+        }
+        if let Some((min, max)) = text
+            .strip_prefix("must be a whole number of seconds from ")
+            .and_then(|t| t.split_once(" to "))
+        {
+            return format!("须为 {min} 到 {max} 之间的整数秒");
         }
         if let Some((subject, why)) = text.split_once(": ")
             && let Some(zh) = known(why)
@@ -222,8 +229,10 @@ const MESSAGES: &[(&str, &str)] = &[
         "重置链接无效、已使用或已过期",
     ),
     ("too many failed attempts", "失败次数过多"),
-    ("too many codes asked for", "获取验证码过于频繁"),
-    ("too many codes entered", "输入验证码次数过多"),
+    ("too many codes asked for", "请求登录二维码过于频繁"),
+    ("too many codes entered", "输入代码次数过多"),
+    ("must be true or false", "必须是 true 或 false"),
+    ("must be lost or found", "必须是 lost 或 found"),
     (
         "too many codes for this phone or client",
         "该手机号或应用的验证码过多",
@@ -992,7 +1001,7 @@ const STRINGS: &[(&str, &str, &str)] = &[
     (
         "admin.err.last_enabled_admin",
         "The last enabled admin cannot be disabled.",
-        "不能停用最后一位可用的管理员。",
+        "唯一未停用的管理员不能被停用。",
     ),
     (
         "admin.err.builtin_scope",

@@ -351,7 +351,13 @@ impl App {
     async fn send_reset_link(&self, user: &User, address: String, ip: &str, at: i64) -> Result<()> {
         let token = random_token(32);
         self.db
-            .create_password_reset(&self.key.hash_secret(&token), user.id, at + RESET_TTL, at)
+            .create_password_reset(
+                &self.key.hash_secret(&token),
+                user.id,
+                &address,
+                at + RESET_TTL,
+                at,
+            )
             .await?;
         self.db
             .audit(
@@ -413,8 +419,12 @@ impl App {
             .hash(password)
             .await
             .map_err(|e| Error::Internal(e.to_string()))?;
+        // Whoever knew the old password may hold a session, codes, tokens or another
+        // link. Codes and QR confirmations are spent before the new password is set
+        // (a login that reads the account after that finds nothing left to take) and
+        // again once the sessions that could make new ones are gone.
+        self.db.spend_grants_of(user.id, at).await?;
         self.db.set_password_hash(user.id, &new_hash, at).await?;
-        // Whoever knew the old password may hold a session, tokens or another link.
         self.db.delete_other_sessions(user.id, None).await?;
         self.db.spend_grants_of(user.id, at).await?;
         self.db.revoke_all_tokens_of(user.id, at).await?;

@@ -73,6 +73,11 @@ const MIGRATIONS: &[(i64, &str, Option<&str>)] = &[
         include_str!("../../migrations/0014_client_sms_rate.sql"),
         None,
     ),
+    (
+        15,
+        include_str!("../../migrations/0015_reset_link_address.sql"),
+        None,
+    ),
 ];
 
 /// An arbitrary constant naming our lock on PostgreSQL.

@@ -493,7 +493,8 @@ impl Db {
                 .bind(code_hash)
                 .fetch_optional(self.pool())
                 .await?;
-        Ok(found == Some(0))
+        // A row gone was purged as expired: no redemption may count on it either.
+        Ok(found.is_none_or(|expires_at| expires_at == 0))
     }
 
     /// Revokes every token issued from a code (RFC 6749 §4.1.2: a code used twice),

@@ -992,6 +992,42 @@ on_both!(a_profile_save_keeps_a_phone_bound_meanwhile, |backend| {
     let saved = s.app().user_by_login("pat").await.unwrap().unwrap();
     assert_eq!(saved.phone.as_deref(), Some("13900004444"));
     assert!(!saved.phone_verified);
+
+    // The account page: opened before a binding, saved after it, the phone untouched.
+    s.register("quinn", "quinn@example.com", PW).await;
+    let (http, _) = s.login("quinn", PW).await;
+    let page = http
+        .get(s.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf_token");
+    let shown = hidden(&page, "phone_shown");
+    let quinn = s.app().user_by_login("quinn").await.unwrap().unwrap();
+    s.app()
+        .db
+        .take_phone(quinn.id, "13900005555", now)
+        .await
+        .unwrap();
+    let res = http
+        .post(s.url("/account/profile"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("phone_shown", shown.as_str()),
+            ("phone", shown.as_str()),
+            ("nickname", "Q"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let saved = s.app().user_by_login("quinn").await.unwrap().unwrap();
+    assert_eq!(saved.nickname.as_deref(), Some("Q"));
+    assert_eq!(saved.phone.as_deref(), Some("13900005555"));
+    assert!(saved.phone_verified);
     s.stop().await;
 });
 
@@ -1079,6 +1115,30 @@ on_both!(
             .unwrap();
         assert_eq!(late.status(), 400);
         assert_eq!(body(late).await["error"], "invalid_token");
+        // Nor does one stored after the change (the mail goes out in the background):
+        // it was mailed to an address the account has left.
+        let now = usercenter::time::now();
+        let eve = s.app().user_by_login("eve").await.unwrap().unwrap();
+        let stored_late = "a-link-stored-after-the-change-0123456789";
+        s.app()
+            .db
+            .create_password_reset(
+                &s.app().key.hash_secret(stored_late),
+                eve.id,
+                "eve@example.com",
+                now + 600,
+                now,
+            )
+            .await
+            .unwrap();
+        let res = s
+            .http
+            .post(s.url("/api/auth/password/reset"))
+            .json(&json!({"token": stored_late, "password": "taken over 1234"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400);
         s.login("eve", PW).await;
         s.stop().await;
     }

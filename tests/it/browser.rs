@@ -1317,10 +1317,12 @@ async fn a_native_app_is_sent_its_code_through_its_own_scheme() {
     // The browser hands the app's scheme to the system (nothing here handles it), so
     // the page stays; the server answered the approval with the redirect.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let refused = c
-        .execute("return window.refused || [];", vec![])
-        .await
-        .unwrap();
+    assert_eq!(
+        c.current_url().await.unwrap().path(),
+        "/oauth/authorize",
+        "still the consent page, whose listener is read next"
+    );
+    let refused = c.execute("return window.refused;", vec![]).await.unwrap();
     assert_eq!(refused, json!([]), "the redirect to the app was refused");
     let issued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM authorization_codes")
         .fetch_one(s.app().db.pool())

@@ -241,6 +241,9 @@ pub struct ProfileForm {
     real_name: String,
     id_card: String,
     certificate_type: Option<i64>,
+    /// The phone the page showed: a phone sent back as shown was not edited, and the
+    /// stored one stays (an SMS login may have bound another since the page opened).
+    phone_shown: Option<String>,
 }
 
 fn some(s: String) -> Option<String> {
@@ -267,7 +270,10 @@ pub async fn profile_submit(
             real_name: some(f.real_name).or(real_name),
             id_card: some(f.id_card).or(id_card),
             certificate_type: f.certificate_type,
-            phone: some(f.phone),
+            phone: match f.phone_shown {
+                Some(shown) if shown.trim() == f.phone.trim() => user.phone.clone(),
+                _ => some(f.phone),
+            },
         };
         let result = state.app.update_profile(&user, input).await;
         (ctx, result)

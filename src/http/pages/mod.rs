@@ -35,8 +35,9 @@ pub fn render(ctx: &Ctx, status: StatusCode, page: &impl Template) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     // No `form-action`: browsers check it on every redirect a form's answer makes, and
-    // no source list names the custom schemes of native apps' redirect URIs, so the
-    // login and consent forms could not send a person back to such an app.
+    // `*` does not match the custom schemes of native apps' redirect URIs, so the login
+    // and consent forms could not send a person back to such an app; naming every app's
+    // scheme is not worth it (docs/security-headers.md).
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(

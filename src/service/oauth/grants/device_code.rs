@@ -45,12 +45,20 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
             "access_denied",
             "the person denied the request".into(),
         )),
-        "approved" if app.db.consume_device_code(&hash).await? => {
+        "approved" => {
+            // The account is read before the code is taken: a password reset that
+            // spent the code after this read is seen by the check after issuing.
             let user = match code.user_id {
                 Some(id) => app.db.user_by_id(id).await?.filter(|u| !u.disabled),
                 None => None,
             }
             .ok_or_else(invalid)?;
+            if !app.db.consume_device_code(&hash).await? {
+                return Err(Error::InvalidGrant(
+                    8,
+                    "the device code was already used".into(),
+                ));
+            }
             let issue = Issue {
                 client: Some(req.client),
                 user: Some(&user),
@@ -59,7 +67,8 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
                 auth_time: code.auth_time,
                 ..Issue::default()
             };
-            app.issue(issue, req.settings).await
+            let issued = app.issue(issue, req.settings).await?;
+            super::unless_changed(req, &user, issued, invalid()).await
         }
         _ => Err(Error::InvalidGrant(
             8,

@@ -140,6 +140,25 @@ pub async fn dispatch_with_kept_client(
     }
 }
 
+/// Stored first, checked after: when a password reset or a disable ran while tokens
+/// were being issued to `user` (read before the grant's proof was taken), it revoked
+/// the account's tokens before these were stored; they are revoked here, and the
+/// request gets `refusal`.
+async fn unless_changed(
+    req: &Request<'_>,
+    user: &crate::store::User,
+    issued: Issued,
+    refusal: Error,
+) -> Result<Issued> {
+    if req.app.still_the_same(user).await? {
+        return Ok(issued);
+    }
+    for token in std::iter::once(&issued.access_token).chain(&issued.refresh_token) {
+        req.app.revoke(req.client, token, None).await?;
+    }
+    Err(refusal)
+}
+
 /// Runs the grant named by `grant_type` for an authenticated client.
 pub async fn dispatch(req: Request<'_>) -> Result<Issued> {
     let name = req.required("grant_type")?;

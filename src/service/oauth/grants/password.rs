@@ -36,14 +36,6 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
         ..Issue::default()
     };
     let issued = req.app.issue(issue, req.settings).await?;
-    // A password reset or a disable while the password was being checked revoked
-    // the user's tokens before these were stored: stored first, checked after.
-    if !req.app.still_the_same(&user).await? {
-        let made = std::iter::once(&issued.access_token).chain(&issued.refresh_token);
-        for token in made {
-            req.app.revoke(req.client, token, None).await?;
-        }
-        return Err(Error::InvalidGrant(10, "wrong username or password".into()));
-    }
-    Ok(issued)
+    let refusal = Error::InvalidGrant(10, "wrong username or password".into());
+    super::unless_changed(req, &user, issued, refusal).await
 }
