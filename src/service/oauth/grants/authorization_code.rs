@@ -138,7 +138,10 @@ async fn redeem_qr_code(req: &Request<'_>, code: &str, now: i64) -> Result<Issue
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(|| bad_code("belongs to an account that is disabled"))?;
-    issue_for(req, &user, Some(&held), now).await
+    let issued = issue_for(req, &user, Some(&held), now).await?;
+    // A password reset between the code's taking and now spent the phone's other
+    // codes and revoked the account's tokens: stored first, checked after.
+    super::unless_changed(req, &user, issued, bad_code("is invalid")).await
 }
 
 /// Seed 004's SMS login: `<phone>.<code>` redeemed by the client that asked for the
