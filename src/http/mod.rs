@@ -43,6 +43,7 @@ pub fn router(state: SharedState) -> Router {
             }),
         )
         .route("/healthz", get(health::healthz))
+        .route("/assets/{name}", get(pages::assets::asset))
         .route(
             "/",
             get(|| async { axum::response::Redirect::to("/account") }),

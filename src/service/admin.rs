@@ -221,16 +221,12 @@ impl App {
         }
         let at = now();
         for client in self.db.admin_clients_with_scope(name).await? {
-            let keep = |list: &[String]| -> Vec<String> {
-                list.iter().filter(|s| *s != name).cloned().collect()
-            };
             self.db
-                .set_client_scopes(
-                    client.id,
-                    &keep(&client.scopes),
-                    &keep(&client.approved_scopes),
-                    at,
-                )
+                .edit_client(client.id, at, |c| {
+                    c.scopes.retain(|s| s != name);
+                    c.approved_scopes.retain(|s| s != name);
+                    Ok(())
+                })
                 .await?;
         }
         if !self.db.admin_delete_scope(name).await? {
@@ -435,28 +431,23 @@ impl App {
                 "only develop, root and offline_cert need approval",
             ));
         }
-        let client = self.admin_client(id).await?;
-        let without = |list: &[String]| -> Vec<String> {
-            list.iter().filter(|s| *s != scope).cloned().collect()
-        };
         let at = now();
-        self.db
-            .set_client_scopes(
-                client.id,
-                &without(&client.scopes),
-                &without(&client.approved_scopes),
-                at,
-            )
-            .await?;
-        self.db
-            .admin_set_requested_scopes(client.id, &without(&client.requested_scopes), at)
-            .await?;
+        let client = self
+            .db
+            .edit_client(id, at, |c| {
+                c.scopes.retain(|s| s != scope);
+                c.approved_scopes.retain(|s| s != scope);
+                c.requested_scopes.retain(|s| s != scope);
+                if scope == APPROVED_GRANT {
+                    // The grant goes too, else it would be asked for again.
+                    c.grant_types.retain(|g| g != scope);
+                }
+                Ok(())
+            })
+            .await?
+            .ok_or(Error::NotFound)?;
         if scope == APPROVED_GRANT {
-            // The grant goes too (else it would be asked for again), and what the
-            // terminal holds of card holders' ends with the approval.
-            self.db
-                .set_client_grant_types(client.id, &without(&client.grant_types), at)
-                .await?;
+            // What the terminal holds of card holders' ends with the approval.
             self.db
                 .revoke_people_tokens_of_client(client.id, at)
                 .await?;

@@ -212,37 +212,26 @@ impl App {
                 "only develop, root and offline_cert need approval",
             ));
         }
-        let mut scopes = client.scopes.clone();
-        let mut approved = client.approved_scopes.clone();
-        // The grant is approved, never made a scope of the client's.
-        let lists = if scope == crate::oauth::scope::APPROVED_GRANT {
-            vec![&mut approved]
-        } else {
-            vec![&mut scopes, &mut approved]
-        };
-        for list in lists {
-            if !list.iter().any(|s| s == scope) {
-                list.push(scope.to_string());
-            }
-        }
-        let now = crate::time::now();
-        self.db
-            .set_client_scopes(client.id, &scopes, &approved, now)
+        let edited = self
+            .db
+            .edit_client(client.id, crate::time::now(), |c| {
+                // The grant is approved, never made a scope of the client's.
+                let lists = if scope == crate::oauth::scope::APPROVED_GRANT {
+                    vec![&mut c.approved_scopes]
+                } else {
+                    vec![&mut c.scopes, &mut c.approved_scopes]
+                };
+                for list in lists {
+                    if !list.iter().any(|s| s == scope) {
+                        list.push(scope.to_string());
+                    }
+                }
+                // Approved, it is no longer asked for.
+                c.requested_scopes.retain(|s| s != scope);
+                Ok(())
+            })
             .await?;
-        // Approved, it is no longer asked for.
-        let requested: Vec<String> = client
-            .requested_scopes
-            .iter()
-            .filter(|s| *s != scope)
-            .cloned()
-            .collect();
-        self.db
-            .admin_set_requested_scopes(client.id, &requested, now)
-            .await?;
-        self.db
-            .client_by_id(client.id)
-            .await?
-            .ok_or(Error::NotFound)
+        edited.ok_or(Error::NotFound)
     }
 
     /// Defines a scope (seed 002): a lower-case identifier, a method, a path.

@@ -5,7 +5,7 @@
 use super::{App, CreateClient};
 use crate::error::{Error, Result};
 use crate::oauth::scope;
-use crate::store::{AccessToken, Client, ClientUpdate, Consent, User};
+use crate::store::{AccessToken, Client, Consent, User};
 
 /// An authorization: an app, what I granted it, and its tokens valid now.
 #[derive(Debug, Clone)]
@@ -40,27 +40,34 @@ impl App {
         input.is_public = current.is_public;
         input.by_admin = false;
         let valid = self.validate_app(input).await?;
-        // What waits for an admin: privileged scopes and offline_cert not approved.
-        let requested: Vec<String> = valid
-            .requested_scopes
-            .iter()
-            .filter(|s| !current.approved_scopes.contains(s))
-            .cloned()
-            .collect();
-        let update = ClientUpdate {
-            name: valid.name,
-            description: valid.description,
-            icon: valid.icon,
-            homepage: valid.homepage,
-            redirect_uris: valid.redirect_uris,
-            grant_types: valid.grant_types,
-            scopes: valid.scopes,
-            requested_scopes: requested,
-            token_format: valid.token_format,
-            token_policy: valid.token_policy,
-        };
         let now = crate::time::now();
-        self.db.update_client(pk, &update, now).await?;
+        // What waits for an admin: privileged scopes and offline_cert not approved,
+        // by the approvals as they stand when the change is written.
+        let updated = self
+            .db
+            .edit_client(pk, now, |c| {
+                if c.owner_id != Some(user.id) {
+                    return Err(Error::NotFound);
+                }
+                let approved = &c.approved_scopes;
+                c.requested_scopes = valid
+                    .requested_scopes
+                    .into_iter()
+                    .filter(|s| !approved.contains(s))
+                    .collect();
+                c.name = valid.name;
+                c.description = valid.description;
+                c.icon = valid.icon;
+                c.homepage = valid.homepage;
+                c.redirect_uris = valid.redirect_uris;
+                c.grant_types = valid.grant_types;
+                c.scopes = valid.scopes;
+                c.token_format = valid.token_format;
+                c.token_policy = valid.token_policy;
+                Ok(())
+            })
+            .await?
+            .ok_or(Error::NotFound)?;
         self.db
             .audit(
                 Some(user.id),
@@ -71,7 +78,7 @@ impl App {
                 now,
             )
             .await?;
-        self.db.client_by_id(pk).await?.ok_or(Error::NotFound)
+        Ok(updated)
     }
 
     /// Deletes one of `user`'s apps; every token of it stops working at once.

@@ -304,21 +304,6 @@ impl Db {
         Ok(())
     }
 
-    pub async fn admin_set_requested_scopes(
-        &self,
-        id: i64,
-        requested: &[String],
-        now: i64,
-    ) -> Result<()> {
-        sqlx::query("UPDATE clients SET requested_scopes = $1, updated_at = $2 WHERE id = $3")
-            .bind(requested.join(" "))
-            .bind(now)
-            .bind(id)
-            .execute(self.wpool())
-            .await?;
-        Ok(())
-    }
-
     // ---- cards (seed 004) ----
 
     /// Cards, newest first, whose number, holder's username or e-mail contains `q`.

@@ -285,6 +285,19 @@ impl Db {
         Ok(counted.is_some())
     }
 
+    /// Gives back a count of [`Db::count_daily_token`] whose token was not issued.
+    pub async fn uncount_daily_token(&self, client_id: i64, day: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE client_daily_tokens SET issued = issued - 1 \
+             WHERE client_id = $1 AND day = $2 AND issued > 0",
+        )
+        .bind(client_id)
+        .bind(day)
+        .execute(self.wpool())
+        .await?;
+        Ok(())
+    }
+
     pub async fn client_by_id(&self, id: i64) -> Result<Option<Client>> {
         let sql = sql_once!("SELECT {COLUMNS} FROM clients WHERE id = $1");
         self.one(sql, &[id.into()]).await
@@ -301,33 +314,56 @@ impl Db {
         Ok(())
     }
 
-    pub async fn set_client_scopes(
+    /// Changes a client from what is stored, not from what was read earlier: the row
+    /// is taken first (on PostgreSQL its lock, on SQLite the write lock), read, given
+    /// to `edit`, and written back in the same transaction. So an admin's approval and
+    /// an owner's edit of the same app cannot undo each other. `edit` may refuse
+    /// (nothing is written). `None`: no such client.
+    ///
+    /// Writes what an owner or an admin may change: the texts, the lists and the
+    /// token settings.
+    pub async fn edit_client(
         &self,
         id: i64,
-        scopes: &[String],
-        approved: &[String],
         now: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE clients SET scopes = $1, approved_scopes = $2, updated_at = $3 WHERE id = $4",
-        )
-        .bind(scopes.join(" "))
-        .bind(approved.join(" "))
-        .bind(now)
-        .bind(id)
-        .execute(self.wpool())
-        .await?;
-        Ok(())
-    }
-
-    pub async fn set_client_grant_types(&self, id: i64, grants: &[String], now: i64) -> Result<()> {
-        sqlx::query("UPDATE clients SET grant_types = $1, updated_at = $2 WHERE id = $3")
-            .bind(grants.join(" "))
+        edit: impl FnOnce(&mut Client) -> Result<()>,
+    ) -> Result<Option<Client>> {
+        let mut tx = self.wpool().begin().await?;
+        let taken = sqlx::query("UPDATE clients SET updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id)
-            .execute(self.wpool())
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        if taken.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let sql = sql_once!("SELECT {COLUMNS} FROM clients WHERE id = $1");
+        let row = sqlx::query(sql).bind(id).fetch_one(&mut *tx).await?;
+        let mut client: Client = decode_any(&row)?;
+        edit(&mut client)?;
+        client.updated_at = now;
+        let c = &client;
+        sqlx::query(
+            "UPDATE clients SET name = $1, description = $2, icon = $3, homepage = $4, \
+             redirect_uris = $5, grant_types = $6, scopes = $7, requested_scopes = $8, \
+             approved_scopes = $9, token_format = $10, token_policy = $11 WHERE id = $12",
+        )
+        .bind(&c.name)
+        .bind(&c.description)
+        .bind(&c.icon)
+        .bind(&c.homepage)
+        .bind(c.redirect_uris.join(" "))
+        .bind(c.grant_types.join(" "))
+        .bind(c.scopes.join(" "))
+        .bind(c.requested_scopes.join(" "))
+        .bind(c.approved_scopes.join(" "))
+        .bind(&c.token_format)
+        .bind(&c.token_policy)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(client))
     }
 
     /// How many SMS codes a client may have sent per minute (`None`: the default).

@@ -13,21 +13,6 @@ pub struct Consent {
     pub updated_at: i64,
 }
 
-/// The editable fields of an app.
-#[derive(Debug, Clone)]
-pub struct ClientUpdate {
-    pub name: String,
-    pub description: String,
-    pub icon: String,
-    pub homepage: String,
-    pub redirect_uris: Vec<String>,
-    pub grant_types: Vec<String>,
-    pub scopes: Vec<String>,
-    pub requested_scopes: Vec<String>,
-    pub token_format: String,
-    pub token_policy: String,
-}
-
 impl Db {
     pub async fn clients_owned_by(&self, user_id: i64) -> Result<Vec<Client>> {
         let ids: Vec<i64> =
@@ -42,29 +27,6 @@ impl Db {
             }
         }
         Ok(out)
-    }
-
-    pub async fn update_client(&self, id: i64, u: &ClientUpdate, now: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE clients SET name = $1, description = $2, icon = $3, homepage = $4, redirect_uris = $5, \
-             grant_types = $6, scopes = $7, requested_scopes = $8, token_format = $9, token_policy = $10, \
-             updated_at = $11 WHERE id = $12",
-        )
-        .bind(&u.name)
-        .bind(&u.description)
-        .bind(&u.icon)
-        .bind(&u.homepage)
-        .bind(u.redirect_uris.join(" "))
-        .bind(u.grant_types.join(" "))
-        .bind(u.scopes.join(" "))
-        .bind(u.requested_scopes.join(" "))
-        .bind(&u.token_format)
-        .bind(&u.token_policy)
-        .bind(now)
-        .bind(id)
-        .execute(self.wpool())
-        .await?;
-        Ok(())
     }
 
     /// Deletes an app; its codes, tokens and consents go with it (foreign keys).

@@ -30,7 +30,7 @@ mod writer;
 
 pub use audit::AuditEntry;
 pub use clients::{Client, ClientRef, ClientSnapshot, NewClient};
-pub use console::{ClientUpdate, Consent};
+pub use console::Consent;
 pub use device::DeviceCode;
 pub use groups::Group;
 pub use qr::LoginQr;

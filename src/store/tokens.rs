@@ -820,6 +820,48 @@ impl Db {
         Ok(())
     }
 
+    /// Adds `scopes` to what a user granted a client, keeping what is there: the row
+    /// is taken first (inserted empty, or its lock on PostgreSQL and the write lock on
+    /// SQLite), so two consents given at once in two tabs both count.
+    pub async fn add_to_consent(
+        &self,
+        user_id: i64,
+        client_id: i64,
+        scopes: &[String],
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.wpool().begin().await?;
+        sqlx::query(
+            "INSERT INTO consents (user_id, client_id, scope, created_at, updated_at) VALUES ($1, $2, '', $3, $3) \
+             ON CONFLICT (user_id, client_id) DO UPDATE SET updated_at = excluded.updated_at",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let stored: String =
+            sqlx::query_scalar("SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2")
+                .bind(user_id)
+                .bind(client_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let mut granted = crate::oauth::scope::parse(&stored);
+        for s in scopes {
+            if !granted.contains(s) {
+                granted.push(s.clone());
+            }
+        }
+        sqlx::query("UPDATE consents SET scope = $1 WHERE user_id = $2 AND client_id = $3")
+            .bind(granted.join(" "))
+            .bind(user_id)
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Deletes what has expired (the background purge). Returns the rows removed.
     ///
     /// In chunks of [`PURGE_CHUNK`] rows, each a statement of the group-commit writer

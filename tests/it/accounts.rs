@@ -379,6 +379,88 @@ async fn the_auth_and_account_routes_render_as_pages_on_request() {
     s.stop().await;
 }
 
+/// The pages' policy allows scripts from this server only, never inline: every page
+/// names the one script by a hashed address, which is served as JavaScript and kept
+/// by browsers; no page carries an inline script or event handler.
+#[tokio::test]
+async fn pages_allow_no_inline_script_and_load_theirs_from_the_server() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    s.register("scripts", "scripts@example.com", PW).await;
+    let (session, _) = s.login("scripts", PW).await;
+    let mut scripts = Vec::new();
+    for (path, signed_in) in [
+        ("/login", false),
+        ("/register", false),
+        ("/password/forgot", false),
+        ("/account", true),
+        ("/account/apps", true),
+    ] {
+        let http = if signed_in { session.clone() } else { client() };
+        let res = http.get(s.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let csp = res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let script_src = csp
+            .split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with("script-src"))
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(script_src, "script-src 'self'", "{path}: {csp}");
+        let html = res.text().await.unwrap();
+        assert_eq!(html.matches("<script").count(), 1, "{path}: {html}");
+        let tag_start = html.find("<script").unwrap();
+        let tag = &html[tag_start..tag_start + html[tag_start..].find('>').unwrap() + 1];
+        let src = tag
+            .split("src=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_else(|| panic!("{path}: an inline script {tag}"));
+        assert!(html[tag_start..].starts_with(&format!("<script src=\"{src}\" defer></script>")));
+        for handler in [" onsubmit=", " onclick=", " onchange=", " onload="] {
+            assert!(!html.contains(handler), "{path}: {handler}");
+        }
+        scripts.push(src.to_string());
+    }
+    scripts.dedup();
+    assert_eq!(scripts.len(), 1, "one script for every page: {scripts:?}");
+    let src = &scripts[0];
+    let name = src
+        .strip_prefix("/assets/app.")
+        .and_then(|n| n.strip_suffix(".js"));
+    assert!(
+        name.is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{src}"
+    );
+    let res = client().get(s.url(src)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(
+        res.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    let js = res.text().await.unwrap();
+    assert!(
+        js.contains("form[data-confirm]") && js.contains("scan-start"),
+        "{js}"
+    );
+    for other in [
+        "/assets/app.0123456789abcdef.js",
+        "/assets/app.js",
+        "/assets/..%2FCargo.toml",
+    ] {
+        let res = client().get(s.url(other)).send().await.unwrap();
+        assert_eq!(res.status(), 404, "{other}");
+    }
+    s.stop().await;
+}
+
 // The login page's QR codes: 30 a minute per address.
 #[tokio::test]
 async fn scan_codes_are_limited_per_address() {

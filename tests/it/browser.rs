@@ -1306,13 +1306,7 @@ async fn a_native_app_is_sent_its_code_through_its_own_scheme() {
         .await
         .unwrap();
     // Whatever the page's policy refuses is recorded where the test can read it.
-    c.execute(
-        "window.refused = []; document.addEventListener('securitypolicyviolation', \
-         e => window.refused.push(e.violatedDirective + ' ' + e.blockedURI));",
-        vec![],
-    )
-    .await
-    .unwrap();
+    record_refusals(&c).await;
     click(&c, "approve").await;
     // The browser hands the app's scheme to the system (nothing here handles it), so
     // the page stays; the server answered the approval with the redirect.
@@ -1322,7 +1316,7 @@ async fn a_native_app_is_sent_its_code_through_its_own_scheme() {
         "/oauth/authorize",
         "still the consent page, whose listener is read next"
     );
-    let refused = c.execute("return window.refused;", vec![]).await.unwrap();
+    let refused = refusals(&c).await;
     assert_eq!(refused, json!([]), "the redirect to the app was refused");
     let issued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM authorization_codes")
         .fetch_one(s.app().db.pool())
@@ -1332,4 +1326,119 @@ async fn a_native_app_is_sent_its_code_through_its_own_scheme() {
     c.close().await.unwrap();
     drop(driver);
     s.stop().await;
+}
+
+/// The pages allow no inline script (`script-src 'self'`), so their one script is a
+/// file of this server's: in a real browser it must load and act. The language switch
+/// keeps the rest of the address, and deleting an app asks first (in the page's
+/// language): cancelled, the app stays; confirmed, it goes. Nothing is refused.
+#[tokio::test]
+async fn the_pages_script_is_served_and_runs_under_a_policy_without_inline_script() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    let owner = s
+        .register("scripted", "scripted@example.com", OLD_PASSWORD)
+        .await;
+    let created = s
+        .app()
+        .create_client(CreateClient {
+            name: APP.into(),
+            redirect_uris: vec!["https://app.example/cb".into()],
+            grant_types: vec!["authorization_code".into()],
+            scopes: vec!["openid".into()],
+            owner_id: Some(owner),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let driver = Driver::start();
+    let c = driver.browser("zh").await;
+    let edit = format!("/account/apps/{}", created.client.id);
+    c.goto(&s.url(&format!("/login?return_to={}", urlencoding(&edit))))
+        .await
+        .unwrap();
+    record_refusals(&c).await;
+    let english = c
+        .find(Locator::Css("a[data-lang=en]"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap();
+    assert_eq!(
+        english.as_deref(),
+        Some(format!("/login?return_to={}&lang=en", urlencoding(&edit)).as_str()),
+        "the switch keeps where to return"
+    );
+    let refused = refusals(&c).await;
+    assert_eq!(
+        refused,
+        json!([]),
+        "the login page: the policy refused something"
+    );
+    fill(&c, "login", "scripted").await;
+    fill(&c, "password", OLD_PASSWORD).await;
+    click(&c, "sign-in").await;
+    wait_at(&c, &edit).await;
+    record_refusals(&c).await;
+    click(&c, "delete-app").await;
+    assert_eq!(
+        c.get_alert_text().await.unwrap(),
+        "删除此应用？它的令牌将立即失效。"
+    );
+    c.dismiss_alert().await.unwrap();
+    let page = c.source().await.unwrap();
+    assert!(
+        page.contains("id=\"delete-app\""),
+        "cancelled, the page stays"
+    );
+    assert!(
+        s.app()
+            .db
+            .client_by_id(created.client.id)
+            .await
+            .unwrap()
+            .is_some(),
+        "cancelled, the app stays"
+    );
+    let refused = refusals(&c).await;
+    assert_eq!(
+        refused,
+        json!([]),
+        "the app's page: the policy refused something"
+    );
+    click(&c, "delete-app").await;
+    c.accept_alert().await.unwrap();
+    wait_at(&c, "/account/apps").await;
+    assert!(
+        s.app()
+            .db
+            .client_by_id(created.client.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "confirmed, the app is deleted"
+    );
+    c.close().await.unwrap();
+    drop(driver);
+    s.stop().await;
+}
+
+/// From now on, what the page's Content Security Policy refuses is recorded.
+async fn record_refusals(c: &Client) {
+    c.execute(
+        "window.refused = []; document.addEventListener('securitypolicyviolation', \
+         e => window.refused.push(e.violatedDirective + ' ' + e.blockedURI));",
+        vec![],
+    )
+    .await
+    .unwrap();
+}
+
+/// What the policy refused since [`record_refusals`] on this page.
+async fn refusals(c: &Client) -> Value {
+    c.execute("return window.refused;", vec![]).await.unwrap()
+}
+
+fn urlencoding(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }

@@ -1091,3 +1091,48 @@ async fn the_openapi_document_matches_the_routes() {
     assert!(checked >= 24, "{checked}");
     s.stop().await;
 }
+
+// An admin approving `develop` while the owner saves the app: each change is made to
+// what the other left, so neither undoes the other (the owner's new scope stays; the
+// approval holds and is no longer a request). Rounds, since the two must overlap.
+on_both!(
+    an_approval_and_the_owners_edit_at_once_both_hold,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let owner_id = s.register("owner", "owner@example.com", PW).await;
+        let owner = s.app().db.user_by_id(owner_id).await.unwrap().unwrap();
+        let form = |scopes: &[&str]| usercenter::service::CreateClient {
+            name: "Library".into(),
+            redirect_uris: vec![CB.into()],
+            grant_types: vec!["authorization_code".into()],
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            owner_id: Some(owner_id),
+            ..Default::default()
+        };
+        for round in 0..12 {
+            let created = s
+                .app()
+                .create_client(form(&["openid", "develop"]))
+                .await
+                .unwrap();
+            let pk = created.client.id;
+            assert_eq!(
+                created.client.requested_scopes,
+                ["develop"],
+                "round {round}"
+            );
+            let (approved, edited) = tokio::join!(
+                s.app().approve_scope(&created.client, "develop"),
+                s.app()
+                    .update_app(&owner, pk, form(&["openid", "develop", "email"]))
+            );
+            approved.unwrap();
+            edited.unwrap();
+            let now = s.app().db.client_by_id(pk).await.unwrap().unwrap();
+            assert_eq!(now.scopes, ["openid", "develop", "email"], "round {round}");
+            assert_eq!(now.approved_scopes, ["develop"], "round {round}");
+            assert!(now.requested_scopes.is_empty(), "round {round}: {now:?}");
+        }
+        s.stop().await;
+    }
+);

@@ -3361,3 +3361,107 @@ on_both!(device_authorization_grant, |backend| {
     assert!(last < 20, "throttled after {last} more answers");
     s.stop().await;
 });
+
+// A person approves two requests of one app at once (two tabs, each asking for
+// another scope): the remembered consent holds both, so a request for both together
+// is answered without the consent page. Rounds, since the two must overlap.
+on_both!(consents_given_at_once_in_two_tabs_both_count, |backend| {
+    let s = TestServer::start(backend).await;
+    let http = person(&s, "tabs").await;
+    for round in 0..8 {
+        let app = make_client(
+            &s,
+            &["authorization_code"],
+            &["openid", "email", "phone"],
+            false,
+            |_| {},
+        )
+        .await;
+        let (_, challenge) = pkce();
+        let query = |scope: &'static str, state: &'static str| {
+            vec![
+                ("response_type", "code".to_string()),
+                ("client_id", app.client_id.clone()),
+                ("redirect_uri", CB.to_string()),
+                ("scope", scope.to_string()),
+                ("state", state.to_string()),
+                ("code_challenge", challenge.clone()),
+                ("code_challenge_method", "S256".to_string()),
+            ]
+        };
+        let mut approvals = Vec::new();
+        for (scope, state) in [("openid email", "a"), ("openid phone", "b")] {
+            let page = http
+                .get(s.url("/oauth/authorize"))
+                .query(&query(scope, state))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(page.status(), 200, "round {round}: the consent page");
+            let html = page.text().await.unwrap();
+            let mut form = hidden_fields(&html);
+            form.retain(|(k, _)| k != "scope");
+            for sc in scope.split(' ') {
+                form.push(("scope".into(), sc.into()));
+            }
+            form.push(("decision".into(), "approve".into()));
+            approvals.push(form);
+        }
+        let post =
+            |form: &Vec<(String, String)>| http.post(s.url("/oauth/authorize")).form(form).send();
+        let (a, b) = tokio::join!(post(&approvals[0]), post(&approvals[1]));
+        for res in [a.unwrap(), b.unwrap()] {
+            assert_eq!(res.status(), 303, "round {round}");
+            assert!(
+                params_of(&location(&res)).contains_key("code"),
+                "round {round}"
+            );
+        }
+        let res = http
+            .get(s.url("/oauth/authorize"))
+            .query(&query("openid email phone", "c"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "round {round}: asked again");
+        assert!(
+            params_of(&location(&res)).contains_key("code"),
+            "round {round}"
+        );
+    }
+    s.stop().await;
+});
+
+// A token served again from a fresh client row (the kept row changed before the
+// token was stored) counts once against the client's daily quota.
+on_both!(
+    a_token_served_again_after_a_client_changed_counts_once_against_the_quota,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let app = make_client(&s, &["client_credentials"], &["basic"], false, |c| {
+            c.daily_quota = Some(3);
+        })
+        .await;
+        let cc = [("grant_type", "client_credentials")];
+        assert_eq!(token(&s, &app, &cc).await.status(), 200, "the row is kept");
+        let before = client_generation(&s).await;
+        make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
+        assert!(
+            client_generation(&s).await > before,
+            "the kept row is outdated"
+        );
+        assert_eq!(token(&s, &app, &cc).await.status(), 200, "served again");
+        let counted: i64 = sqlx::query_scalar("SELECT issued FROM client_daily_tokens")
+            .fetch_one(s.app().db.pool())
+            .await
+            .unwrap();
+        assert_eq!(counted, 2);
+        assert_eq!(
+            token(&s, &app, &cc).await.status(),
+            200,
+            "the third of three"
+        );
+        assert_eq!(token(&s, &app, &cc).await.status(), 429, "the fourth");
+        s.stop().await;
+    }
+);

@@ -203,19 +203,10 @@ async fn handle(state: SharedState, ctx: Ctx, pairs: Vec<(String, String)>) -> R
                 .retain(|s| ticked.contains(s) || is_fixed(s, &defined));
         }
         // Remember what was granted, so that the next request within it skips the page.
-        let mut granted = match state.app.db.consent(user.id, req.client.id).await {
-            Ok(c) => scope::parse(&c.unwrap_or_default()),
-            Err(e) => return error_page(&ctx, &e),
-        };
-        for s in &req.scope {
-            if !granted.contains(s) {
-                granted.push(s.clone());
-            }
-        }
         if let Err(e) = state
             .app
             .db
-            .save_consent(user.id, req.client.id, &granted.join(" "), now)
+            .add_to_consent(user.id, req.client.id, &req.scope, now)
             .await
         {
             return error_page(&ctx, &e);

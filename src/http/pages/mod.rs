@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod assets;
 pub mod auth;
 pub mod console;
 pub mod device;
@@ -42,7 +43,7 @@ pub fn render(ctx: &Ctx, status: StatusCode, page: &impl Template) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
             "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; \
-             script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+             script-src 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     ctx.finish(response)

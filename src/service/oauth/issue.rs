@@ -148,42 +148,64 @@ impl App {
         let (access_token, expires_in) = match reused {
             Some((token, expires_at)) => (token, expires_at - now),
             None => {
-                if let Some(quota) = client.daily_quota {
-                    let day = now.div_euclid(86_400);
-                    if !self.db.count_daily_token(client.id, day, quota).await? {
-                        return Err(Error::QuotaExceeded);
+                let counted = match client.daily_quota {
+                    Some(quota) => {
+                        let day = now.div_euclid(86_400);
+                        if !self.db.count_daily_token(client.id, day, quota).await? {
+                            return Err(Error::QuotaExceeded);
+                        }
+                        Some(day)
                     }
-                }
-                if client.token_policy == "replace" {
-                    // Seed 001: a new token replaces the earlier one.
-                    self.db
-                        .revoke_access_tokens_of(client.id, user_id, now)
-                        .await?;
-                }
-                let token = if client.token_format == "jwt" {
-                    self.jwt_access_token(client, req.user, &scope, now, ttl)?
-                } else {
-                    ordered_token()
+                    None => None,
                 };
-                let extra = req.extra.as_ref().map(Value::to_string);
-                let id = self
-                    .db
-                    .create_access_token(
-                        &NewAccessToken {
-                            token_hash: &self.key.hash_token(&token),
-                            client_id: client.id,
-                            user_id,
-                            scope: &scope,
-                            family_id: family_id.as_deref(),
-                            code_hash: req.code_hash.as_deref(),
-                            extra: extra.as_deref(),
-                            expires_at: now + ttl,
-                            client_generation: req.client_generation,
-                        },
-                        now,
-                    )
-                    .await
-                    .map_err(Credential::AccessToken.not_stored())?;
+                let made = async {
+                    if client.token_policy == "replace" {
+                        // Seed 001: a new token replaces the earlier one.
+                        self.db
+                            .revoke_access_tokens_of(client.id, user_id, now)
+                            .await?;
+                    }
+                    let token = if client.token_format == "jwt" {
+                        self.jwt_access_token(client, req.user, &scope, now, ttl)?
+                    } else {
+                        ordered_token()
+                    };
+                    let extra = req.extra.as_ref().map(Value::to_string);
+                    let id = self
+                        .db
+                        .create_access_token(
+                            &NewAccessToken {
+                                token_hash: &self.key.hash_token(&token),
+                                client_id: client.id,
+                                user_id,
+                                scope: &scope,
+                                family_id: family_id.as_deref(),
+                                code_hash: req.code_hash.as_deref(),
+                                extra: extra.as_deref(),
+                                expires_at: now + ttl,
+                                client_generation: req.client_generation,
+                            },
+                            now,
+                        )
+                        .await
+                        .map_err(Credential::AccessToken.not_stored())?;
+                    Ok::<_, Error>((token, id))
+                }
+                .await;
+                let (token, id) = match made {
+                    Ok(made) => made,
+                    Err(e) => {
+                        // Nothing was issued: the count is given back, so that the
+                        // request served again from a fresh client row (a kept row
+                        // that changed) counts once.
+                        if let Some(day) = counted {
+                            if let Err(undo) = self.db.uncount_daily_token(client.id, day).await {
+                                tracing::warn!(error = %undo, "a daily token count not given back");
+                            }
+                        }
+                        return Err(e);
+                    }
+                };
                 if client.token_policy == "reuse" {
                     self.db
                         .set_access_token_enc(id, &self.key.encrypt(token.as_bytes()))
