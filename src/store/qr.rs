@@ -36,18 +36,32 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Takes an unused, unexpired code: its user and the scopes it may grant, once.
-    pub async fn consume_qr_code(
-        &self,
-        code_hash: &str,
-        now: i64,
-    ) -> Result<Option<(i64, String)>> {
-        Ok(sqlx::query_as(
-            "UPDATE qr_sessions SET used_at = $2 \
-             WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING user_id, scope",
+    /// The user of an unused, unexpired code, without taking it.
+    pub async fn qr_code_user(&self, code_hash: &str, now: i64) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT user_id FROM qr_sessions WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2",
         )
         .bind(code_hash)
         .bind(now)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Takes an unused, unexpired code of `user_id`: the scopes it may grant, once.
+    pub async fn consume_qr_code(
+        &self,
+        code_hash: &str,
+        user_id: i64,
+        now: i64,
+    ) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "UPDATE qr_sessions SET used_at = $2 \
+             WHERE code_hash = $1 AND user_id = $3 AND used_at IS NULL AND expires_at > $2 \
+             RETURNING scope",
+        )
+        .bind(code_hash)
+        .bind(now)
+        .bind(user_id)
         .fetch_optional(self.wpool())
         .await?)
     }

@@ -3465,3 +3465,92 @@ on_both!(
         s.stop().await;
     }
 );
+
+// The authorization endpoint's answer is stored first and checked after: for an
+// account whose password changed (a reset) since its session was read, the code and
+// the implicit token just stored are spent again and the app is told
+// `access_denied`, so nothing of the old session outlives the reset.
+on_both!(
+    an_answer_for_an_account_that_changed_meanwhile_leaves_nothing_live,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        s.app().set_setting("allow_implicit", "true").await.unwrap();
+        let app = make_client(
+            &s,
+            &["authorization_code", "implicit"],
+            &["openid", "basic"],
+            false,
+            |_| {},
+        )
+        .await;
+        let id = s.register("vera", "vera@example.com", PW).await;
+        let before = s.app().db.user_by_id(id).await.unwrap().unwrap();
+        let settings = s.app().settings().await.unwrap();
+        let params: std::collections::HashMap<String, String> = [
+            ("response_type", "code token"),
+            ("client_id", app.client_id.as_str()),
+            ("redirect_uri", CB),
+            ("scope", "openid basic"),
+            ("state", "st"),
+            ("nonce", "n"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let Ok(req) = s.app().check_authorize(&params, &settings).await else {
+            panic!("the request is refused");
+        };
+        let live = async || -> (i64, i64) {
+            let now = usercenter::time::now();
+            let db = s.app().db.pool();
+            let codes = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM authorization_codes WHERE expires_at > $1",
+            )
+            .bind(now)
+            .fetch_one(db)
+            .await
+            .unwrap();
+            let tokens = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM access_tokens WHERE revoked_at IS NULL AND expires_at > $1",
+            )
+            .bind(now)
+            .fetch_one(db)
+            .await
+            .unwrap();
+            (codes, tokens)
+        };
+        // The account as the session read it answers while nothing changed.
+        let now = usercenter::time::now();
+        let to = s
+            .app()
+            .authorize_response(&req, &before, now, &settings)
+            .await
+            .unwrap();
+        assert!(params_of(&to).contains_key("code"), "{to}");
+        assert_eq!(live().await, (1, 1));
+        sqlx::query("DELETE FROM authorization_codes")
+            .execute(s.app().db.pool())
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM access_tokens")
+            .execute(s.app().db.pool())
+            .await
+            .unwrap();
+        // A new password, as a reset sets it, after the session was read.
+        s.app()
+            .db
+            .set_password_hash(id, "another password's hash", now)
+            .await
+            .unwrap();
+        let refused = s
+            .app()
+            .authorize_response(&req, &before, now, &settings)
+            .await;
+        assert!(
+            matches!(refused, Err(usercenter::error::Error::AccessDenied(_))),
+            "{refused:?}"
+        );
+        assert_eq!(live().await, (0, 0), "nothing stored stays live");
+        s.stop().await;
+    }
+);

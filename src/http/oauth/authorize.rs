@@ -277,10 +277,16 @@ async fn respond(
         .await
     {
         Ok(to) => send_back(ctx, &to),
-        Err(e) => send_back(
-            ctx,
-            &redirect_of(req.error(&state.app.issuer(), "server_error", &e.description())),
-        ),
+        Err(e) => {
+            let error = match e {
+                Error::AccessDenied(_) => "access_denied",
+                _ => "server_error",
+            };
+            send_back(
+                ctx,
+                &redirect_of(req.error(&state.app.issuer(), error, &e.description())),
+            )
+        }
     }
 }
 

@@ -345,6 +345,22 @@ impl App {
             params.push(("scope", issued.scope.clone()));
             access_token = Some(issued.access_token);
         }
+        // Stored first, checked after: a password reset or a disable that ran since
+        // the session and `user` were read spent the person's codes and revoked their
+        // tokens, perhaps before these were stored; they are spent here instead.
+        if (code_value.is_some() || access_token.is_some()) && !self.still_the_same(user).await? {
+            if let Some(code) = &code_value {
+                self.db
+                    .mark_code_replayed(&self.key.hash_token(code))
+                    .await?;
+            }
+            if let Some(token) = &access_token {
+                self.revoke(&req.client, token, None).await?;
+            }
+            return Err(Error::AccessDenied(
+                "the account changed while signing in; sign in again".into(),
+            ));
+        }
         if req.has("id_token") {
             // Without an access token the ID token carries the claims the scopes
             // allow, which userinfo would otherwise give (OpenID Connect Core §5.4).

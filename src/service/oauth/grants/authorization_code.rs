@@ -125,11 +125,11 @@ async fn redeem_qr_code(req: &Request<'_>, code: &str, now: i64) -> Result<Issue
     if req.method == Method::None || req.client.is_public {
         return Err(bad_code("is invalid"));
     }
-    let Some((user_id, held)) = app
-        .db
-        .consume_qr_code(&app.key.hash_secret(code), now)
-        .await?
-    else {
+    // The account is read before the code is taken, so that a password reset or a
+    // disable in between is seen after issuing: if it came before the taking, it
+    // spent the code; if after, the account read here is no longer the same.
+    let code_hash = app.key.hash_secret(code);
+    let Some(user_id) = app.db.qr_code_user(&code_hash, now).await? else {
         return Err(bad_code("is invalid"));
     };
     let user = app
@@ -138,9 +138,10 @@ async fn redeem_qr_code(req: &Request<'_>, code: &str, now: i64) -> Result<Issue
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(|| bad_code("belongs to an account that is disabled"))?;
+    let Some(held) = app.db.consume_qr_code(&code_hash, user.id, now).await? else {
+        return Err(bad_code("is invalid"));
+    };
     let issued = issue_for(req, &user, Some(&held), now).await?;
-    // A password reset between the code's taking and now spent the phone's other
-    // codes and revoked the account's tokens: stored first, checked after.
     super::unless_changed(req, &user, issued, bad_code("is invalid")).await
 }
 
