@@ -51,7 +51,8 @@ fn seed_error(body: &Value) -> (String, u64) {
 }
 
 // Seed 001: client_credential answers with a refresh token, the refresh needs only
-// the refresh token, and every answer is in the seed's envelope.
+// the refresh token and answers the same one again (a person's rotates), and every
+// answer is in the seed's envelope.
 on_both!(seed_001_token_endpoint_in_its_envelope, |backend| {
     let s = TestServer::start(backend).await;
     let app = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
@@ -85,31 +86,52 @@ on_both!(seed_001_token_endpoint_in_its_envelope, |backend| {
         (200, &json!(true), &json!("basic"))
     );
 
-    // A refresh with the refresh token alone, as the seed sends it.
+    // A refresh with the refresh token alone, as the seed sends it: the same refresh
+    // token comes back (the seed's example shows one value in both answers), and it
+    // refreshes again, as a client that keeps the first one does.
     let first = body["refresh_token"].as_str().unwrap().to_string();
-    let (status, refreshed) = seed001(
-        &s,
-        Body::Json(json!({"grant_type": "refresh_token", "refresh_token": first})),
-    )
-    .await;
-    assert_eq!(status, 200, "{refreshed}");
-    assert_eq!(refreshed["success"], true);
-    let second = refreshed["refresh_token"].as_str().unwrap().to_string();
-    assert_ne!(second, first, "rotated");
-    let active = client()
-        .post(s.url("/oauth/introspect"))
+    let introspect = async |token: &str| -> Value {
+        client()
+            .post(s.url("/oauth/introspect"))
+            .basic_auth(&app.client_id, app.secret.as_deref())
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let mut access = Vec::new();
+    for round in 0..2 {
+        let (status, refreshed) = seed001(
+            &s,
+            Body::Json(json!({"grant_type": "refresh_token", "refresh_token": first})),
+        )
+        .await;
+        assert_eq!(status, 200, "round {round}: {refreshed}");
+        assert_eq!(refreshed["success"], true);
+        assert_eq!(refreshed["refresh_token"], first.as_str(), "not rotated");
+        assert_eq!(refreshed["scope"], "basic");
+        let token = refreshed["access_token"].as_str().unwrap().to_string();
+        let active = introspect(&token).await;
+        assert_eq!(active["active"], true);
+        assert_eq!(active["client_id"], app.client_id.as_str());
+        access.push(token);
+    }
+    assert_ne!(access[0], access[1]);
+    // Revoking the refresh token (RFC 7009) ends it and the access tokens it gave.
+    let res = client()
+        .post(s.url("/oauth/revoke"))
         .basic_auth(&app.client_id, app.secret.as_deref())
-        .form(&[("token", refreshed["access_token"].as_str().unwrap())])
+        .form(&[("token", first.as_str())])
         .send()
         .await
-        .unwrap()
-        .json::<Value>()
-        .await
         .unwrap();
-    assert_eq!(active["active"], true);
-    assert_eq!(active["client_id"], app.client_id.as_str());
-
-    // The spent refresh token again: refused, and its family with it.
+    assert_eq!(res.status(), 200);
+    for token in &access {
+        assert_eq!(introspect(token).await["active"], false);
+    }
     let (status, body) = seed001(
         &s,
         Body::Form(&[("grant_type", "refresh_token"), ("refresh_token", &first)]),
@@ -119,12 +141,6 @@ on_both!(seed_001_token_endpoint_in_its_envelope, |backend| {
         (status, seed_error(&body)),
         (400, ("INVALID_REFRESH_TOKEN".into(), 15))
     );
-    let (_, body) = seed001(
-        &s,
-        Body::Form(&[("grant_type", "refresh_token"), ("refresh_token", &second)]),
-    )
-    .await;
-    assert_eq!(seed_error(&body).1, 15, "the family is revoked");
 
     // Credentials that are sent must be the token's client's.
     let other = make_client(&s, &["client_credentials"], &["basic"], false, |_| {}).await;
@@ -179,6 +195,31 @@ on_both!(seed_001_token_endpoint_in_its_envelope, |backend| {
         (status, seed_error(&body)),
         (401, ("INVALID_CLIENT_ID".into(), 5))
     );
+    // With them, it rotates as on `/oauth/token`, and the spent one revokes its family.
+    let spent = person["refresh_token"].as_str().unwrap();
+    let with_credentials = |token: &str| {
+        vec![
+            ("grant_type", "refresh_token".to_string()),
+            ("refresh_token", token.to_string()),
+            ("client_id", web.client_id.clone()),
+            ("client_secret", web.secret.clone().unwrap()),
+        ]
+    };
+    let form = with_credentials(spent);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, rotated) = seed001(&s, Body::Form(&form)).await;
+    assert_eq!(status, 200, "{rotated}");
+    let next = rotated["refresh_token"].as_str().unwrap();
+    assert_ne!(next, spent, "a person's refresh token rotates");
+    let (status, body) = seed001(&s, Body::Form(&form)).await;
+    assert_eq!(
+        (status, seed_error(&body)),
+        (400, ("INVALID_REFRESH_TOKEN".into(), 15))
+    );
+    let form = with_credentials(next);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (_, body) = seed001(&s, Body::Form(&form)).await;
+    assert_eq!(seed_error(&body).1, 15, "the family is revoked");
 
     // The seed's error codes.
     let wrong = [

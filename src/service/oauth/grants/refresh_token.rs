@@ -17,7 +17,22 @@ fn bad(why: &str) -> Error {
     Error::InvalidGrant(15, format!("the refresh token {why}"))
 }
 
+/// Whether a refresh issues the next member of the family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// Always (`/oauth/token`, RFC 9700 §4.14.2).
+    Always,
+    /// Not for a client's own refresh token (client_credential, no person): the same
+    /// token is answered again and stays valid until it expires, as seed 001's
+    /// platform did (`docs/seed-001.md`). A person's still rotates.
+    NotForClientTokens,
+}
+
 pub async fn handle(req: &Request<'_>) -> Result<Issued> {
+    handle_with(req, Rotation::Always).await
+}
+
+pub async fn handle_with(req: &Request<'_>, rotation: Rotation) -> Result<Issued> {
     let app = req.app;
     let now = crate::time::now();
     let presented = req.required("refresh_token")?;
@@ -63,6 +78,22 @@ pub async fn handle(req: &Request<'_>) -> Result<Issued> {
         ),
         None => None,
     };
+    if rotation == Rotation::NotForClientTokens
+        && stored.user_id.is_none()
+        && stored.rotated_at.is_none()
+    {
+        // The new access token joins the family, so that revoking the refresh token
+        // ends it too.
+        let issue = Issue {
+            client: Some(req.client),
+            scope,
+            family_id: Some(stored.family_id),
+            ..Issue::default()
+        };
+        let mut issued = app.issue(issue, req.settings).await?;
+        issued.refresh_token = Some(presented.to_string());
+        return Ok(issued);
+    }
     // Rotate only once the request is known to be good, so a refused request
     // does not spend the token.
     let within_grace = |rotated_at: i64| {

@@ -7,8 +7,12 @@
 //!   none): the refresh token then stands for its client. Credentials that are sent
 //!   must be the token's client's.
 //!
+//! - a client's own refresh token is not rotated: the refresh answers the same token
+//!   again, as the seed's example shows, and it stays valid until it expires.
+//!
 //! Nothing else differs: the same client authentication, scopes, rotation with reuse
-//! detection and issuer as `/oauth/token` (`docs/seed-001.md`).
+//! detection for a person's refresh token, and issuer as `/oauth/token`
+//! (`docs/seed-001.md`).
 
 use super::{Request, client_credentials, refresh_token};
 use crate::error::{Error, Result};
@@ -61,7 +65,11 @@ pub async fn dispatch(
                     "this client may not use the refresh_token grant".into(),
                 ));
             }
-            refresh_token::handle(&request(&client, method)).await
+            refresh_token::handle_with(
+                &request(&client, method),
+                refresh_token::Rotation::NotForClientTokens,
+            )
+            .await
         }
         _ => Err(Error::UnsupportedGrantType(format!(
             "{name:?} is not served here: client_credential or refresh_token"
