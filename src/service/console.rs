@@ -5,14 +5,15 @@
 use super::{App, CreateClient};
 use crate::error::{Error, Result};
 use crate::oauth::scope;
-use crate::store::{AccessToken, Client, Consent, User};
+use crate::store::{Client, Consent, HeldToken, TokenKind, User};
 
 /// An authorization: an app, what I granted it, and its tokens valid now.
 #[derive(Debug, Clone)]
 pub struct Authorization {
     pub client: Client,
     pub consent: Consent,
-    pub tokens: Vec<AccessToken>,
+    /// Its live access and refresh tokens, newest first.
+    pub tokens: Vec<HeldToken>,
     /// The grant is a remembered consent; else it stands for live tokens that a grant
     /// without the consent page gave.
     pub remembered: bool,
@@ -191,19 +192,11 @@ impl App {
                 .save_consent(user.id, pk, &wanted.join(" "), now)
                 .await?;
         }
+        // Refresh tokens too: whose access tokens have expired would otherwise mint
+        // the wider scope again.
         for t in &current.tokens {
             if !scope::covers(&wanted, &scope::parse(&t.scope)) {
-                match &t.family_id {
-                    Some(f) => self.db.revoke_family(f, now).await?,
-                    None => self.db.revoke_access_token(t.id, now).await?,
-                }
-            }
-        }
-        // Refresh tokens whose access tokens have expired would otherwise mint the
-        // wider scope again.
-        for (family, granted) in self.db.live_refresh_tokens_of(user.id, pk, now).await? {
-            if !scope::covers(&wanted, &scope::parse(&granted)) {
-                self.db.revoke_family(&family, now).await?;
+                self.end_token(t, now).await?;
             }
         }
         self.db
@@ -249,29 +242,41 @@ impl App {
             .await
     }
 
-    /// Deletes one token of app `pk` (and the refresh family it came from).
-    pub async fn delete_my_token(&self, user: &User, pk: i64, token_id: i64) -> Result<()> {
+    /// Deletes one token of app `pk`, an access or a refresh token (and the refresh
+    /// family it belongs to).
+    pub async fn delete_my_token(
+        &self,
+        user: &User,
+        pk: i64,
+        kind: TokenKind,
+        token_id: i64,
+    ) -> Result<()> {
         let now = crate::time::now();
         let token = self
             .db
             .valid_tokens_of(user.id, Some(pk), now)
             .await?
             .into_iter()
-            .find(|t| t.id == token_id)
+            .find(|t| t.kind == kind && t.id == token_id)
             .ok_or(Error::NotFound)?;
-        match &token.family_id {
-            Some(f) => self.db.revoke_family(f, now).await?,
-            None => self.db.revoke_access_token(token.id, now).await?,
-        }
+        self.end_token(&token, now).await?;
         self.db
             .audit(
                 Some(user.id),
                 "token_deleted",
                 &token.id.to_string(),
                 "",
-                "",
+                kind.as_str(),
                 now,
             )
             .await
+    }
+
+    /// Revokes a held token with the refresh family it belongs to, if any.
+    async fn end_token(&self, token: &HeldToken, now: i64) -> Result<()> {
+        match &token.family_id {
+            Some(family) => self.db.revoke_family(family, now).await,
+            None => self.db.revoke_access_token(token.id, now).await,
+        }
     }
 }

@@ -1,8 +1,46 @@
 //! Queries of the self-service consoles: my apps, my authorizations, my tokens.
 
-use super::read::Decode;
-use super::{AccessToken, Client, Db};
+use super::{Client, Db};
 use crate::error::Result;
+
+/// What kind of token an app holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+impl TokenKind {
+    /// As RFC 7009's `token_type_hint` names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access_token",
+            Self::Refresh => "refresh_token",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "access_token" => Some(Self::Access),
+            "refresh_token" => Some(Self::Refresh),
+            _ => None,
+        }
+    }
+}
+
+/// A live token of a person's app, as the consoles list it (never the token itself).
+#[derive(Debug, Clone)]
+pub struct HeldToken {
+    pub kind: TokenKind,
+    /// Its row id, within its kind.
+    pub id: i64,
+    pub client_id: i64,
+    pub scope: String,
+    /// The refresh family it belongs to (always, for a refresh token).
+    pub family_id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
 
 /// A consent with when it was given.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -64,25 +102,6 @@ impl Db {
         .await?)
     }
 
-    /// The live refresh tokens of a user for an app (not revoked, not yet rotated, not
-    /// expired): `(family_id, scope)`.
-    pub async fn live_refresh_tokens_of(
-        &self,
-        user_id: i64,
-        client_id: i64,
-        now: i64,
-    ) -> Result<Vec<(String, String)>> {
-        Ok(sqlx::query_as(
-            "SELECT family_id, scope FROM refresh_tokens WHERE user_id = $1 AND client_id = $2 \
-             AND revoked_at IS NULL AND rotated_at IS NULL AND expires_at > $3",
-        )
-        .bind(user_id)
-        .bind(client_id)
-        .bind(now)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
     pub async fn delete_consent(&self, user_id: i64, client_id: i64) -> Result<bool> {
         let done = sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
             .bind(user_id)
@@ -92,24 +111,53 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
-    /// A user's access tokens that are valid now, of one app or all.
+    /// The live tokens a user's apps hold (of one app, or of all with `None`), newest
+    /// first: access tokens, and refresh tokens not yet rotated, each of which can
+    /// still mint access tokens after the ones listed have expired.
     pub async fn valid_tokens_of(
         &self,
         user_id: i64,
         client_id: Option<i64>,
         now: i64,
-    ) -> Result<Vec<AccessToken>> {
-        let sql = format!(
-            "SELECT {} FROM access_tokens WHERE user_id = $1 AND ($2 = 0 OR client_id = $2) \
-             AND revoked_at IS NULL AND expires_at > $3 ORDER BY id DESC",
-            AccessToken::COLUMNS
+    ) -> Result<Vec<HeldToken>> {
+        type Row = (i64, i64, String, Option<String>, i64, i64);
+        let of = async |kind: TokenKind, sql: &str| -> Result<Vec<HeldToken>> {
+            let rows: Vec<Row> = sqlx::query_as(sql)
+                .bind(user_id)
+                .bind(client_id.unwrap_or(0))
+                .bind(now)
+                .fetch_all(self.pool())
+                .await?;
+            Ok(rows
+                .into_iter()
+                .map(|r| HeldToken {
+                    kind,
+                    id: r.0,
+                    client_id: r.1,
+                    scope: r.2,
+                    family_id: r.3,
+                    created_at: r.4,
+                    expires_at: r.5,
+                })
+                .collect())
+        };
+        let mut held = of(
+            TokenKind::Access,
+            "SELECT id, client_id, scope, family_id, created_at, expires_at FROM access_tokens \
+             WHERE user_id = $1 AND ($2 = 0 OR client_id = $2) AND revoked_at IS NULL AND expires_at > $3",
+        )
+        .await?;
+        held.extend(
+            of(
+                TokenKind::Refresh,
+                "SELECT id, client_id, scope, family_id, created_at, expires_at FROM refresh_tokens \
+                 WHERE user_id = $1 AND ($2 = 0 OR client_id = $2) AND revoked_at IS NULL \
+                 AND rotated_at IS NULL AND expires_at > $3",
+            )
+            .await?,
         );
-        Ok(sqlx::query_as(&sql)
-            .bind(user_id)
-            .bind(client_id.unwrap_or(0))
-            .bind(now)
-            .fetch_all(self.pool())
-            .await?)
+        held.sort_by_key(|t| std::cmp::Reverse((t.created_at, t.kind, t.id)));
+        Ok(held)
     }
 
     /// Revokes every access and refresh token of a user, for every app (a password

@@ -30,7 +30,7 @@ mod writer;
 
 pub use audit::AuditEntry;
 pub use clients::{Client, ClientRef, ClientSnapshot, NewClient};
-pub use console::Consent;
+pub use console::{Consent, HeldToken, TokenKind};
 pub use device::DeviceCode;
 pub use groups::Group;
 pub use qr::LoginQr;

@@ -226,7 +226,17 @@ on_both!(my_authorizations_and_tokens, |backend| {
     )
     .await;
     assert_eq!(list[0]["app"]["id"], pk);
-    assert_eq!(list[0]["tokens"].as_array().unwrap().len(), 1);
+    let kinds: Vec<&str> = list[0]["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["refresh_token", "access_token"],
+        "both, newest first"
+    );
     assert!(
         !list
             .to_string()
@@ -285,7 +295,17 @@ on_both!(my_authorizations_and_tokens, |backend| {
     let narrow = authorized(&s, &http, &app, "openid email").await;
     let second = authorized(&s, &http, &app, "openid").await;
     let tokens = json_of(http.get(s.url("/api/tokens/")).send().await.unwrap()).await;
-    let id = tokens[0]["id"].as_i64().unwrap();
+    let newest = |tokens: &Value, kind: &str| {
+        tokens
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["kind"] == kind)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let id = newest(&tokens, "access_token");
     assert_eq!(
         nosy.delete(s.url(&format!("/api/authorizations/{pk}/tokens/{id}/")))
             .header("X-CSRF-Token", &nosy_csrf)
@@ -310,6 +330,49 @@ on_both!(my_authorizations_and_tokens, |backend| {
         introspect_with(&s, &watcher, narrow["access_token"].as_str().unwrap()).await["active"],
         true
     );
+    // A refresh token is listed beside the access tokens (it can mint more once they
+    // expire) and deleted by its kind, with its family.
+    let tokens = json_of(http.get(s.url("/api/tokens/")).send().await.unwrap()).await;
+    assert_eq!(
+        tokens.as_array().unwrap().len(),
+        2,
+        "narrow's two: {tokens}"
+    );
+    let rid = newest(&tokens, "refresh_token");
+    let path = format!("/api/authorizations/{pk}/tokens/{rid}/");
+    let res = http
+        .delete(s.url(&format!("{path}?kind=id_token")))
+        .header("X-CSRF-Token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        json_of(res).await["fields"]["kind"],
+        "must be access_token or refresh_token"
+    );
+    let res = http
+        .delete(s.url(&format!("{path}?kind=refresh_token")))
+        .header("X-CSRF-Token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        introspect_with(&s, &watcher, narrow["access_token"].as_str().unwrap()).await["active"],
+        false,
+        "the family ends with its refresh token"
+    );
+    let res = token(
+        &s,
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", narrow["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), 400);
     let res = http
         .delete(s.url(&format!("/api/authorizations/{pk}/")))
         .header("X-CSRF-Token", &csrf)
@@ -408,7 +471,11 @@ on_both!(
             .find(|a| a["app"]["pk"] == pk)
             .unwrap();
         assert_eq!(sorted(&of_app["scope"]), ["basic", "email"], "the union");
-        assert_eq!(of_app["tokens"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            of_app["tokens"].as_array().unwrap().len(),
+            4,
+            "two grants' access and refresh tokens"
+        );
 
         // Seed 000: `pk` of user details is the app's id; the answer is the same
         // person. A token names only its own app; the session any app authorized.
@@ -450,7 +517,17 @@ on_both!(
             .find(|a| a["app"]["pk"] == pk)
             .unwrap();
         assert_eq!(sorted(&of_app["scope"]), ["basic", "email"]);
-        assert!(of_app["tokens"].as_array().unwrap().is_empty());
+        let kinds: Vec<&Value> = of_app["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| &t["kind"])
+            .collect();
+        assert_eq!(
+            kinds,
+            [&json!("refresh_token"); 2],
+            "the refresh tokens only"
+        );
 
         // Narrowing stops the refresh tokens that carry more, and remembers no
         // consent the person never gave.

@@ -462,6 +462,8 @@ pub async fn delete_app(
 
 pub struct TokenRow {
     pub id: i64,
+    /// `access_token` or `refresh_token`.
+    pub kind: &'static str,
     pub scope: String,
     pub created: String,
     pub expires: String,
@@ -516,6 +518,7 @@ pub async fn authorizations(
                 .iter()
                 .map(|t| TokenRow {
                     id: t.id,
+                    kind: t.kind.as_str(),
                     scope: t.scope.clone(),
                     created: format_time(t.created_at),
                     expires: format_time(t.expires_at),
@@ -607,6 +610,7 @@ pub async fn delete_token(
     State(state): State<SharedState>,
     ctx: Ctx,
     Path((pk, id)): Path<(i64, i64)>,
+    Query(q): Query<crate::http::api::console::KindQuery>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
     let Some(user) = ctx.user.clone() else {
@@ -615,7 +619,11 @@ pub async fn delete_token(
     if let Err(e) = ctx.check_csrf(&f.csrf_token) {
         return error_page(&ctx, &e);
     }
-    match state.app.delete_my_token(&user, pk, id).await {
+    let kind = match q.kind() {
+        Ok(kind) => kind,
+        Err(e) => return error_page(&ctx, &e),
+    };
+    match state.app.delete_my_token(&user, pk, kind, id).await {
         Ok(()) => redirect(&ctx, "/account/authorizations?notice=token_deleted"),
         Err(e) => error_page(&ctx, &e),
     }
