@@ -270,7 +270,6 @@ impl App {
         let scope = crate::store::Scope { method, ..scope };
         self.db.create_scope(&scope, crate::time::now()).await?;
         self.scopes_changed();
-        self.scopes_changed();
         Ok(scope)
     }
 

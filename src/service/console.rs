@@ -5,7 +5,7 @@
 use super::{App, CreateClient};
 use crate::error::{Error, Result};
 use crate::oauth::scope;
-use crate::store::{Client, Consent, HeldToken, TokenKind, User};
+use crate::store::{Client, Consent, HeldToken, User};
 
 /// An authorization: an app, what I granted it, and its tokens valid now.
 #[derive(Debug, Clone)]
@@ -242,22 +242,17 @@ impl App {
             .await
     }
 
-    /// Deletes one token of app `pk`, an access or a refresh token (and the refresh
-    /// family it belongs to).
-    pub async fn delete_my_token(
-        &self,
-        user: &User,
-        pk: i64,
-        kind: TokenKind,
-        token_id: i64,
-    ) -> Result<()> {
+    /// Deletes one token of app `pk` by the id the lists give it
+    /// ([`HeldToken::listed_id`]), an access or a refresh token, with the refresh
+    /// family it belongs to.
+    pub async fn delete_my_token(&self, user: &User, pk: i64, listed_id: i64) -> Result<()> {
         let now = crate::time::now();
         let token = self
             .db
             .valid_tokens_of(user.id, Some(pk), now)
             .await?
             .into_iter()
-            .find(|t| t.kind == kind && t.id == token_id)
+            .find(|t| t.listed_id() == listed_id)
             .ok_or(Error::NotFound)?;
         self.end_token(&token, now).await?;
         self.db
@@ -266,7 +261,7 @@ impl App {
                 "token_deleted",
                 &token.id.to_string(),
                 "",
-                kind.as_str(),
+                token.kind.as_str(),
                 now,
             )
             .await

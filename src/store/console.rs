@@ -18,21 +18,13 @@ impl TokenKind {
             Self::Refresh => "refresh_token",
         }
     }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "access_token" => Some(Self::Access),
-            "refresh_token" => Some(Self::Refresh),
-            _ => None,
-        }
-    }
 }
 
 /// A live token of a person's app, as the consoles list it (never the token itself).
 #[derive(Debug, Clone)]
 pub struct HeldToken {
     pub kind: TokenKind,
-    /// Its row id, within its kind.
+    /// Its row id, within its kind ([`HeldToken::listed_id`] names it in lists).
     pub id: i64,
     pub client_id: i64,
     pub scope: String,
@@ -40,6 +32,17 @@ pub struct HeldToken {
     pub family_id: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
+}
+
+impl HeldToken {
+    /// The id the consoles list and delete it by: an access token's row id, a refresh
+    /// token's negated, so that one number never names two tokens.
+    pub fn listed_id(&self) -> i64 {
+        match self.kind {
+            TokenKind::Access => self.id,
+            TokenKind::Refresh => -self.id,
+        }
+    }
 }
 
 /// A consent with when it was given.

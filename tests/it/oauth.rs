@@ -3551,6 +3551,20 @@ on_both!(
             "{refused:?}"
         );
         assert_eq!(live().await, (0, 0), "nothing stored stays live");
+        // Nor is an ID token alone signed for the account as it was.
+        let mut alone = params.clone();
+        alone.insert("response_type".into(), "id_token".into());
+        let Ok(req) = s.app().check_authorize(&alone, &settings).await else {
+            panic!("the request is refused");
+        };
+        let refused = s
+            .app()
+            .authorize_response(&req, &before, now, &settings)
+            .await;
+        assert!(
+            matches!(refused, Err(usercenter::error::Error::AccessDenied(_))),
+            "{refused:?}"
+        );
         s.stop().await;
     }
 );

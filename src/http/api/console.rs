@@ -9,7 +9,7 @@ use crate::http::SharedState;
 use crate::service::CreateClient;
 use crate::service::claims::{Claims, claims};
 use crate::service::console::Authorization;
-use crate::store::{HeldToken, TokenKind};
+use crate::store::HeldToken;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::Uri;
@@ -63,31 +63,13 @@ impl AppBody {
 
 fn token_json(t: &HeldToken, app_name: &str) -> Value {
     json!({
-        "id": t.id,
+        "id": t.listed_id(),
         "kind": t.kind.as_str(),
         "app": {"id": t.client_id, "pk": t.client_id, "name": app_name},
         "scope": t.scope,
         "created_at": t.created_at,
         "expires_at": t.expires_at,
     })
-}
-
-/// Which kind of token a path's id names: `access_token` (the default) or
-/// `refresh_token`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct KindQuery {
-    kind: Option<String>,
-}
-
-impl KindQuery {
-    pub fn kind(&self) -> Result<TokenKind> {
-        match self.kind.as_deref() {
-            None | Some("") => Ok(TokenKind::Access),
-            Some(k) => TokenKind::parse(k)
-                .ok_or_else(|| Error::field("kind", "must be access_token or refresh_token")),
-        }
-    }
 }
 
 pub fn authorization_json(a: &Authorization) -> Value {
@@ -337,17 +319,13 @@ pub async fn list_tokens(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/authorizations/{pk}/tokens/{id}/", tag = "authorizations", summary = "Delete one token of app pk, with the refresh family it belongs to", params(("pk" = i64, Path, description = "the id (seed 000 pk)"), ("id" = i64, Path, description = "the token's id"), ("kind" = Option<String>, Query, description = "access_token (default) or refresh_token, as the list gives it")), responses((status = 204, description = "deleted"), (status = 400, description = "an unknown kind"), (status = 404, description = "no such token of mine")))]
+#[utoipa::path(delete, path = "/api/authorizations/{pk}/tokens/{id}/", tag = "authorizations", summary = "Delete one token of app pk, with the refresh family it belongs to", params(("pk" = i64, Path, description = "the id (seed 000 pk)"), ("id" = i64, Path, description = "the token's id as the lists give it (a refresh token's is negative)")), responses((status = 204, description = "deleted"), (status = 404, description = "no such token of mine")))]
 pub async fn delete_token(
     State(state): State<SharedState>,
     c: Caller,
     Path((pk, id)): Path<(i64, i64)>,
-    Query(q): Query<KindQuery>,
 ) -> Result<Response> {
-    state
-        .app
-        .delete_my_token(&c.user, pk, q.kind()?, id)
-        .await?;
+    state.app.delete_my_token(&c.user, pk, id).await?;
     Ok(c.ctx.finish(StatusCode::NO_CONTENT))
 }
 

@@ -461,7 +461,10 @@ pub async fn delete_app(
 }
 
 pub struct TokenRow {
+    /// Its row id, within its kind (what the page shows).
     pub id: i64,
+    /// The id it is deleted by ([`crate::store::HeldToken::listed_id`]).
+    pub listed_id: i64,
     /// `access_token` or `refresh_token`.
     pub kind: &'static str,
     pub scope: String,
@@ -518,6 +521,7 @@ pub async fn authorizations(
                 .iter()
                 .map(|t| TokenRow {
                     id: t.id,
+                    listed_id: t.listed_id(),
                     kind: t.kind.as_str(),
                     scope: t.scope.clone(),
                     created: format_time(t.created_at),
@@ -610,7 +614,6 @@ pub async fn delete_token(
     State(state): State<SharedState>,
     ctx: Ctx,
     Path((pk, id)): Path<(i64, i64)>,
-    Query(q): Query<crate::http::api::console::KindQuery>,
     Form(f): Form<CsrfOnly>,
 ) -> Response {
     let Some(user) = ctx.user.clone() else {
@@ -619,11 +622,7 @@ pub async fn delete_token(
     if let Err(e) = ctx.check_csrf(&f.csrf_token) {
         return error_page(&ctx, &e);
     }
-    let kind = match q.kind() {
-        Ok(kind) => kind,
-        Err(e) => return error_page(&ctx, &e),
-    };
-    match state.app.delete_my_token(&user, pk, kind, id).await {
+    match state.app.delete_my_token(&user, pk, id).await {
         Ok(()) => redirect(&ctx, "/account/authorizations?notice=token_deleted"),
         Err(e) => error_page(&ctx, &e),
     }

@@ -347,8 +347,9 @@ impl App {
         }
         // Stored first, checked after: a password reset or a disable that ran since
         // the session and `user` were read spent the person's codes and revoked their
-        // tokens, perhaps before these were stored; they are spent here instead.
-        if (code_value.is_some() || access_token.is_some()) && !self.still_the_same(user).await? {
+        // tokens, perhaps before these were stored; they are spent here instead, and
+        // no ID token is signed for the account.
+        if !self.still_the_same(user).await? {
             if let Some(code) = &code_value {
                 self.db
                     .mark_code_replayed(&self.key.hash_token(code))

@@ -91,6 +91,18 @@ pub async fn handle_with(req: &Request<'_>, rotation: Rotation) -> Result<Issued
             ..Issue::default()
         };
         let mut issued = app.issue(issue, req.settings).await?;
+        // Stored first, checked after: a revocation of the refresh token that ran
+        // since it was read (RFC 7009, the console) revoked the family before this
+        // member was stored; it is revoked here instead.
+        let still_live = app
+            .db
+            .refresh_token(&TokenKeys::of(&app.key, presented))
+            .await?
+            .is_some_and(|t| t.revoked_at.is_none() && t.rotated_at.is_none());
+        if !still_live {
+            app.revoke(req.client, &issued.access_token, None).await?;
+            return Err(bad("was revoked"));
+        }
         issued.refresh_token = Some(presented.to_string());
         return Ok(issued);
     }
