@@ -96,7 +96,12 @@ async fn main() {
         .unwrap();
     let client = app.db.client_by_client_id(&id).await.unwrap().unwrap();
     app.db
-        .save_consent(user.id, client.id, "openid profile email basic", now)
+        .add_to_consent(
+            user.id,
+            client.id,
+            &["openid", "profile", "email", "basic"].map(String::from),
+            now,
+        )
         .await
         .unwrap();
     // People for the login scenario (h), one per connection and more: each login is

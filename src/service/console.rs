@@ -186,10 +186,16 @@ impl App {
             ));
         }
         let now = crate::time::now();
-        // A consent is remembered only where the person gave one on the consent page.
+        // A consent is remembered only where the person gave one on the consent page;
+        // what was unticked leaves it, and what another tab added meanwhile stays.
         if current.remembered {
+            let unticked: Vec<String> = granted
+                .iter()
+                .filter(|s| !wanted.contains(s))
+                .cloned()
+                .collect();
             self.db
-                .save_consent(user.id, pk, &wanted.join(" "), now)
+                .remove_from_consent(user.id, pk, &unticked, now)
                 .await?;
         }
         // Refresh tokens too: whose access tokens have expired would otherwise mint

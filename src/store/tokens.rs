@@ -800,29 +800,8 @@ impl Db {
         .await
     }
 
-    pub async fn save_consent(
-        &self,
-        user_id: i64,
-        client_id: i64,
-        scope: &str,
-        now: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO consents (user_id, client_id, scope, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
-             ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope, updated_at = excluded.updated_at",
-        )
-        .bind(user_id)
-        .bind(client_id)
-        .bind(scope)
-        .bind(now)
-        .execute(self.wpool())
-        .await?;
-        Ok(())
-    }
-
-    /// Adds `scopes` to what a user granted a client, keeping what is there: the row
-    /// is taken first (inserted empty, or its lock on PostgreSQL and the write lock on
-    /// SQLite), so two consents given at once in two tabs both count.
+    /// Adds `scopes` to what a user granted a client, keeping what is there (the
+    /// consent page), so two consents given at once in two tabs both count.
     pub async fn add_to_consent(
         &self,
         user_id: i64,
@@ -830,16 +809,59 @@ impl Db {
         scopes: &[String],
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.wpool().begin().await?;
-        sqlx::query(
+        self.edit_consent(user_id, client_id, true, now, |granted| {
+            for s in scopes {
+                if !granted.contains(s) {
+                    granted.push(s.clone());
+                }
+            }
+        })
+        .await
+    }
+
+    /// Takes `scopes` out of what a user granted a client, if a consent is remembered
+    /// (narrowing an authorization): what another tab added meanwhile stays.
+    pub async fn remove_from_consent(
+        &self,
+        user_id: i64,
+        client_id: i64,
+        scopes: &[String],
+        now: i64,
+    ) -> Result<()> {
+        self.edit_consent(user_id, client_id, false, now, |granted| {
+            granted.retain(|s| !scopes.contains(s));
+        })
+        .await
+    }
+
+    /// Changes a remembered consent from what is stored, not from what was read
+    /// earlier: the row is taken first (inserted empty when `create`; its lock on
+    /// PostgreSQL, the write lock on SQLite), read, given to `edit` and written back
+    /// in one transaction.
+    async fn edit_consent(
+        &self,
+        user_id: i64,
+        client_id: i64,
+        create: bool,
+        now: i64,
+        edit: impl FnOnce(&mut Vec<String>),
+    ) -> Result<()> {
+        let take = if create {
             "INSERT INTO consents (user_id, client_id, scope, created_at, updated_at) VALUES ($1, $2, '', $3, $3) \
-             ON CONFLICT (user_id, client_id) DO UPDATE SET updated_at = excluded.updated_at",
-        )
-        .bind(user_id)
-        .bind(client_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+             ON CONFLICT (user_id, client_id) DO UPDATE SET updated_at = excluded.updated_at"
+        } else {
+            "UPDATE consents SET updated_at = $3 WHERE user_id = $1 AND client_id = $2"
+        };
+        let mut tx = self.wpool().begin().await?;
+        let taken = sqlx::query(take)
+            .bind(user_id)
+            .bind(client_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        if taken.rows_affected() == 0 {
+            return Ok(());
+        }
         let stored: String =
             sqlx::query_scalar("SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2")
                 .bind(user_id)
@@ -847,11 +869,7 @@ impl Db {
                 .fetch_one(&mut *tx)
                 .await?;
         let mut granted = crate::oauth::scope::parse(&stored);
-        for s in scopes {
-            if !granted.contains(s) {
-                granted.push(s.clone());
-            }
-        }
+        edit(&mut granted);
         sqlx::query("UPDATE consents SET scope = $1 WHERE user_id = $2 AND client_id = $3")
             .bind(granted.join(" "))
             .bind(user_id)

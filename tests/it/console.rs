@@ -1203,3 +1203,38 @@ on_both!(
         s.stop().await;
     }
 );
+
+// A remembered consent changes from what is stored: the consent page adds what was
+// approved, narrowing takes out only what was unticked, so a scope another tab
+// approved meanwhile stays; narrowing remembers no consent where none was given.
+on_both!(
+    consents_change_by_what_is_added_and_what_is_unticked,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let app = make_client(&s, &["authorization_code"], &["openid"], false, |_| {}).await;
+        let pk = client_pk(&s, &app).await;
+        let id = s.register("tabs", "tabs@example.com", PW).await;
+        let db = &s.app().db;
+        let now = usercenter::time::now();
+        let scopes = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        db.remove_from_consent(id, pk, &scopes(&["email"]), now)
+            .await
+            .unwrap();
+        assert_eq!(db.consent(id, pk).await.unwrap(), None, "none is made");
+        db.add_to_consent(id, pk, &scopes(&["openid", "email", "phone"]), now)
+            .await
+            .unwrap();
+        // Another tab approves `profile` after this one showed the grant without it.
+        db.add_to_consent(id, pk, &scopes(&["openid", "profile"]), now)
+            .await
+            .unwrap();
+        db.remove_from_consent(id, pk, &scopes(&["phone"]), now)
+            .await
+            .unwrap();
+        assert_eq!(
+            db.consent(id, pk).await.unwrap().as_deref(),
+            Some("openid email profile")
+        );
+        s.stop().await;
+    }
+);
