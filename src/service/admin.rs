@@ -219,17 +219,7 @@ impl App {
                 "a built-in scope cannot be deleted",
             ));
         }
-        let at = now();
-        for client in self.db.admin_clients_with_scope(name).await? {
-            self.db
-                .edit_client(client.id, at, |c| {
-                    c.scopes.retain(|s| s != name);
-                    c.approved_scopes.retain(|s| s != name);
-                    Ok(())
-                })
-                .await?;
-        }
-        if !self.db.admin_delete_scope(name).await? {
+        if !self.db.delete_scope_everywhere(name, now()).await? {
             return Err(Error::NotFound);
         }
         self.scopes_changed();

@@ -2,7 +2,7 @@
 //! changes only an admin makes (flags on users and clients, scopes, groups, cards).
 //! Every method is prefixed `admin_` so it cannot clash with the per-user queries.
 
-use super::read::{Cursor, Decode, decode_any};
+use super::read::{Cursor, Decode};
 use super::{Client, Db, Scope, User, flag, unique_violation};
 use crate::error::{Error, Result};
 use sqlx::Row;
@@ -228,29 +228,6 @@ impl Db {
         .execute(self.wpool())
         .await?;
         Ok(done.rows_affected() > 0)
-    }
-
-    /// Deletes a scope that is not built in; `false` when there is none such.
-    pub async fn admin_delete_scope(&self, name: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM scopes WHERE name = $1 AND builtin = 0")
-            .bind(name)
-            .execute(self.wpool())
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    /// The clients whose registered scopes include `scope`.
-    pub async fn admin_clients_with_scope(&self, scope: &str) -> Result<Vec<Client>> {
-        let sql = format!(
-            "SELECT {} FROM clients c \
-             WHERE (' ' || c.scopes || ' ') LIKE $1 ESCAPE '\\'",
-            Client::columns_of("c")
-        );
-        let rows = sqlx::query(&sql)
-            .bind(contains_pattern(&format!(" {scope} ")))
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(decode_any).collect()
     }
 
     // ---- clients ----

@@ -3,7 +3,7 @@
 use super::Db;
 use super::kept::Kept;
 use super::read::{Cursor, Decode, decode_any, sql_once};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use std::sync::Arc;
 
 /// A registered app. Lists are split; the secret exists only as its keyed hash.
@@ -150,6 +150,31 @@ impl Client {
 
 const COLUMNS: &str = <Client as Decode>::COLUMNS;
 
+/// Taken shared by the writes of a client's lists and alone by the deletion of a
+/// scope ([`Db::begin_beside`], [`Db::begin_alone`]), so no client keeps a scope that
+/// is no longer defined.
+const SCOPES_LOCK: i64 = 0x7563_7363_6f70_6573; // "ucscopes"
+
+/// Refuses, in the client's write transaction, a scope in `scopes` that is not
+/// defined, unless the client held it already (in `kept`).
+async fn undefined_scope(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    scopes: &[String],
+    kept: &[String],
+) -> Result<()> {
+    let added: Vec<&String> = scopes.iter().filter(|s| !kept.contains(s)).collect();
+    if added.is_empty() {
+        return Ok(());
+    }
+    let defined: Vec<String> = sqlx::query_scalar("SELECT name FROM scopes")
+        .fetch_all(&mut **tx)
+        .await?;
+    match added.into_iter().find(|s| !defined.contains(s)) {
+        Some(unknown) => Err(Error::InvalidScope(format!("unknown scope {unknown:?}"))),
+        None => Ok(()),
+    }
+}
+
 /// A client row with the generation of the clients table it was read at (migration
 /// 5: every change to the table raises the generation, in the same transaction).
 #[derive(Debug, Clone)]
@@ -194,7 +219,11 @@ pub struct NewClient {
 }
 
 impl Db {
+    /// Stores a new client. Its scopes must be defined when it is written: the check
+    /// runs in the insert's transaction, under [`SCOPES_LOCK`], so a scope deleted
+    /// meanwhile is refused rather than left on the client ([`Error::InvalidScope`]).
     pub async fn create_client(&self, c: &NewClient, now: i64) -> Result<Client> {
+        let mut tx = self.begin_beside(SCOPES_LOCK).await?;
         let sql = format!(
             "INSERT INTO clients (client_id, secret_hash, is_public, name, description, icon, homepage, \
              redirect_uris, grant_types, scopes, approved_scopes, owner_id, token_format, token_policy, \
@@ -225,9 +254,12 @@ impl Db {
             .bind(&c.id_token_alg)
             .bind(c.requested_scopes.join(" "))
             .bind(c.sms_per_minute)
-            .fetch_one(self.wpool())
+            .fetch_one(&mut *tx)
             .await?;
-        decode_any(&row)
+        let client: Client = decode_any(&row)?;
+        undefined_scope(&mut tx, &client.scopes, &[]).await?;
+        tx.commit().await?;
+        Ok(client)
     }
 
     pub async fn client_by_client_id(&self, client_id: &str) -> Result<Option<Client>> {
@@ -321,14 +353,15 @@ impl Db {
     /// (nothing is written). `None`: no such client.
     ///
     /// Writes what an owner or an admin may change: the texts, the lists and the
-    /// token settings.
+    /// token settings. A scope the edit adds must be defined when it is written
+    /// ([`Error::InvalidScope`] otherwise), as in [`Db::create_client`].
     pub async fn edit_client(
         &self,
         id: i64,
         now: i64,
         edit: impl FnOnce(&mut Client) -> Result<()>,
     ) -> Result<Option<Client>> {
-        let mut tx = self.wpool().begin().await?;
+        let mut tx = self.begin_beside(SCOPES_LOCK).await?;
         let taken = sqlx::query("UPDATE clients SET updated_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id)
@@ -340,7 +373,9 @@ impl Db {
         let sql = sql_once!("SELECT {COLUMNS} FROM clients WHERE id = $1");
         let row = sqlx::query(sql).bind(id).fetch_one(&mut *tx).await?;
         let mut client: Client = decode_any(&row)?;
+        let before = client.scopes.clone();
         edit(&mut client)?;
+        undefined_scope(&mut tx, &client.scopes, &before).await?;
         client.updated_at = now;
         let c = &client;
         sqlx::query(
@@ -380,6 +415,50 @@ impl Db {
             .execute(self.wpool())
             .await?;
         Ok(())
+    }
+
+    /// Deletes a scope that is not built in and takes it off every client, in one
+    /// transaction that runs alone among the clients' writes ([`SCOPES_LOCK`]): a
+    /// client being created or edited with the scope either is written first, and is
+    /// found here, or is written after, and is refused. `false`: no such scope.
+    pub async fn delete_scope_everywhere(&self, name: &str, now: i64) -> Result<bool> {
+        let mut tx = self.begin_alone(SCOPES_LOCK).await?;
+        let deleted = sqlx::query("DELETE FROM scopes WHERE name = $1 AND builtin = 0")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        let holders: Vec<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT id, scopes, approved_scopes, requested_scopes FROM clients \
+             WHERE (' ' || scopes || ' ' || approved_scopes || ' ' || requested_scopes || ' ') \
+             LIKE $1 ESCAPE '\\'",
+        )
+        .bind(super::admin::contains_pattern(&format!(" {name} ")))
+        .fetch_all(&mut *tx)
+        .await?;
+        let without = |list: &str| {
+            list.split_whitespace()
+                .filter(|s| *s != name)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        for (id, scopes, approved, requested) in holders {
+            sqlx::query(
+                "UPDATE clients SET scopes = $1, approved_scopes = $2, requested_scopes = $3, \
+                 updated_at = $4 WHERE id = $5",
+            )
+            .bind(without(&scopes))
+            .bind(without(&approved))
+            .bind(without(&requested))
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The names of every scope defined.

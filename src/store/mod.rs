@@ -283,12 +283,30 @@ impl Db {
         &self,
         lock: i64,
     ) -> crate::error::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        self.begin_under(lock, "SELECT pg_advisory_xact_lock($1)")
+            .await
+    }
+
+    /// A write transaction that may run beside others taking `lock` this way, but
+    /// not beside one that takes it with [`Db::begin_alone`]: on PostgreSQL it holds
+    /// that advisory lock shared until it ends; on SQLite the first write takes the
+    /// one write lock.
+    pub(crate) async fn begin_beside(
+        &self,
+        lock: i64,
+    ) -> crate::error::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        self.begin_under(lock, "SELECT pg_advisory_xact_lock_shared($1)")
+            .await
+    }
+
+    async fn begin_under(
+        &self,
+        lock: i64,
+        take: &'static str,
+    ) -> crate::error::Result<sqlx::Transaction<'static, sqlx::Any>> {
         let mut tx = self.wpool().begin().await?;
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(lock)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(take).bind(lock).execute(&mut *tx).await?;
         }
         Ok(tx)
     }

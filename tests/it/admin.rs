@@ -456,6 +456,142 @@ on_both!(scopes_are_created_edited_and_deleted, |backend| {
     s.stop().await;
 });
 
+// An owner saving an app with a scope while an admin deletes that scope: no app keeps
+// a scope that is no longer defined. The save is written first and the deletion takes
+// the scope off it, or the deletion comes first and the save is refused — also when
+// the save's own check ran before the deletion. Rounds, since the two must overlap.
+on_both!(
+    a_scope_deleted_while_an_app_is_saved_with_it_stays_on_no_app,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let user = |name: &str, is_admin: bool| CreateUser {
+            email: format!("{name}@example.com"),
+            password: PW.into(),
+            username: Some(name.into()),
+            phone: None,
+            is_admin,
+        };
+        let admin = s.app().create_user(user("root", true)).await.unwrap();
+        let owner = s.app().create_user(user("owner", false)).await.unwrap();
+        let who = usercenter::service::Requester {
+            ip: "127.0.0.1".into(),
+            user_agent: "test".into(),
+        };
+        let by = usercenter::service::admin::Actor {
+            admin: &admin,
+            who: &who,
+        };
+        let form = |scopes: &[&str]| CreateClient {
+            name: "Shop".into(),
+            grant_types: vec!["client_credentials".into()],
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            owner_id: Some(owner.id),
+            ..Default::default()
+        };
+        let define = |name: String| {
+            s.app().create_scope(usercenter::store::Scope {
+                name,
+                path: "/api/orders".into(),
+                method: "GET".into(),
+                is_default: false,
+                display_name: "Orders".into(),
+                description: "{client_name} reads your orders".into(),
+                icon: String::new(),
+                builtin: false,
+            })
+        };
+        let app = s
+            .app()
+            .create_client(form(&["basic"]))
+            .await
+            .unwrap()
+            .client;
+        for round in 0..16 {
+            let name = format!("orders{round}");
+            define(name.clone()).await.unwrap();
+            let (saved, deleted) = tokio::join!(
+                s.app().update_app(&owner, app.id, form(&["basic", &name])),
+                s.app().admin_delete_scope(by, &name)
+            );
+            deleted.unwrap();
+            match saved {
+                Ok(_) | Err(usercenter::error::Error::InvalidScope(_)) => {}
+                Err(e) => panic!("round {round}: {e}"),
+            }
+            let now = s.app().db.client_by_id(app.id).await.unwrap().unwrap();
+            assert_eq!(now.scopes, ["basic"], "round {round}");
+        }
+
+        // The store itself refuses a scope deleted after the save's check: on an edit and
+        // on a new app. A scope the app held already does not stop an edit.
+        define("orders".into()).await.unwrap();
+        s.app()
+            .update_app(&owner, app.id, form(&["basic", "orders"]))
+            .await
+            .unwrap();
+        s.app().admin_delete_scope(by, "orders").await.unwrap();
+        define("invoices".into()).await.unwrap();
+        s.app().admin_delete_scope(by, "invoices").await.unwrap();
+        let at = usercenter::time::now();
+        let edited = s
+            .app()
+            .db
+            .edit_client(app.id, at, |c| {
+                c.scopes.push("invoices".into());
+                Ok(())
+            })
+            .await;
+        assert!(
+            matches!(edited, Err(usercenter::error::Error::InvalidScope(_))),
+            "{edited:?}"
+        );
+        let new = usercenter::store::NewClient {
+            client_id: "shop-two".into(),
+            name: "Shop two".into(),
+            grant_types: vec!["client_credentials".into()],
+            scopes: vec!["basic".into(), "invoices".into()],
+            token_format: "opaque".into(),
+            token_policy: "independent".into(),
+            id_token_alg: "RS256".into(),
+            ..Default::default()
+        };
+        let created = s.app().db.create_client(&new, at).await;
+        assert!(
+            matches!(created, Err(usercenter::error::Error::InvalidScope(_))),
+            "{created:?}"
+        );
+        assert!(
+            s.app()
+                .db
+                .client_by_client_id("shop-two")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // An app stored with a scope no longer defined (before this check existed).
+        sqlx::query("UPDATE clients SET scopes = 'basic legacy' WHERE id = $1")
+            .bind(app.id)
+            .execute(s.app().db.pool())
+            .await
+            .unwrap();
+        let renamed = s
+            .app()
+            .db
+            .edit_client(app.id, at, |c| {
+                c.name = "Renamed".into();
+                Ok(())
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (renamed.name.as_str(), renamed.scopes.len()),
+            ("Renamed", 2)
+        );
+        s.stop().await;
+    }
+);
+
 on_both!(disabling_a_user_ends_their_sessions, |backend| {
     let s = TestServer::start(backend).await;
     let (http, csrf, admin_id) = admin_session(&s).await;
