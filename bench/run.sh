@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # The benchmark of issue 6: loopback load on the hot paths, every response checked.
 #
-#   bench/run.sh [--postgres] [--scale] [--peers] [--duration S] [--conns "64 256"]
-#                [--only "b d"] [--wrk-sched batch|normal]
+#   bench/run.sh [--postgres] [--scale] [--peers] [--beside BINARY] [--duration S]
+#                [--conns "64 256"] [--only "b d"] [--wrk-sched batch|normal]
 #
 # Installs wrk (Debian) when missing, builds the release binary, starts the server on
 # a fresh SQLite database (PostgreSQL with --postgres), seeds it (1 M users and 10 M
 # tokens with --scale, by bulk inserts), then for each scenario runs a 2 s warm-up and
 # a measured run per connection count, sampling the server's RSS and CPU. Each
 # scenario's ratio to (a) is taken against (a) measured again right before it. With
-# --scale a second server runs on an empty database, and with --peers
+# --scale a second server runs on an empty database; with --beside BINARY a second
+# server runs that binary (another build of usercenter, to measure a change) on a
+# fresh database seeded alike; and with --peers
 # node-oidc-provider (bench/peer) serves (b), (c) RS256 and (d): each scenario is then
 # measured on every server in alternating rounds (ours, empty, peer, peer, empty,
 # ours), since these machines' speed drifts within a run (docs/benchmark-ceiling.md).
+# The second server's rows are marked "· empty" or "· beside", and ours are compared
+# with them in a last column.
 # Prints a Markdown table.
 #
 # wrk runs under the SCHED_BATCH policy unless --wrk-sched normal: on the cores it
@@ -22,12 +26,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 ARGS="$*"
-DURATION=10 CONNS="64 256" POSTGRES="" SCALE="" PEERS="" ONLY="" WRK_SCHED=batch
+DURATION=10 CONNS="64 256" POSTGRES="" SCALE="" PEERS="" BESIDE="" ONLY="" WRK_SCHED=batch
 while [ $# -gt 0 ]; do
   case "$1" in
     --postgres) POSTGRES=1 ;;
     --scale) SCALE=1 ;;
     --peers) PEERS=1 ;;
+    --beside) BESIDE=$(realpath "$2"); shift ;;
     --duration) DURATION=$2; shift ;;
     --conns) CONNS=$2; shift ;;
     --only) ONLY=$2; shift ;; # scenario letters, e.g. "a d e" (ratios to (a) need a among them)
@@ -36,6 +41,10 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+[ -n "$SCALE" ] && [ -n "$BESIDE" ] && { echo "--scale and --beside both need the second server" >&2; exit 2; }
+[ -z "$BESIDE" ] || [ -x "$BESIDE" ] || { echo "--beside: $BESIDE is not an executable" >&2; exit 2; }
+SECOND=$SCALE$BESIDE # a second server of ours, named E_
+if [ -n "$SCALE" ]; then E_LABEL=empty; else E_LABEL=beside; fi
 THREADS=2
 export BENCH_LUA="$ROOT/bench/lua" THREADS
 
@@ -52,7 +61,7 @@ BIN="$ROOT/target/release/usercenter"
 
 WORK=$(mktemp -d)
 SERVER_PIDS=() PEER_PID=""
-PG_DBS=(uc_bench uc_bench_empty)
+PG_DBS=(uc_bench uc_bench_empty uc_bench_beside)
 drop_pg() { local db; for db in "${PG_DBS[@]}"; do psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true; done; }
 cleanup() {
   local pid; for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -80,10 +89,10 @@ field() { local kv; for kv in $1; do [ "${kv%%=*}" = "$2" ] && echo "${kv#*=}"; 
 var() { local n="$1$2"; printf '%s' "${!n}"; } # var PREFIX NAME: the value of $PREFIXNAME
 
 # start_server PREFIX DATABASE [seed args…]: seeds a fresh database, starts a server on
-# it and fetches the scenarios' tokens; sets PREFIX-named variables (S_BASE, S_PID,
-# S_AUTH…) for the scenarios to run against it.
+# it (the binary START_BIN, else ours) and fetches the scenarios' tokens; sets
+# PREFIX-named variables (S_BASE, S_PID, S_AUTH…) for the scenarios to run against it.
 start_server() {
-  local p=$1 url dir="$WORK/$2"; url=$(database_url "$2"); shift 2
+  local p=$1 url dir="$WORK/$2" bin=${START_BIN:-$BIN}; url=$(database_url "$2"); shift 2
   mkdir -p "$dir"
   # Refresh tokens for every (f) run: a warm-up and DURATION seconds per connection count.
   USERCENTER_DATABASE_URL="$url" BENCH_REFRESH_FILE="$dir/refresh.txt" \
@@ -95,7 +104,7 @@ start_server() {
     JWT_RS256_ID JWT_RS256_SECRET SESSION USER_LOGIN LOGIN_USERS USER_PASSWORD REFRESH_FILE
   . "$dir/seed.env"
   USERCENTER_DATABASE_URL="$url" USERCENTER_MAIL="$dir/mail" USERCENTER_SMS="$dir/sms" \
-    USERCENTER_BIND=127.0.0.1:0 "$BIN" serve 2> "$dir/server.log" &
+    USERCENTER_BIND=127.0.0.1:0 "$bin" serve 2> "$dir/server.log" &
   local pid=$! base=""
   SERVER_PIDS+=("$pid")
   for _ in $(seq 1 100); do grep -q "listening on" "$dir/server.log" && break; sleep 0.1; done
@@ -138,6 +147,10 @@ if [ -n "$SCALE" ]; then
   start_server E_ uc_bench_empty
 else
   start_server S_ uc_bench
+  if [ -n "$BESIDE" ]; then
+    echo "seeding a database for $BESIDE beside it…" >&2
+    START_BIN=$BESIDE start_server E_ uc_bench_beside
+  fi
 fi
 
 # ticks PID: the CPU ticks the process has used.
@@ -266,10 +279,10 @@ kind_env() {
 }
 # row_name NAME PREFIX: the table's name of scenario NAME on the server of PREFIX.
 row_name() {
-  case $2 in S_) echo "$1" ;; E_) echo "$1 · empty" ;; P_) echo "peer $1" ;; esac
+  case $2 in S_) echo "$1" ;; E_) echo "$1 · $E_LABEL" ;; P_) echo "peer $1" ;; esac
 }
 # together NAME CONNS SCRIPT KIND PREFIX…: the scenario on each server named (S_ ours,
-# E_ ours on the empty database, P_ the peer). One server: a warm-up and one run of
+# E_ ours on the empty database or the binary beside, P_ the peer). One server: a warm-up and one run of
 # DURATION. More: each warms up, then the load runs in rounds of half the duration,
 # through the servers and back (S_ E_ P_ P_ E_ S_), so that the machine's drift over
 # the rounds weighs on each alike; each server's row adds its two rounds.
@@ -296,12 +309,13 @@ together() {
   for p in "$@"; do row "$(row_name "$name" "$p")" "$conns" "$WORK"/round."$p".*; done
 }
 # scenario NAME CONNS SCRIPT KIND: the ceiling, then the scenario on our server, on the
-# empty database's with --scale, and on the peer's with --peers where it has one.
+# empty database's with --scale, on the binary beside with --beside, and on the peer's
+# with --peers where it has one.
 scenario() {
   local name=$1 conns=$2 script=$3 kind=$4 servers=(S_)
   wanted "$name" || return 0
   ceiling "$conns"
-  [ -n "$SCALE" ] && servers+=(E_)
+  [ -n "$SECOND" ] && servers+=(E_)
   [ -n "$PEERS" ] && case $kind in b | c-rs | d) servers+=(P_) ;; esac
   together "$name" "$conns" "$script" "$kind" "${servers[@]}"
 }
@@ -317,7 +331,7 @@ else
   PEERS=""
 fi
 for c in $CONNS; do
-  together "a healthz" "$c" healthz.lua a S_ ${SCALE:+E_}
+  together "a healthz" "$c" healthz.lua a S_ ${SECOND:+E_}
   scenario "b client_credentials opaque" "$c" client_credentials.lua b
   scenario "c client_credentials JWT ES256" "$c" client_credentials.lua c-es
   scenario "c client_credentials JWT EdDSA" "$c" client_credentials.lua c-ed
@@ -342,35 +356,36 @@ while_logins() {
 if wanted h; then
   ceiling 64
   while_logins S_ "h b while logins run"
-  [ -n "$SCALE" ] && while_logins E_ "h b while logins run · empty"
+  [ -n "$SECOND" ] && while_logins E_ "h b while logins run · $E_LABEL"
 fi
 
 # The table: one row per scenario and connection count, with ratios to (a) measured
 # right before it, to the peer's same scenario measured right after it and, with
 # --scale, to the same scenario on the empty database measured right after it.
 echo
-echo "$(date -u +%Y-%m-%d) · $BACKEND${SCALE:+ · scale (1 M users, 10 M tokens) beside an empty database} · ${DURATION} s per run · \`bench/run.sh${ARGS:+ $ARGS}\`"
+echo "$(date -u +%Y-%m-%d) · $BACKEND${SCALE:+ · scale (1 M users, 10 M tokens) beside an empty database}${BESIDE:+ · beside $BESIDE} · ${DURATION} s per run · \`bench/run.sh${ARGS:+ $ARGS}\`"
 echo
-awk -F'\t' -v scale="$SCALE" '
+awk -F'\t' -v second="$SECOND" -v label="$E_LABEL" '
   function v(s, k,   a, i, n) { n = split(s, a, " "); for (i = 1; i <= n; i++) if (index(a[i], k "=") == 1) return substr(a[i], length(k) + 2); return "" }
+  function marked(n,   m) { m = " · " label; return length(n) > length(m) && substr(n, length(n) - length(m) + 1) == m }
   { name[NR] = $1; conns[NR] = $2; res[NR] = $3; rss[NR] = $4; cpu[NR] = $5; ceil[NR] = $6; rps[NR] = v($3, "rps")
     if ($1 ~ /^peer /) { key = substr($1, 6); sub(/^[a-h] /, "", key); peer[key "|" $2] = v($3, "rps") }
-    if ($1 ~ / · empty$/) { key = $1; sub(/ · empty$/, "", key); empty[key "|" $2] = v($3, "rps") } }
+    if (marked($1)) { key = substr($1, 1, length($1) - length(" · " label)); other[key "|" $2] = v($3, "rps") } }
   END {
     head = "| scenario | conns | req/s | p50 ms | p99 ms | errors | RSS MB | CPU cores | (a) beside | vs (a) | vs peer |"
     rule = "|---|---|---|---|---|---|---|---|---|---|---|"
-    if (scale) { head = head " vs empty |"; rule = rule "---|" }
+    if (second) { head = head " vs " label " |"; rule = rule "---|" }
     print head; print rule
     for (i = 1; i <= NR; i++) {
-      mine = name[i] !~ /^peer / && name[i] !~ / · empty$/
+      mine = name[i] !~ /^peer / && !marked(name[i])
       ra = (name[i] !~ /^peer / && ceil[i] > 0) ? sprintf("%.0f %%", 100 * rps[i] / ceil[i]) : "–"
       ca = (name[i] !~ /^peer / && ceil[i] > 0) ? ceil[i] : "–"
       pk = name[i]; sub(/^[a-h] /, "", pk)
       if (pk == "client_credentials JWT ES256" || pk == "client_credentials JWT EdDSA") pk = "client_credentials JWT RS256"
       rp = (peer[pk "|" conns[i]] > 0 && mine) ? sprintf("%.1f×", rps[i] / peer[pk "|" conns[i]]) : "–"
       printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", name[i], conns[i], rps[i], v(res[i], "p50_ms"), v(res[i], "p99_ms"), v(res[i], "errors"), rss[i], cpu[i], ca, ra, rp
-      if (scale) {
-        e = empty[name[i] "|" conns[i]]
+      if (second) {
+        e = other[name[i] "|" conns[i]]
         printf " %s |", (mine && e > 0) ? sprintf("%+.0f %%", 100 * (rps[i] - e) / e) : "–"
       }
       printf "\n"
