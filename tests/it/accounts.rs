@@ -379,36 +379,46 @@ async fn the_auth_and_account_routes_render_as_pages_on_request() {
     s.stop().await;
 }
 
-/// The pages' policy allows scripts from this server only, never inline: every page
-/// names the one script by a hashed address, which is served as JavaScript and kept
-/// by browsers; no page carries an inline script or event handler.
+/// The pages' policy allows scripts and styles from this server only, never inline:
+/// every page names the one script and its stylesheets by hashed addresses, which are
+/// served as JavaScript and CSS and kept by browsers; no page carries an inline
+/// script, event handler, style element or style attribute.
 #[tokio::test]
-async fn pages_allow_no_inline_script_and_load_theirs_from_the_server() {
+async fn pages_allow_no_inline_script_or_style_and_load_theirs_from_the_server() {
     let s = TestServer::start(Backend::Sqlite).await;
     s.register("scripts", "scripts@example.com", PW).await;
     let (session, _) = s.login("scripts", PW).await;
     let mut scripts = Vec::new();
-    for (path, signed_in) in [
-        ("/login", false),
-        ("/register", false),
-        ("/password/forgot", false),
-        ("/account", true),
-        ("/account/apps", true),
+    let mut sheets = Vec::new();
+    for (path, signed_in, status) in [
+        ("/login", false, 200),
+        ("/register", false, 200),
+        ("/password/forgot", false, 200),
+        ("/account", true, 200),
+        ("/account/apps", true, 200),
+        ("/account/authorizations", true, 200),
+        ("/api/user?format=html", false, 401),
     ] {
         let http = if signed_in { session.clone() } else { client() };
         let res = http.get(s.url(path)).send().await.unwrap();
-        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(res.status(), status, "{path}");
         let csp = res.headers()["content-security-policy"]
             .to_str()
             .unwrap()
             .to_string();
-        let script_src = csp
-            .split(';')
-            .map(str::trim)
-            .find(|d| d.starts_with("script-src"))
-            .unwrap_or_default()
-            .to_string();
-        assert_eq!(script_src, "script-src 'self'", "{path}: {csp}");
+        let directive = |name: &str| {
+            csp.split(';')
+                .map(str::trim)
+                .find(|d| d.split(' ').next() == Some(name))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(
+            directive("script-src"),
+            "script-src 'self'",
+            "{path}: {csp}"
+        );
+        assert_eq!(directive("style-src"), "style-src 'self'", "{path}: {csp}");
         let html = res.text().await.unwrap();
         assert_eq!(html.matches("<script").count(), 1, "{path}: {html}");
         let tag_start = html.find("<script").unwrap();
@@ -419,40 +429,83 @@ async fn pages_allow_no_inline_script_and_load_theirs_from_the_server() {
             .and_then(|r| r.split('"').next())
             .unwrap_or_else(|| panic!("{path}: an inline script {tag}"));
         assert!(html[tag_start..].starts_with(&format!("<script src=\"{src}\" defer></script>")));
-        for handler in [" onsubmit=", " onclick=", " onchange=", " onload="] {
-            assert!(!html.contains(handler), "{path}: {handler}");
+        for inline in [
+            " onsubmit=",
+            " onclick=",
+            " onchange=",
+            " onload=",
+            " style=",
+            "<style",
+        ] {
+            assert!(!html.contains(inline), "{path}: {inline}");
         }
         scripts.push(src.to_string());
+        let links: Vec<String> = html
+            .split("<link rel=\"stylesheet\" href=\"")
+            .skip(1)
+            .map(|r| r.split('"').next().unwrap().to_string())
+            .collect();
+        assert!(
+            links.first().is_some_and(|l| l.starts_with("/assets/app.")),
+            "{path}: every page's sheet first: {links:?}"
+        );
+        sheets.extend(links);
     }
     scripts.dedup();
     assert_eq!(scripts.len(), 1, "one script for every page: {scripts:?}");
-    let src = &scripts[0];
-    let name = src
-        .strip_prefix("/assets/app.")
-        .and_then(|n| n.strip_suffix(".js"));
+    sheets.sort();
+    sheets.dedup();
+    assert!(sheets.len() >= 4, "{sheets:?}");
+    for (src, kind) in [(&scripts[0], "js")]
+        .into_iter()
+        .chain(sheets.iter().map(|s| (s, "css")))
+    {
+        let hash = src
+            .strip_prefix("/assets/")
+            .and_then(|n| n.strip_suffix(&format!(".{kind}")))
+            .and_then(|n| n.rsplit_once('.'))
+            .map(|(_, h)| h);
+        assert!(
+            hash.is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit())),
+            "{src}"
+        );
+        let res = client().get(s.url(src)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{src}");
+        let content_type = match kind {
+            "js" => "text/javascript; charset=utf-8",
+            _ => "text/css; charset=utf-8",
+        };
+        assert_eq!(res.headers()["content-type"], content_type, "{src}");
+        assert_eq!(
+            res.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        let text = res.text().await.unwrap();
+        if kind == "js" {
+            assert!(
+                text.contains("form[data-confirm]") && text.contains("scan-start"),
+                "{text}"
+            );
+        } else {
+            assert!(text.contains('{') && text.contains('}'), "{src}: {text}");
+        }
+    }
+    let every_page = sheets
+        .iter()
+        .find(|s| s.starts_with("/assets/app."))
+        .unwrap();
     assert!(
-        name.is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit())),
-        "{src}"
-    );
-    let res = client().get(s.url(src)).send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    assert_eq!(
-        res.headers()["content-type"],
-        "text/javascript; charset=utf-8"
-    );
-    assert_eq!(
-        res.headers()["cache-control"],
-        "public, max-age=31536000, immutable"
-    );
-    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
-    let js = res.text().await.unwrap();
-    assert!(
-        js.contains("form[data-confirm]") && js.contains("scan-start"),
-        "{js}"
+        crate::harness::get_text(&client(), &s.url(every_page))
+            .await
+            .contains("--brand:"),
+        "{every_page}"
     );
     for other in [
         "/assets/app.0123456789abcdef.js",
+        "/assets/app.0123456789abcdef.css",
         "/assets/app.js",
+        "/assets/app.css",
         "/assets/..%2FCargo.toml",
     ] {
         let res = client().get(s.url(other)).send().await.unwrap();

@@ -42,7 +42,7 @@ pub fn render(ctx: &Ctx, status: StatusCode, page: &impl Template) -> Response {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; \
+            "default-src 'self'; img-src 'self' data: https:; style-src 'self'; \
              script-src 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
