@@ -71,8 +71,9 @@ pub enum Error {
     /// The client's daily token quota is used up (seed 001's `QUOTA_EXCEEDED`).
     #[error("the client's daily token quota is used up")]
     QuotaExceeded,
+    /// See `From<sqlx::Error>`.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("internal error: {0}")]
@@ -92,6 +93,18 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<sqlx::Error> for Error {
+    /// PostgreSQL refuses text holding a NUL character (SQLSTATE 22021), which
+    /// SQLite stores: such a value came with the request (`%00` in a form, `\u0000` in
+    /// JSON), so the request is bad; the server did not fail.
+    fn from(e: sqlx::Error) -> Self {
+        if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("22021") {
+            return Self::invalid_request("a value holds a NUL character");
+        }
+        Self::Database(e)
+    }
+}
 
 /// What the token and authorization endpoints issue, for [`Error::NotCreated`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,8 +206,19 @@ impl Error {
             Self::Database(_) | Self::Sqlite(_) | Self::Internal(_) | Self::ClientChanged => {
                 "the server could not complete the request".into()
             }
-            other => other.to_string(),
+            other => clipped(other.to_string()),
         }
+    }
+}
+
+/// The most of an error's text an answer carries: a message may repeat what the
+/// request sent (an unknown field's name, a scope), which may be megabytes.
+const MAX_DESCRIPTION: usize = 500;
+
+fn clipped(text: String) -> String {
+    match text.char_indices().nth(MAX_DESCRIPTION) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
     }
 }
 
@@ -216,7 +240,12 @@ impl From<&Error> for ErrorBody {
             error_description: e.description(),
             error_code,
             fields: match e {
-                Error::Validation { fields, .. } => Some(fields.clone()),
+                Error::Validation { fields, .. } => Some(
+                    fields
+                        .iter()
+                        .map(|(k, v)| (clipped(k.clone()), clipped(v.clone())))
+                        .collect(),
+                ),
                 _ => None,
             },
         }
@@ -266,6 +295,20 @@ mod tests {
         let e = Error::Internal("disk full at /secret/path".into());
         assert_eq!(e.parts().2, 2);
         assert!(!e.description().contains("/secret/path"));
+    }
+
+    #[test]
+    fn what_a_request_sent_is_repeated_only_so_far() {
+        let long = "é".repeat(100_000);
+        let e = Error::field(&long, format!("unknown field {long}"));
+        let body = ErrorBody::from(&e);
+        assert_eq!(body.error_description.chars().count(), MAX_DESCRIPTION + 1);
+        assert!(body.error_description.ends_with('…'));
+        let (field, message) = body.fields.unwrap().pop_first().unwrap();
+        assert_eq!(field.chars().count(), MAX_DESCRIPTION + 1);
+        assert_eq!(message.chars().count(), MAX_DESCRIPTION + 1);
+        let short = Error::invalid_request("no scope");
+        assert_eq!(short.description(), "no scope");
     }
 
     #[test]

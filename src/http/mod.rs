@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod ctx;
+pub mod extract;
 mod health;
 pub mod i18n;
 mod oauth;

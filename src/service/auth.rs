@@ -20,6 +20,9 @@ const RESETS_PER_ADDRESS: u32 = 5;
 /// Failures before a lock: per account, and per IP (which may be a whole office).
 const ACCOUNT_LIMIT: u32 = 5;
 const IP_LIMIT: u32 = 20;
+/// The most of a failed login's text the audit log keeps: longer than any username,
+/// address or phone number.
+const MAX_LOGIN_AUDITED: usize = 256;
 
 /// Passwords too common to accept, whatever their length.
 const COMMON_PASSWORDS: &[&str] = &[
@@ -223,11 +226,13 @@ impl App {
                 } else {
                     "unknown account"
                 };
+                // What was typed, as far as any login can be long.
+                let typed: String = login.chars().take(MAX_LOGIN_AUDITED).collect();
                 self.db
                     .audit(
                         other.map(|u| u.id),
                         "login_failed",
-                        login,
+                        &typed,
                         &who.ip,
                         detail,
                         now(),
@@ -321,6 +326,10 @@ impl App {
     /// long either way.
     pub async fn forgot_password(&self, email: &str, who: &Requester) -> Result<()> {
         let email = email.trim().to_lowercase();
+        // No account has such an address: nothing to count or send.
+        if !super::users::valid_email(&email) {
+            return Ok(());
+        }
         let at = now();
         if self
             .throttle

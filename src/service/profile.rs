@@ -49,6 +49,36 @@ pub fn mask_name(name: &str) -> String {
     mask(name, 1, 0)
 }
 
+/// The kinds of identity document a profile may name (seed 003's `certificateType`).
+const CERTIFICATE_TYPES: std::ops::RangeInclusive<i64> = 1..=3;
+
+/// A day of the calendar as `YYYY-MM-DD` (OpenID Connect's `birthdate`), from the
+/// year 0001 on.
+fn is_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    if b.len() != 10
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !b
+            .iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+    {
+        return false;
+    }
+    let number = |r: std::ops::Range<usize>| text[r].parse::<u32>().unwrap_or(0);
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    year >= 1 && (1..=days).contains(&day)
+}
+
 fn clean(value: Option<String>, field: &str, max: usize) -> Result<Option<String>> {
     match value
         .map(|v| v.trim().to_string())
@@ -84,16 +114,18 @@ impl App {
             ));
         }
         let birthdate = clean(input.birthdate, "birthdate", 10)?;
-        if let Some(b) = &birthdate {
-            let ok = b.len() == 10
-                && b.as_bytes()[4] == b'-'
-                && b.as_bytes()[7] == b'-'
-                && b.chars()
-                    .enumerate()
-                    .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-            if !ok {
-                return Err(Error::field("birthdate", "must be a date as YYYY-MM-DD"));
-            }
+        if let Some(b) = &birthdate
+            && !is_date(b)
+        {
+            return Err(Error::field("birthdate", "must be a date as YYYY-MM-DD"));
+        }
+        if let Some(t) = input.certificate_type
+            && !CERTIFICATE_TYPES.contains(&t)
+        {
+            return Err(Error::field(
+                "certificate_type",
+                "must be 1 (resident ID card), 2 (passport) or 3 (other)",
+            ));
         }
         let id_card = clean(input.id_card, "id_card", 32)?;
         if let Some(id) = &id_card
@@ -173,5 +205,26 @@ mod tests {
         assert_eq!(mask_id_card("44090000000000987X"), "4409**********987X");
         assert_eq!(mask_name("张三丰"), "张**");
         assert_eq!(mask_phone("123"), "***");
+    }
+
+    #[test]
+    fn birthdates_are_days_of_the_calendar() {
+        for ok in ["1990-01-31", "2000-02-29", "2024-02-29", "0001-12-31"] {
+            assert!(is_date(ok), "{ok}");
+        }
+        for bad in [
+            "2024-99-99",
+            "2023-02-29",
+            "1900-02-29",
+            "2024-04-31",
+            "2024-00-10",
+            "2024-01-00",
+            "0000-01-01",
+            "2024-1-01",
+            "2024/01/01",
+            "２０２４-01-01",
+        ] {
+            assert!(!is_date(bad), "{bad}");
+        }
     }
 }

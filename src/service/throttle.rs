@@ -16,6 +16,7 @@
 
 use crate::crypto::SecretKey;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -105,13 +106,25 @@ impl Entry {
     }
 }
 
+/// A key as this process's counters hold it: 16 bytes of its SHA-256, whatever its
+/// length. Keys hold what a request typed (a login, an address), and an entry lives
+/// up to an hour; a key kept whole would let each request keep megabytes.
+type LocalKey = [u8; 16];
+
+fn local_key(key: &str) -> LocalKey {
+    let digest = Sha256::digest(key.as_bytes());
+    let mut k = [0; 16];
+    k.copy_from_slice(&digest[..16]);
+    k
+}
+
 /// Failure counters keyed by `account:…` or `ip:…`.
 #[derive(Default)]
 pub struct Throttle {
-    local: Mutex<HashMap<String, Entry>>,
+    local: Mutex<HashMap<LocalKey, Entry>>,
     /// Uses per window ([`Throttle::count`]), per key: when its window started, its
     /// length, and the uses in it.
-    windows: Mutex<HashMap<String, (i64, i64, u32)>>,
+    windows: Mutex<HashMap<LocalKey, (i64, i64, u32)>>,
     shared: Option<Shared>,
 }
 
@@ -199,7 +212,7 @@ impl Throttle {
         };
         let wait = keys
             .iter()
-            .filter_map(|(k, _)| entries.get(*k))
+            .filter_map(|(k, _)| entries.get(&local_key(k)))
             .map(|e| e.locked_until - now)
             .max()
             .unwrap_or(0);
@@ -211,7 +224,7 @@ impl Throttle {
         }
         for (key, limit) in keys {
             entries
-                .entry((*key).to_string())
+                .entry(local_key(key))
                 .or_insert(Entry {
                     failures: 0,
                     locked_until: 0,
@@ -237,7 +250,7 @@ impl Throttle {
             }
         }
         if let Ok(mut entries) = self.local.lock()
-            && let Some(entry) = entries.get_mut(key)
+            && let Some(entry) = entries.get_mut(&local_key(key))
         {
             entry.forgive(limit);
         }
@@ -270,7 +283,7 @@ impl Throttle {
             // Each key by its own window: a day's count outlives a minute's.
             windows.retain(|_, (start, length, _)| now - *start < *length);
         }
-        let (start, length, uses) = windows.entry(key.to_string()).or_insert((now, window, 0));
+        let (start, length, uses) = windows.entry(local_key(key)).or_insert((now, window, 0));
         if now - *start >= window {
             (*start, *length, *uses) = (now, window, 0);
         }
@@ -294,7 +307,7 @@ impl Throttle {
             }
         }
         if let Ok(mut entries) = self.local.lock() {
-            entries.remove(key);
+            entries.remove(&local_key(key));
         }
     }
 }
@@ -361,6 +374,11 @@ mod tests {
         }
         assert!(matches!(t.count("card:7", 3, 60, 1000).await, Err(1..=60)));
         assert_eq!(t.count("card:8", 3, 60, 1000).await, Ok(()), "another key");
+        // Keys of any length, told apart by their last character.
+        let long = "reset:".to_string() + &"a".repeat(1 << 20);
+        assert_eq!(t.count(&(long.clone() + "1"), 1, 60, 1000).await, Ok(()));
+        assert!(t.count(&(long.clone() + "1"), 1, 60, 1000).await.is_err());
+        assert_eq!(t.count(&(long + "2"), 1, 60, 1000).await, Ok(()));
     }
 
     /// Pruning many minute counters keeps a day's counter whose day goes on.

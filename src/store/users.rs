@@ -222,7 +222,7 @@ fn taken(e: sqlx::Error) -> Error {
         Some(what) if what.contains("username") => {
             Error::Conflict("username_taken", "this username is already taken".into())
         }
-        _ => Error::Database(e),
+        _ => e.into(),
     }
 }
 

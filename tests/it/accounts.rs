@@ -965,15 +965,28 @@ on_both!(profile_is_edited_and_identity_stored_encrypted, |backend| {
     assert_eq!(b["real_name"], "张*");
     assert_eq!(b["phone_masked"], "132*****720");
 
-    let bad = http
-        .patch(s.url("/api/account"))
-        .header("X-CSRF-Token", &csrf)
-        .json(&json!({"birthdate": "yesterday"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
-    assert!(body(bad).await["fields"]["birthdate"].is_string());
+    for (field, value) in [
+        ("birthdate", json!("yesterday")),
+        ("birthdate", json!("2024-99-99")),
+        ("birthdate", json!("2023-02-29")),
+        ("certificate_type", json!(-7)),
+        ("certificate_type", json!(4)),
+    ] {
+        let bad = http
+            .patch(s.url("/api/account"))
+            .header("X-CSRF-Token", &csrf)
+            .json(&json!({ field: value }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 400, "{field} {value}");
+        assert!(
+            body(bad).await["fields"][field].is_string(),
+            "{field} {value}"
+        );
+    }
+    let kept = body(http.get(s.url("/api/account")).send().await.unwrap()).await;
+    assert_eq!(kept["birthdate"], "1990-01-01");
     let unknown = http
         .patch(s.url("/api/account"))
         .header("X-CSRF-Token", &csrf)
@@ -1656,3 +1669,74 @@ async fn callers_behind_a_trusted_proxy_are_told_apart() {
     assert_eq!(entries[0].ip, "198.51.100.2");
     s.stop().await;
 }
+
+// Text holding a NUL character, which PostgreSQL cannot store, is a bad request on
+// every endpoint that takes text before anyone signs in, never a 500; a reset asked
+// for such an address is answered as always.
+on_both!(
+    a_nul_character_in_a_request_is_refused_not_a_server_error,
+    |backend| {
+        let s = TestServer::start(backend).await;
+        let http = client();
+        let refused = |status: u16, what: &str| {
+            assert!(
+                (400..500).contains(&status),
+                "{what}: {status}, not a client error"
+            );
+        };
+        for path in ["/oauth/token", "/oauth/introspect", "/oauth/revoke"] {
+            let res = http
+                .post(s.url(path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials&client_id=%00&client_secret=x&token=t")
+                .send()
+                .await
+                .unwrap();
+            refused(res.status().as_u16(), path);
+        }
+        let res = http
+            .get(s.url("/oauth/authorize?client_id=%00&response_type=code"))
+            .send()
+            .await
+            .unwrap();
+        refused(res.status().as_u16(), "/oauth/authorize");
+        let res = http
+            .post(s.url("/api/auth/login"))
+            .json(&json!({"login": "a\u{0}", "password": "x"}))
+            .send()
+            .await
+            .unwrap();
+        refused(res.status().as_u16(), "/api/auth/login");
+        let res = http
+            .post(s.url("/api/auth/password/forgot"))
+            .json(&json!({"email": "a\u{0}@example.com"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 202);
+        s.stop().await;
+    }
+);
+
+// A failed login keeps what was typed in the audit log only as far as a login can be
+// long: a body of megabytes is not a row of megabytes.
+on_both!(a_failed_login_audits_at_most_a_logins_length, |backend| {
+    let s = TestServer::start(backend).await;
+    let typed = "x".repeat(100_000);
+    let res = client()
+        .post(s.url("/api/auth/login"))
+        .json(&json!({"login": typed, "password": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let failed = s
+        .app()
+        .db
+        .audit_entries(Some("login_failed"), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].target, "x".repeat(256));
+    s.stop().await;
+});

@@ -622,6 +622,18 @@ on_both!(disabling_a_user_ends_their_sessions, |backend| {
         .await
         .unwrap();
     assert!(!page.contains("data-user=\"lilei\""));
+    // A search longer than anything searched finds nothing; escaped, 25,001
+    // underscores were a pattern SQLite refused.
+    for path in ["/admin/users", "/admin/clients", "/admin/cards"] {
+        let res = http
+            .get(s.url(path))
+            .query(&[("q", "_".repeat(25_001))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert!(!res.text().await.unwrap().contains("data-user=\"lilei\""));
+    }
 
     let path = format!("/admin/users/{lilei}");
     let res = post(

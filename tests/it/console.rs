@@ -1238,3 +1238,119 @@ on_both!(
         s.stop().await;
     }
 );
+
+// What an address, a query or a form cannot hold is answered in the one error shape:
+// an id that does not parse names nothing (404), a value that does not parse is a
+// bad request (400 `invalid_request`); with `?format=html`, as a page.
+#[tokio::test]
+async fn unreadable_ids_queries_and_forms_are_answered_in_the_error_shape() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    s.register("owner", "owner@example.com", PW).await;
+    let (http, _) = s.login("owner", PW).await;
+    for path in ["/api/apps/abc/", "/api/apps/99999999999999999999/"] {
+        let res = http.get(s.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+        assert_eq!(json_of(res).await["error"], "not_found", "{path}");
+    }
+    let res = http
+        .get(s.url("/api/tokens/?format=json&format=json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body = json_of(res).await;
+    assert_eq!(body["error"], "invalid_request");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("format")),
+        "{body}"
+    );
+    let res = http
+        .get(s.url("/api/apps/abc/?format=html"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = crate::harness::get_text(&http, &s.url("/account")).await;
+    let csrf = crate::harness::hidden(&page, "csrf_token");
+    let res = http
+        .post(s.url("/account/profile"))
+        .form(&[("csrf_token", csrf.as_str()), ("gender", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(json_of(res).await["error"], "invalid_request");
+    s.stop().await;
+}
+
+// A change through the API changes the fields sent; what it leaves out stays (seed
+// 000's platform): an app does not lose its grants, scopes or token format to a PUT
+// that renames it.
+on_both!(a_change_keeps_what_it_leaves_out, |backend| {
+    let s = TestServer::start(backend).await;
+    s.register("owner", "owner@example.com", PW).await;
+    let (http, csrf) = s.login("owner", PW).await;
+    let created = json_of(
+        http.post(s.url("/api/apps/"))
+            .header("X-CSRF-Token", &csrf)
+            .json(&json!({
+                "name": "Library",
+                "description": "Books",
+                "homepage": "https://app.example.com",
+                "redirect_uris": [CB],
+                "grant_types": ["authorization_code", "client_credentials"],
+                "scopes": ["basic", "email"],
+                "token_format": "jwt",
+                "token_policy": "reuse"
+            }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let pk = created["id"].as_i64().unwrap();
+    let res = http
+        .put(s.url(&format!("/api/apps/{pk}/")))
+        .header("X-CSRF-Token", &csrf)
+        .json(&json!({"name": "Library 2", "redirect_uris": [CB, "https://app.example.com/cb2"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let app = json_of(res).await;
+    assert_eq!(app["name"], "Library 2");
+    assert_eq!(app["redirect_uris"].as_array().unwrap().len(), 2);
+    let stored = s.app().db.client_by_id(pk).await.unwrap().unwrap();
+    assert_eq!(stored.description, "Books");
+    assert_eq!(stored.homepage, "https://app.example.com");
+    assert_eq!(
+        stored.grant_types,
+        ["authorization_code", "client_credentials"]
+    );
+    assert_eq!(stored.scopes, ["basic", "email"]);
+    assert_eq!(
+        (stored.token_format.as_str(), stored.token_policy.as_str()),
+        ("jwt", "reuse")
+    );
+    // What is sent replaces what was there.
+    let res = http
+        .put(s.url(&format!("/api/apps/{pk}/")))
+        .header("X-CSRF-Token", &csrf)
+        .json(&json!({"name": "Library 2", "redirect_uris": [CB], "scopes": ["basic"], "description": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let stored = s.app().db.client_by_id(pk).await.unwrap().unwrap();
+    assert_eq!((stored.scopes.len(), stored.description.as_str()), (1, ""));
+    assert_eq!(stored.token_format, "jwt");
+    s.stop().await;
+});

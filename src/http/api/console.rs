@@ -6,11 +6,12 @@ use super::caller::Caller;
 use super::format::{Format, respond};
 use crate::error::{Error, Result};
 use crate::http::SharedState;
+use crate::http::extract::{Path, Query};
 use crate::service::CreateClient;
 use crate::service::claims::{Claims, claims};
 use crate::service::console::Authorization;
-use crate::store::HeldToken;
-use axum::extract::{Path, Query, State};
+use crate::store::{Client, HeldToken};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
@@ -18,21 +19,22 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// An app as registered or changed (SPEC §3); only `name` and `redirect_uris` are
-/// required.
+/// required. A field left out is the default at registration and, on a change, what
+/// the app has (as seed 000's platform changed only the fields sent).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AppBody {
     name: String,
     #[serde(default)]
-    description: String,
+    description: Option<String>,
     #[serde(default)]
-    icon: String,
+    icon: Option<String>,
     #[serde(default)]
-    homepage: String,
+    homepage: Option<String>,
     redirect_uris: Vec<String>,
     #[serde(default)]
-    scopes: Vec<String>,
+    scopes: Option<Vec<String>>,
     #[serde(default)]
-    grant_types: Vec<String>,
+    grant_types: Option<Vec<String>>,
     #[serde(default)]
     token_format: Option<String>,
     #[serde(default)]
@@ -46,16 +48,34 @@ impl AppBody {
     fn into_input(self, owner: i64) -> CreateClient {
         CreateClient {
             name: self.name,
-            description: self.description,
-            icon: self.icon,
-            homepage: self.homepage,
+            description: self.description.unwrap_or_default(),
+            icon: self.icon.unwrap_or_default(),
+            homepage: self.homepage.unwrap_or_default(),
             redirect_uris: self.redirect_uris,
-            grant_types: self.grant_types,
-            scopes: self.scopes,
+            grant_types: self.grant_types.unwrap_or_default(),
+            scopes: self.scopes.unwrap_or_default(),
             is_public: self.public,
             owner_id: Some(owner),
             token_format: self.token_format,
             token_policy: self.token_policy,
+            ..Default::default()
+        }
+    }
+
+    /// A change of `app`: what the body leaves out stays as it is.
+    fn into_change(self, app: &Client) -> CreateClient {
+        CreateClient {
+            name: self.name,
+            description: self.description.unwrap_or_else(|| app.description.clone()),
+            icon: self.icon.unwrap_or_else(|| app.icon.clone()),
+            homepage: self.homepage.unwrap_or_else(|| app.homepage.clone()),
+            redirect_uris: self.redirect_uris,
+            grant_types: self.grant_types.unwrap_or_else(|| app.grant_types.clone()),
+            scopes: self.scopes.unwrap_or_else(|| app.scopes.clone()),
+            is_public: app.is_public,
+            owner_id: app.owner_id,
+            token_format: self.token_format.or_else(|| Some(app.token_format.clone())),
+            token_policy: self.token_policy.or_else(|| Some(app.token_policy.clone())),
             ..Default::default()
         }
     }
@@ -169,9 +189,10 @@ pub async fn update_app(
     uri: Uri,
     JsonBody(b): JsonBody<AppBody>,
 ) -> Result<Response> {
+    let current = state.app.my_app(&c.user, pk).await?;
     let app = state
         .app
-        .update_app(&c.user, pk, b.into_input(c.user.id))
+        .update_app(&c.user, pk, b.into_change(&current))
         .await?;
     Ok(respond(
         &c.ctx,

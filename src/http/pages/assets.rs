@@ -5,7 +5,7 @@
 //! its text: a browser may keep it for a year, and a new release's pages name a new
 //! address.
 
-use axum::extract::Path;
+use crate::http::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};

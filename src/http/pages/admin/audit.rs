@@ -4,10 +4,11 @@ use super::{Pager, Shell, admin_of, error_text, format_time, page_number, status
 use crate::error::Result;
 use crate::http::SharedState;
 use crate::http::ctx::Ctx;
+use crate::http::extract::Query;
 use crate::http::i18n::Lang;
 use crate::http::pages::{error_page, render};
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 

@@ -9,14 +9,15 @@ use super::{
 use crate::error::{Error, Result};
 use crate::http::SharedState;
 use crate::http::ctx::Ctx;
+use crate::http::extract::Form;
+use crate::http::extract::{Path, Query};
 use crate::http::i18n::Lang;
 use crate::http::pages::{error_page, redirect, render};
 use crate::oauth::scope::PRIVILEGED;
 use crate::service::admin::pending_scopes;
 use crate::store::User;
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 

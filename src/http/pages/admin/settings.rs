@@ -6,13 +6,14 @@ use super::{Notice, Shell, actor, admin_for_form, admin_of, shown_on_page, statu
 use crate::error::{Error, Result};
 use crate::http::SharedState;
 use crate::http::ctx::Ctx;
+use crate::http::extract::Form;
+use crate::http::extract::Query;
 use crate::http::i18n::Lang;
 use crate::http::pages::{error_page, redirect, render};
 use crate::service::admin::{setting_text, settings_values};
 use crate::store::User;
 use askama::Template;
-use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::Uri;
 use axum::response::Response;
 
