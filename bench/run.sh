@@ -23,6 +23,7 @@
 # shares with the server, its threads then do not preempt the server's on every
 # response they are woken for (docs/load-generator.md).
 set -euo pipefail
+CALLED_FROM=$PWD
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 ARGS="$*"
@@ -32,7 +33,7 @@ while [ $# -gt 0 ]; do
     --postgres) POSTGRES=1 ;;
     --scale) SCALE=1 ;;
     --peers) PEERS=1 ;;
-    --beside) BESIDE=$(realpath "$2"); shift ;;
+    --beside) BESIDE=$(cd "$CALLED_FROM" && realpath "$2"); shift ;;
     --duration) DURATION=$2; shift ;;
     --conns) CONNS=$2; shift ;;
     --only) ONLY=$2; shift ;; # scenario letters, e.g. "a d e" (ratios to (a) need a among them)

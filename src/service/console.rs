@@ -40,6 +40,12 @@ impl App {
         let current = self.my_app(user, pk).await?;
         input.is_public = current.is_public;
         input.by_admin = false;
+        // A scope the app holds but no longer defined (deleted before deletions took
+        // it off every app) goes, rather than refusing every change of the app.
+        let defined = self.db.scope_names().await?;
+        input
+            .scopes
+            .retain(|s| defined.contains(s) || !current.scopes.contains(s));
         let valid = self.validate_app(input).await?;
         let now = crate::time::now();
         // What waits for an admin: privileged scopes and offline_cert not approved,

@@ -52,8 +52,8 @@ pub fn mask_name(name: &str) -> String {
 /// The kinds of identity document a profile may name (seed 003's `certificateType`).
 const CERTIFICATE_TYPES: std::ops::RangeInclusive<i64> = 1..=3;
 
-/// A day of the calendar as `YYYY-MM-DD` (OpenID Connect's `birthdate`), from the
-/// year 0001 on.
+/// A day of the calendar as `YYYY-MM-DD` (OpenID Connect's `birthdate`, whose year
+/// may be 0000: left out).
 fn is_date(text: &str) -> bool {
     let b = text.as_bytes();
     if b.len() != 10
@@ -68,6 +68,7 @@ fn is_date(text: &str) -> bool {
     }
     let number = |r: std::ops::Range<usize>| text[r].parse::<u32>().unwrap_or(0);
     let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    // 0000 is a leap year by the rule, so 0000-02-29 is taken.
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     let days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -76,7 +77,7 @@ fn is_date(text: &str) -> bool {
         2 => 28,
         _ => return false,
     };
-    year >= 1 && (1..=days).contains(&day)
+    (1..=days).contains(&day)
 }
 
 fn clean(value: Option<String>, field: &str, max: usize) -> Result<Option<String>> {
@@ -114,12 +115,15 @@ impl App {
             ));
         }
         let birthdate = clean(input.birthdate, "birthdate", 10)?;
+        // A value kept as it is stays as stored, even one from before these checks.
         if let Some(b) = &birthdate
+            && birthdate != user.birthdate
             && !is_date(b)
         {
             return Err(Error::field("birthdate", "must be a date as YYYY-MM-DD"));
         }
         if let Some(t) = input.certificate_type
+            && input.certificate_type != user.certificate_type
             && !CERTIFICATE_TYPES.contains(&t)
         {
             return Err(Error::field(
@@ -209,7 +213,13 @@ mod tests {
 
     #[test]
     fn birthdates_are_days_of_the_calendar() {
-        for ok in ["1990-01-31", "2000-02-29", "2024-02-29", "0001-12-31"] {
+        for ok in [
+            "1990-01-31",
+            "2000-02-29",
+            "2024-02-29",
+            "0001-12-31",
+            "0000-02-29",
+        ] {
             assert!(is_date(ok), "{ok}");
         }
         for bad in [
@@ -219,7 +229,7 @@ mod tests {
             "2024-04-31",
             "2024-00-10",
             "2024-01-00",
-            "0000-01-01",
+            "0000-13-01",
             "2024-1-01",
             "2024/01/01",
             "２０２４-01-01",

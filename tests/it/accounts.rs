@@ -386,10 +386,21 @@ async fn the_auth_and_account_routes_render_as_pages_on_request() {
 #[tokio::test]
 async fn pages_allow_no_inline_script_or_style_and_load_theirs_from_the_server() {
     let s = TestServer::start(Backend::Sqlite).await;
-    s.register("scripts", "scripts@example.com", PW).await;
+    s.app()
+        .create_user(usercenter::service::CreateUser {
+            email: "scripts@example.com".into(),
+            password: PW.into(),
+            username: Some("scripts".into()),
+            phone: None,
+            is_admin: true,
+        })
+        .await
+        .unwrap();
     let (session, _) = s.login("scripts", PW).await;
     let mut scripts = Vec::new();
     let mut sheets = Vec::new();
+    // A page of each layout and stylesheet: signed out, the account's, the console's,
+    // the admin's, the device's, and an API answer as a page.
     for (path, signed_in, status) in [
         ("/login", false, 200),
         ("/register", false, 200),
@@ -397,6 +408,12 @@ async fn pages_allow_no_inline_script_or_style_and_load_theirs_from_the_server()
         ("/account", true, 200),
         ("/account/apps", true, 200),
         ("/account/authorizations", true, 200),
+        ("/admin", true, 200),
+        ("/admin/users", true, 200),
+        ("/admin/clients", true, 200),
+        ("/admin/scopes", true, 200),
+        ("/admin/cards", true, 200),
+        ("/device", true, 200),
         ("/api/user?format=html", false, 401),
     ] {
         let http = if signed_in { session.clone() } else { client() };
@@ -455,7 +472,7 @@ async fn pages_allow_no_inline_script_or_style_and_load_theirs_from_the_server()
     assert_eq!(scripts.len(), 1, "one script for every page: {scripts:?}");
     sheets.sort();
     sheets.dedup();
-    assert!(sheets.len() >= 4, "{sheets:?}");
+    assert!(sheets.len() >= 6, "{sheets:?}");
     for (src, kind) in [(&scripts[0], "js")]
         .into_iter()
         .chain(sheets.iter().map(|s| (s, "css")))
@@ -987,6 +1004,20 @@ on_both!(profile_is_edited_and_identity_stored_encrypted, |backend| {
     }
     let kept = body(http.get(s.url("/api/account")).send().await.unwrap()).await;
     assert_eq!(kept["birthdate"], "1990-01-01");
+    // Values stored before these checks do not stop a change of another field.
+    sqlx::query("UPDATE users SET birthdate = '1990-02-30', certificate_type = 7")
+        .execute(s.app().db.pool())
+        .await
+        .unwrap();
+    let other = http
+        .patch(s.url("/api/account"))
+        .header("X-CSRF-Token", &csrf)
+        .json(&json!({"nickname": "三"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+    assert_eq!(body(other).await["birthdate"], "1990-02-30");
     let unknown = http
         .patch(s.url("/api/account"))
         .header("X-CSRF-Token", &csrf)

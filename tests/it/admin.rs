@@ -632,7 +632,6 @@ on_both!(disabling_a_user_ends_their_sessions, |backend| {
             .await
             .unwrap();
         assert_eq!(res.status(), 200, "{path}");
-        assert!(!res.text().await.unwrap().contains("data-user=\"lilei\""));
     }
 
     let path = format!("/admin/users/{lilei}");

@@ -1382,10 +1382,18 @@ async fn the_pages_script_is_served_and_runs_under_a_policy_without_inline_scrip
         json!([]),
         "the login page: the policy refused something"
     );
+    // The stylesheets load under the policy and apply: every page's (the page's
+    // background), and the login page's own (the scan section's alignment).
+    assert_eq!(
+        computed(&c, "body", "backgroundColor").await,
+        "rgb(245, 246, 250)"
+    );
+    assert_eq!(computed(&c, ".scan", "textAlign").await, "center");
     fill(&c, "login", "scripted").await;
     fill(&c, "password", OLD_PASSWORD).await;
     click(&c, "sign-in").await;
     wait_at(&c, &edit).await;
+    assert_eq!(computed(&c, ".danger-zone", "display").await, "flex");
     record_refusals(&c).await;
     click(&c, "delete-app").await;
     assert_eq!(
@@ -1428,6 +1436,19 @@ async fn the_pages_script_is_served_and_runs_under_a_policy_without_inline_scrip
     c.close().await.unwrap();
     drop(driver);
     s.stop().await;
+}
+
+/// The computed value of a style `property` of the first element `css` selects.
+async fn computed(c: &Client, css: &str, property: &str) -> String {
+    c.execute(
+        "return getComputedStyle(document.querySelector(arguments[0]))[arguments[1]];",
+        vec![json!(css), json!(property)],
+    )
+    .await
+    .unwrap()
+    .as_str()
+    .unwrap_or_default()
+    .to_string()
 }
 
 /// From now on, what the page's Content Security Policy refuses is recorded.

@@ -1352,5 +1352,22 @@ on_both!(a_change_keeps_what_it_leaves_out, |backend| {
     let stored = s.app().db.client_by_id(pk).await.unwrap().unwrap();
     assert_eq!((stored.scopes.len(), stored.description.as_str()), (1, ""));
     assert_eq!(stored.token_format, "jwt");
+    // A scope left on the app though no longer defined does not stop a rename; it
+    // goes with it.
+    sqlx::query("UPDATE clients SET scopes = 'basic retired' WHERE id = $1")
+        .bind(pk)
+        .execute(s.app().db.pool())
+        .await
+        .unwrap();
+    let res = http
+        .put(s.url(&format!("/api/apps/{pk}/")))
+        .header("X-CSRF-Token", &csrf)
+        .json(&json!({"name": "Library 3", "redirect_uris": [CB]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let stored = s.app().db.client_by_id(pk).await.unwrap().unwrap();
+    assert_eq!(stored.scopes, ["basic"]);
     s.stop().await;
 });

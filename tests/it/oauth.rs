@@ -2309,6 +2309,10 @@ on_both!(
                 json!({"redirect_uris": [CB], "scope": "root"}),
                 "invalid_client_metadata",
             ),
+            (
+                json!({"redirect_uris": [CB], "scope": "x".repeat(100_000)}),
+                "invalid_client_metadata",
+            ),
         ] {
             let res = client()
                 .post(s.url("/oauth/register"))
@@ -2317,7 +2321,11 @@ on_both!(
                 .await
                 .unwrap();
             assert_eq!(res.status(), 400, "{bad}");
-            assert_eq!(json(res).await["error"], error);
+            let answer = json(res).await;
+            assert_eq!(answer["error"], error);
+            // What was sent is repeated only so far.
+            let said = answer["error_description"].as_str().unwrap();
+            assert!(said.chars().count() <= 501, "{}", said.len());
         }
         assert_eq!(
             discovery(&s).await["registration_endpoint"],

@@ -29,16 +29,17 @@ pub struct Metadata {
 
 /// RFC 7591 §3.2.2 error names.
 fn metadata_error(e: Error) -> Response {
-    let (error, description) = match &e {
-        Error::Validation { fields, message } if fields.contains_key("redirect_uris") => {
-            ("invalid_redirect_uri", message.clone())
+    let error = match &e {
+        Error::Validation { fields, .. } if fields.contains_key("redirect_uris") => {
+            "invalid_redirect_uri"
         }
-        Error::Validation { message, .. } | Error::InvalidRequest(_, message) => {
-            ("invalid_client_metadata", message.clone())
+        Error::Validation { .. } | Error::InvalidRequest(..) | Error::InvalidScope(_) => {
+            "invalid_client_metadata"
         }
-        Error::InvalidScope(message) => ("invalid_client_metadata", message.clone()),
         _ => return e.into_response(),
     };
+    // Its text, as every error's, repeats at most so much of what was sent.
+    let description = e.description();
     no_store((
         StatusCode::BAD_REQUEST,
         Json(json!({"error": error, "error_description": description, "error_code": 1})),
