@@ -1451,20 +1451,33 @@ async fn computed(c: &Client, css: &str, property: &str) -> String {
     .to_string()
 }
 
-/// From now on, what the page's Content Security Policy refuses is recorded.
+/// What the page's Content Security Policy refuses is recorded: from now on, and what
+/// it refused while the page loaded (the reports the browser keeps, `buffered`).
 async fn record_refusals(c: &Client) {
     c.execute(
-        "window.refused = []; document.addEventListener('securitypolicyviolation', \
-         e => window.refused.push(e.violatedDirective + ' ' + e.blockedURI));",
+        "window.refused = []; \
+         document.addEventListener('securitypolicyviolation', \
+           e => window.refused.push(e.violatedDirective + ' ' + e.blockedURI)); \
+         window.reports = new ReportingObserver(rs => rs.forEach(r => \
+           window.refused.push(r.body.effectiveDirective + ' ' + r.body.blockedURL + ' (loading)')), \
+           {types: ['csp-violation'], buffered: true}); \
+         window.reports.observe();",
         vec![],
     )
     .await
     .unwrap();
 }
 
-/// What the policy refused since [`record_refusals`] on this page.
+/// What the policy refused on this page, as [`record_refusals`] records it.
 async fn refusals(c: &Client) -> Value {
-    c.execute("return window.refused;", vec![]).await.unwrap()
+    c.execute(
+        "window.reports.takeRecords().forEach(r => \
+           window.refused.push(r.body.effectiveDirective + ' ' + r.body.blockedURL + ' (loading)')); \
+         return window.refused;",
+        vec![],
+    )
+    .await
+    .unwrap()
 }
 
 fn urlencoding(s: &str) -> String {
