@@ -16,6 +16,10 @@ pub const RESET_TTL: i64 = 30 * 60;
 /// Reset requests for one address per hour: enough for a person who mistyped or
 /// lost a mail, few enough that the address cannot be flooded.
 const RESETS_PER_ADDRESS: u32 = 5;
+/// Reset requests from one caller per hour, whatever the addresses: a caller cannot
+/// have reset mails sent to every address it knows (an office behind one address
+/// still has room for its forgetful).
+const RESETS_PER_CALLER: u32 = 30;
 
 /// Failures before a lock: per account, and per IP (which may be a whole office).
 const ACCOUNT_LIMIT: u32 = 5;
@@ -320,10 +324,10 @@ impl App {
     }
 
     /// Sends a reset link when the address belongs to an account; does nothing
-    /// visible otherwise. At most [`RESETS_PER_ADDRESS`] requests an hour count for
-    /// one address, whoever sends them; beyond, nothing is sent and the answer is the
-    /// same. The link is stored and mailed in the background, so the answer takes as
-    /// long either way.
+    /// visible otherwise. At most [`RESETS_PER_CALLER`] requests an hour count for one
+    /// caller, and [`RESETS_PER_ADDRESS`] for one address, whoever sends them; beyond,
+    /// nothing is sent and the answer is the same. The link is stored and mailed in
+    /// the background, so the answer takes as long either way.
     pub async fn forgot_password(&self, email: &str, who: &Requester) -> Result<()> {
         let email = email.trim().to_lowercase();
         // No account has such an address: nothing to count or send.
@@ -331,6 +335,20 @@ impl App {
             return Ok(());
         }
         let at = now();
+        if self
+            .throttle
+            .count(
+                &format!("reset-from:{}", who.ip),
+                RESETS_PER_CALLER,
+                3600,
+                at,
+            )
+            .await
+            .is_err()
+        {
+            tracing::warn!(ip = %who.ip, "password reset requests from one caller over their limit; nothing sent");
+            return Ok(());
+        }
         if self
             .throttle
             .count(&format!("reset:{email}"), RESETS_PER_ADDRESS, 3600, at)

@@ -1771,3 +1771,36 @@ on_both!(a_failed_login_audits_at_most_a_logins_length, |backend| {
     assert_eq!(failed[0].target, "x".repeat(256));
     s.stop().await;
 });
+
+// Reset mails: at most 30 requests an hour count for one caller, whatever the
+// addresses, so a caller cannot have a reset mailed to every address it knows; the
+// answer stays the same.
+#[tokio::test]
+async fn reset_requests_are_limited_per_caller() {
+    let s = TestServer::start(Backend::Sqlite).await;
+    for i in 0..7 {
+        s.register(&format!("reader{i}"), &format!("reader{i}@example.com"), PW)
+            .await;
+    }
+    let ask = |i: usize| {
+        s.http
+            .post(s.url("/api/auth/password/forgot"))
+            .json(&json!({"email": format!("reader{i}@example.com")}))
+            .send()
+    };
+    // Five for each of six addresses: every one mailed (five is an address's limit).
+    for i in 0..6 {
+        for _ in 0..5 {
+            assert_eq!(ask(i).await.unwrap().status(), 202);
+        }
+    }
+    assert_eq!(wait_outbox(&s.mail_dir(), 30).await.len(), 30);
+    // The thirty-first, to an address asked for never before, is answered alike and
+    // sends nothing.
+    assert_eq!(ask(6).await.unwrap().status(), 202);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let mails = outbox(&s.mail_dir());
+    assert_eq!(mails.len(), 30);
+    assert!(mails.iter().all(|m| m["to"] != "reader6@example.com"));
+    s.stop().await;
+}
